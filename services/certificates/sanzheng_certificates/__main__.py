@@ -1,0 +1,3 @@
+from sanzheng_certificates.app import main
+
+main()

@@ -1,0 +1,3 @@
+from sanzheng_enrollment.app import main
+
+main()

@@ -1,0 +1,34 @@
+"""The enrollment service: owns students and their lifecycle (SPEC §2.1)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sanzheng_enrollment import handlers
+from sanzheng_shared.consumer.batch import Routes
+from sanzheng_shared.kafka.topics import TopicNames
+from sanzheng_shared.service import ServiceSpec, run_service
+
+
+def routes(topics: TopicNames) -> Routes:
+    return {topics.inbound("enrollment"): {"student.enrolled": handlers.student_enrolled}}
+
+
+def publishes(topics: TopicNames) -> dict[str, str]:
+    return {
+        topics.outbound("enrollment"): "Canonical accepted enrollment events (no national id)",
+        topics.rejections: "submission.rejected for enrollment submissions breaking a rule",
+    }
+
+
+SPEC = ServiceSpec(
+    name="enrollment",
+    description="Students, their enrollment and lifecycle",
+    migrations=Path(__file__).parent / "migrations",
+    routes=routes,
+    publishes=publishes,
+)
+
+
+def main() -> None:
+    run_service(SPEC)

@@ -1,0 +1,106 @@
+"""What a handler gets besides its event: the transaction's connection and a way to emit.
+
+Handlers never publish to Kafka directly: what they emit is collected here and written to
+the outbox in the batch's transaction, so an effect and its announcement commit together.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sanzheng_shared.events.catalogue import EventData
+from sanzheng_shared.events.envelope import CloudEvent, Reason
+from sanzheng_shared.kafka.topics import TopicNames
+from sanzheng_shared.outbox import OutboxMessage
+from sanzheng_shared.policy import PolicyBook
+
+_NAMESPACE = uuid.UUID("6f1d0a52-3b55-4c1e-9a4e-5a6e7a0c2b11")
+
+
+def derived_id(service: str, source: str, event_id: str, purpose: str) -> str:
+    """Deterministic id of an event a service derives: a replay emits the same id."""
+    return str(uuid.uuid5(_NAMESPACE, f"{service}\x1f{source}\x1f{event_id}\x1f{purpose}"))
+
+
+@dataclass
+class HandlerContext:
+    conn: Any
+    service: str
+    topics: TopicNames
+    topic: str
+    partition: int
+    offset: int
+    policies: PolicyBook | None = None
+    emitted: list[OutboxMessage] = field(default_factory=list)
+    rejected: bool = False
+
+    @property
+    def policy_book(self) -> PolicyBook:
+        assert self.policies is not None, "the runtime loads the policies at start"
+        return self.policies
+
+    @property
+    def source(self) -> str:
+        return f"sanzheng/{self.service}"
+
+    def derive(
+        self,
+        cause: CloudEvent,
+        *,
+        type: str,
+        data: Any,
+        purpose: str | None = None,
+        subject: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> CloudEvent:
+        """A new event caused by `cause`, with a deterministic id and the cause's correlation."""
+        return CloudEvent(
+            specversion="1.0",
+            id=derived_id(self.service, cause.source, cause.id, purpose or type),
+            source=self.source,
+            type=type,
+            time=datetime.now(UTC),
+            subject=subject if subject is not None else cause.subject,
+            schoolid=cause.schoolid,
+            dataversion="1",
+            data=data,
+            correlationid=cause.correlation_id,
+            causationid=f"{cause.source}/{cause.id}",
+            **(extra or {}),
+        )
+
+    def emit(self, topic: str, event: CloudEvent) -> None:
+        self.emitted.append(OutboxMessage.of_event(topic, event))
+
+    def reject(
+        self,
+        cause: CloudEvent,
+        reasons: Iterable[Reason],
+        *,
+        refers_to: dict[str, str] | None = None,
+    ) -> None:
+        """A domain rejection is a normal outcome: `submission.rejected` on `sis.rejections`.
+
+        `refers_to` names the object the submission was about (e.g. its internship_id), so
+        that other services can tell which object a breach stays open on.
+        """
+        self.rejected = True
+        data: dict[str, Any] = {
+            "source": cause.source,
+            "id": cause.id,
+            "type": cause.type,
+            "reasons": [r.as_dict() for r in reasons],
+        }
+        if refers_to:
+            data["refers_to"] = refers_to
+        self.emit(
+            self.topics.rejections,
+            self.derive(cause, type="submission.rejected", data=data, purpose="rejected"),
+        )
+
+
+Handler = Callable[[CloudEvent, EventData, HandlerContext], Awaitable[None]]

@@ -1,0 +1,20 @@
+"""Dead letters: the original message unchanged, with headers saying why and where from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sanzheng_shared.kafka.topics import TopicNames
+from sanzheng_shared.outbox import OutboxMessage
+
+
+def dead_letter(record: Any, reason: str, consumer: str) -> OutboxMessage:
+    headers = (
+        *tuple(record.headers or ()),
+        ("x-dlq-reason", reason[:1000].encode()),
+        ("x-dlq-consumer", consumer.encode()),
+        ("x-original-topic", record.topic.encode()),
+        ("x-original-partition", str(record.partition).encode()),
+        ("x-original-offset", str(record.offset).encode()),
+    )
+    return OutboxMessage(TopicNames.dlq(record.topic), record.key, record.value or b"", headers)

@@ -1,0 +1,81 @@
+"""De-duplication on (source, id) and partition offsets, kept beside the projection.
+
+Without an idempotent producer a retried publish lands at a new offset, so offsets alone
+cannot tell a duplicate: the event's (source, id) does (STYLE.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+TopicPartitionKey = tuple[str, int]
+
+
+async def claim_new(
+    conn: Any, consumer: str, keys: Iterable[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Record the keys as applied; return only those that had not been applied before."""
+    keys = list(keys)
+    if not keys:
+        return set()
+    rows = await conn.fetch(
+        "INSERT INTO inbox (consumer, source, id)"
+        " SELECT $1, s, i FROM unnest($2::text[], $3::text[]) AS k(s, i)"
+        " ON CONFLICT DO NOTHING RETURNING source, id",
+        consumer,
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+    )
+    return {(r["source"], r["id"]) for r in rows}
+
+
+async def forget(conn: Any, consumer: str, key: tuple[str, str]) -> None:
+    """Un-claim an event that was dead-lettered, so that re-driving it later applies it."""
+    await conn.execute(
+        "DELETE FROM inbox WHERE consumer = $1 AND source = $2 AND id = $3", consumer, *key
+    )
+
+
+async def save_offsets(
+    conn: Any, consumer: str, positions: Mapping[TopicPartitionKey, tuple[int, int | None]]
+) -> None:
+    """Store (next offset, timestamp of the record before it) per partition."""
+    if not positions:
+        return
+    items = sorted(positions.items())
+    # The guard keeps a stale, slower replica from moving a partition backwards.
+    await conn.execute(
+        "INSERT INTO consumer_offsets AS o"
+        " (consumer, topic, partition, next_offset, last_timestamp)"
+        " SELECT $1, t, p, n, ts"
+        " FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[]) AS x(t, p, n, ts)"
+        " ON CONFLICT (consumer, topic, partition) DO UPDATE"
+        " SET next_offset = excluded.next_offset, last_timestamp = excluded.last_timestamp,"
+        " updated_at = now()"
+        " WHERE o.next_offset < excluded.next_offset",
+        consumer,
+        [tp[0] for tp, _ in items],
+        [tp[1] for tp, _ in items],
+        [pos[0] for _, pos in items],
+        [pos[1] for _, pos in items],
+    )
+
+
+async def load_offsets(conn: Any, consumer: str) -> dict[TopicPartitionKey, tuple[int, int | None]]:
+    rows = await conn.fetch(
+        "SELECT topic, partition, next_offset, last_timestamp FROM consumer_offsets"
+        " WHERE consumer = $1",
+        consumer,
+    )
+    return {(r["topic"], r["partition"]): (r["next_offset"], r["last_timestamp"]) for r in rows}
+
+
+async def reset_offset(conn: Any, consumer: str, tp: TopicPartitionKey) -> None:
+    """Forget a partition's position: only when the broker lost the history it pointed into."""
+    await conn.execute(
+        "DELETE FROM consumer_offsets WHERE consumer = $1 AND topic = $2 AND partition = $3",
+        consumer,
+        tp[0],
+        tp[1],
+    )

@@ -1,0 +1,1 @@
+"""Pure domain helpers shared by several services (no I/O)."""

@@ -1,0 +1,216 @@
+"""The `data` shape of every event type of SPEC §3.2 (inbound) and §3.3 (emitted).
+
+Unknown fields are ignored; missing required ones reject. Dates are ISO 8601.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Evaluation = Literal["pass", "fail"]
+InternshipKind = Literal["cognitive", "follow", "post"]
+CertificateKind = Literal["diploma", "skill", "quality"]
+SkillLevel = Literal["junior", "intermediate", "senior"]
+IssuerType = Literal["x_certificate", "skill_level_recognition", "vocational_qualification"]
+VenueType = Literal[
+    "factory",
+    "office",
+    "store",
+    "farm",
+    "hospital",
+    "school",
+    "entertainment",
+    "internet_cafe",
+    "game_hall",
+    "other",
+]
+
+# Producers still send the terms of the 2016 regulation and Chinese labels.
+LEGACY_INTERNSHIP_KINDS = {
+    "认识实习": "cognitive",
+    "认知实习": "cognitive",
+    "认识": "cognitive",
+    "认知": "cognitive",
+    "跟岗实习": "follow",
+    "跟岗": "follow",
+    "岗位实习": "post",
+    "岗位": "post",
+    "顶岗实习": "post",
+    "顶岗": "post",
+    "dinggang": "post",
+}
+
+
+class EventData(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class StudentEnrolled(EventData):
+    name: str = Field(min_length=1, max_length=100)
+    birth_date: date
+    national_id: str | None = Field(default=None, max_length=32)
+    major_code: str = Field(min_length=1, max_length=20)
+    major_name: str = Field(min_length=1, max_length=100)
+    class_id: str = Field(min_length=1, max_length=50)
+    cohort: int = Field(ge=1990, le=2100)
+    program_years: int = Field(default=3, ge=1, le=6)
+    enrolled_on: date
+
+
+class StudentStatusChanged(EventData):
+    on: date
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class InternshipStarted(EventData):
+    internship_id: str = Field(min_length=1, max_length=100)
+    kind: InternshipKind
+    employer_id: str = Field(min_length=1, max_length=100)
+    employer_name: str = Field(min_length=1, max_length=200)
+    post_title: str = Field(min_length=1, max_length=200)
+    start_on: date
+    planned_end_on: date
+    agreement_signed: bool = False
+    guardian_consent: bool = False
+    insurance_policy_no: str | None = Field(default=None, max_length=100)
+    daily_hours: float | None = Field(default=None, ge=0, le=24)
+    weekly_hours: float | None = Field(default=None, ge=0, le=168)
+    night_shift: bool = False
+    overtime: bool = False
+    holiday_work: bool = False
+    monthly_pay: float | None = Field(default=None, ge=0)
+    post_wage: float | None = Field(default=None, ge=0)
+    pay_in_money: bool = True
+    employer_staff: int | None = Field(default=None, ge=0)
+    employer_post_staff: int | None = Field(default=None, ge=0)
+    interns_at_employer: int | None = Field(default=None, ge=0)
+    interns_on_post: int | None = Field(default=None, ge=0)
+    fees_charged: bool = False
+    venue_type: VenueType = "other"
+    via_intermediary: bool = False
+    hazardous_work: bool = False
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _legacy_kind(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return LEGACY_INTERNSHIP_KINDS.get(value.strip(), value.strip().lower())
+        return value
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> InternshipStarted:
+        if self.planned_end_on < self.start_on:
+            raise ValueError("planned_end_on is before start_on")
+        return self
+
+
+class InternshipCompleted(EventData):
+    internship_id: str = Field(min_length=1, max_length=100)
+    end_on: date
+    hours: float = Field(ge=0, le=10000)
+    evaluation: Evaluation
+
+
+class InternshipTerminated(EventData):
+    internship_id: str = Field(min_length=1, max_length=100)
+    on: date
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class LaborEducationCompleted(EventData):
+    period_start: date
+    period_end: date
+    hours: float = Field(ge=0, le=1000)
+    site: str = Field(min_length=1, max_length=200)
+    evaluation: Evaluation
+
+
+class LaborEducationExempted(EventData):
+    reason: str = Field(min_length=1, max_length=500)
+    approved_by: str = Field(min_length=1, max_length=100)
+    on: date
+
+
+class CertificateEarned(EventData):
+    certificate_no: str = Field(min_length=1, max_length=100)
+    kind: CertificateKind
+    title: str = Field(min_length=1, max_length=200)
+    level: SkillLevel | None = None
+    issuer_type: IssuerType | None = None
+    issuer: str = Field(min_length=1, max_length=200)
+    issued_on: date
+
+    @model_validator(mode="after")
+    def _skill_has_level(self) -> CertificateEarned:
+        if self.kind == "skill" and self.level is None:
+            raise ValueError("a skill certificate needs `level` (junior|intermediate|senior)")
+        if self.kind == "skill" and self.issuer_type is None:
+            raise ValueError("a skill certificate needs `issuer_type`")
+        return self
+
+
+class CertificateRevoked(EventData):
+    certificate_no: str = Field(min_length=1, max_length=100)
+    reason: str | None = Field(default=None, max_length=500)
+    on: date
+
+
+class RejectionReason(EventData):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class SubmissionRejected(EventData):
+    source: str
+    id: str
+    type: str
+    reasons: list[RejectionReason]
+
+
+class RequirementResult(EventData):
+    code: str
+    met: bool
+    detail: str
+
+
+class EligibilityChanged(EventData):
+    eligible: bool
+    requirements: list[RequirementResult]
+    policy_version: str
+    decided_at: str
+
+
+DATA_MODELS: dict[str, type[EventData]] = {
+    "student.enrolled": StudentEnrolled,
+    "student.suspended": StudentStatusChanged,
+    "student.resumed": StudentStatusChanged,
+    "student.withdrawn": StudentStatusChanged,
+    "internship.started": InternshipStarted,
+    "internship.completed": InternshipCompleted,
+    "internship.terminated": InternshipTerminated,
+    "labor_education.completed": LaborEducationCompleted,
+    "labor_education.exempted": LaborEducationExempted,
+    "certificate.earned": CertificateEarned,
+    "certificate.revoked": CertificateRevoked,
+    "submission.rejected": SubmissionRejected,
+    "graduation.eligibility_changed": EligibilityChanged,
+}
+
+INBOUND_TYPES: dict[str, frozenset[str]] = {
+    "enrollment": frozenset(
+        {"student.enrolled", "student.suspended", "student.resumed", "student.withdrawn"}
+    ),
+    "internship": frozenset(
+        {"internship.started", "internship.completed", "internship.terminated"}
+    ),
+    "labor-education": frozenset({"labor_education.completed", "labor_education.exempted"}),
+    "certificates": frozenset({"certificate.earned", "certificate.revoked"}),
+}
+
+
+def data_model_for(event_type: str) -> type[EventData] | None:
+    return DATA_MODELS.get(event_type)

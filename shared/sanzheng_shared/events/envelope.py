@@ -1,0 +1,120 @@
+"""CloudEvents 1.0 in structured JSON mode, and the two ways an inbound message can be bad.
+
+A message that is not a CloudEvent at all (not JSON, no `id`, unknown `type`) is *not a
+CloudEvent* and is dead-lettered; a CloudEvent whose `data` breaks the catalogue is a
+*submission* with reasons and is rejected on `sis.rejections` (SPEC §3.3).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sanzheng_shared.events.catalogue import EventData, data_model_for
+from sanzheng_shared.events.upcast import upcast
+
+CONTENT_TYPE = "application/cloudevents+json"
+MAX_EVENT_BYTES = 256 * 1024
+
+
+class CloudEvent(BaseModel):
+    """The envelope. Extension attributes (e.g. `correlationid`) are kept as extra fields."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    specversion: Literal["1.0"]
+    id: str = Field(min_length=1, max_length=200)
+    source: str = Field(min_length=1, max_length=500)
+    type: str = Field(min_length=1, max_length=200)
+    time: datetime | None = None
+    subject: str | None = Field(default=None, max_length=100)
+    datacontenttype: str | None = "application/json"
+    schoolid: str | None = Field(default=None, max_length=50)
+    dataversion: str = "1"
+    data: Any = None
+
+    @property
+    def correlation_id(self) -> str:
+        extra = self.model_extra or {}
+        return str(extra.get("correlationid") or self.id)
+
+    def to_json_bytes(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One reason a submission is rejected: a rule code, a message a person can act on, a field."""
+
+    code: str
+    message: str
+    field: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        out = {"code": self.code, "message": self.message}
+        if self.field:
+            out["field"] = self.field
+        return out
+
+
+class NotACloudEvent(Exception):
+    """The message is not a CloudEvent we know: it goes unchanged to `<topic>.dlq`."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class InvalidData(Exception):
+    """A CloudEvent whose `data` does not match its type's shape: a rejected submission."""
+
+    def __init__(self, reasons: list[Reason]) -> None:
+        super().__init__("; ".join(r.message for r in reasons))
+        self.reasons = reasons
+
+
+def parse_cloudevent(raw: bytes | str, known_types: frozenset[str] | None = None) -> CloudEvent:
+    if len(raw) > MAX_EVENT_BYTES:
+        raise NotACloudEvent(f"message of {len(raw)} bytes exceeds {MAX_EVENT_BYTES}")
+    try:
+        doc = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise NotACloudEvent(f"not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise NotACloudEvent("not a JSON object")
+    try:
+        event = CloudEvent.model_validate(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "event"
+        raise NotACloudEvent(f"not a CloudEvent 1.0: {where}: {first['msg']}") from None
+    if known_types is not None and event.type not in known_types:
+        raise NotACloudEvent(f"unknown type {event.type!r}")
+    return event
+
+
+def validate_data(event: CloudEvent) -> EventData:
+    """Upcast old `dataversion`s, then validate `data` against the catalogue."""
+    model = data_model_for(event.type)
+    if model is None:
+        raise NotACloudEvent(f"unknown type {event.type!r}")
+    if not isinstance(event.data, dict):
+        raise InvalidData([Reason("DATA_REQUIRED", "`data` must be a JSON object", "data")])
+    data = upcast(event.type, event.dataversion, event.data)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidData([_reason_from(err) for err in exc.errors()]) from None
+
+
+def _reason_from(err: Any) -> Reason:
+    field = ".".join(str(p) for p in err["loc"]) or None
+    if err["type"] == "missing":
+        return Reason("DATA_REQUIRED", f"required field `{field}` is missing", field)
+    value = err.get("input")
+    shown = json.dumps(value, ensure_ascii=False, default=str)[:80] if value is not None else ""
+    return Reason("DATA_INVALID", f"`{field}`: {err['msg']} (got {shown})", field)

@@ -1,0 +1,75 @@
+"""Topic names of SPEC §3 and their creation at start.
+
+A prefix (empty in production) lets tests share one external broker without sharing topics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from sanzheng_shared.logging import get_logger
+
+DOMAINS = ("enrollment", "internship", "labor-education", "certificates")
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    prefix: str = ""
+
+    def inbound(self, domain: str, school_id: str | None = None) -> str:
+        """`sis.<domain>`, or a school's own `sis.<domain>.<schoolid>` (SPEC §8)."""
+        base = f"sis.{domain}" if school_id is None else f"sis.{domain}.{school_id}"
+        return self.prefix + base
+
+    def outbound(self, domain: str) -> str:
+        return f"{self.prefix}{domain}.events"
+
+    @property
+    def rejections(self) -> str:
+        return f"{self.prefix}sis.rejections"
+
+    @property
+    def graduation(self) -> str:
+        return f"{self.prefix}graduation.events"
+
+    @staticmethod
+    def dlq(topic: str) -> str:
+        return f"{topic}.dlq"
+
+    def all(self) -> list[str]:
+        names = [self.rejections, self.graduation, self.dlq(self.graduation)]
+        for domain in DOMAINS:
+            for topic in (self.inbound(domain), self.outbound(domain)):
+                names += [topic, self.dlq(topic)]
+        return names
+
+
+async def ensure_topics(
+    bootstrap: str, names: list[str], partitions: int, replication: int = 1
+) -> list[str]:
+    """Create the missing topics; returns the ones created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [n for n in names if n not in existing]
+        if not missing:
+            return []
+        try:
+            await admin.create_topics(
+                [
+                    NewTopic(n, num_partitions=partitions, replication_factor=replication)
+                    for n in missing
+                ]
+            )
+        except TopicAlreadyExistsError:
+            pass  # another service created it between our list and create
+        log.info("topics_created", topics=missing, partitions=partitions)
+        return missing
+    finally:
+        await admin.close()

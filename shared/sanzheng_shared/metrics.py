@@ -1,0 +1,29 @@
+"""Prometheus metrics every service exposes on /metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS = Counter(
+    "sanzheng_events_total",
+    "Inbound messages by outcome (applied, duplicate, rejected, dead_lettered)",
+    ["service", "outcome"],
+)
+BATCH_SECONDS = Histogram(
+    "sanzheng_batch_seconds",
+    "Time to apply one consumed batch in PostgreSQL",
+    ["service"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+TRANSIENT_RETRIES = Counter(
+    "sanzheng_transient_retries_total", "Batches retried after a transient error", ["service"]
+)
+CONSUMER_LAG = Gauge(
+    "sanzheng_consumer_lag",
+    "Messages between the consumer's position and the end of the partition",
+    ["service", "topic", "partition"],
+)
+OUTBOX_PUBLISHED = Counter(
+    "sanzheng_outbox_published_total", "Outbox messages published to Kafka", ["service", "topic"]
+)
+OUTBOX_PENDING = Gauge("sanzheng_outbox_pending", "Outbox messages not yet published", ["service"])

@@ -1,0 +1,254 @@
+"""One place that wires a service: pool, migrations, topics, the batch consumer, the relay.
+
+Every service is a `ServiceSpec` (its name, routes and migrations) run by `ServiceRuntime`,
+so the five services share one anatomy and one lifecycle:
+start: migrate -> create topics -> start the relay -> subscribe (seeking to stored offsets);
+stop (SIGTERM/SIGINT): finish and commit the batch in hand -> drain the outbox -> close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from faststream import AckPolicy, FastStream
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from sanzheng_shared import failpoints
+from sanzheng_shared.consumer.batch import BatchProcessor, Routes
+from sanzheng_shared.consumer.rebalance import SeekToStoredOffsets
+from sanzheng_shared.db.migrations import migrate
+from sanzheng_shared.db.pool import create_pool
+from sanzheng_shared.events.envelope import CloudEvent
+from sanzheng_shared.health import health_app
+from sanzheng_shared.http_server import EmbeddedHttpServer
+from sanzheng_shared.kafka.topics import TopicNames, ensure_topics
+from sanzheng_shared.logging import configure_logging, get_logger
+from sanzheng_shared.metrics import CONSUMER_LAG
+from sanzheng_shared.outbox import OutboxRelay
+from sanzheng_shared.policy import PolicyBook, PolicyError
+from sanzheng_shared.settings import Settings, get_settings
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    description: str
+    migrations: Path
+    routes: Callable[[TopicNames], Routes]
+    publishes: Callable[[TopicNames], dict[str, str]] = field(default=lambda _t: {})
+    """topic -> what the service emits there (for the AsyncAPI document)."""
+    known_students: bool = False
+    """Keeps a view of students from enrollment.events, and holds early submissions."""
+
+    @property
+    def schema(self) -> str:
+        return self.name.replace("-", "_")
+
+
+async def _raw_decoder(_message: Any) -> None:
+    # The batch processor parses the raw records itself: a non-JSON message must reach it
+    # unchanged to be dead-lettered, not fail inside FastStream's decoder.
+    return None
+
+
+class ServiceRuntime:
+    def __init__(self, spec: ServiceSpec, settings: Settings | None = None) -> None:
+        self.spec = spec
+        self.settings = settings or get_settings()
+        self.topics = TopicNames(self.settings.topic_prefix)
+        self.routes = spec.routes(self.topics)
+        self.pool: Any = None
+        self.policies: PolicyBook | None = None
+        self.processor: BatchProcessor | None = None
+        self.relay: OutboxRelay | None = None
+        self.http: EmbeddedHttpServer | None = None
+        self.broker = KafkaBroker(
+            self.settings.kafka_bootstrap or "localhost:9092",
+            graceful_timeout=60.0,
+            client_id=f"sanzheng-{spec.name}",
+            # Through the root handler, so FastStream's own lines are JSON like ours.
+            logger=logging.getLogger("sanzheng.faststream"),
+            log_level=logging.DEBUG,  # per-message "Received/Processed" lines stay quiet
+            description=spec.description,
+        )
+        self.listener = SeekToStoredOffsets(
+            service=spec.name,
+            pool=None,
+            bootstrap=self.settings.kafka_bootstrap or "localhost:9092",
+            get_consumer=lambda: self.subscriber.consumer,
+        )
+        self.subscriber = self.broker.subscriber(
+            *self.routes.keys(),
+            group_id=self.group_id,
+            batch=True,
+            max_records=self.settings.consumer_max_records,
+            batch_timeout_ms=self.settings.consumer_batch_timeout_ms,
+            # Offsets live in PostgreSQL; Kafka's committed offset is only for lag tools.
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset="earliest",
+            listener=self.listener,
+            decoder=_raw_decoder,
+            title=f"{spec.name}:inbound",
+            description=f"CloudEvents consumed by the {spec.name} service, in batches",
+        )
+        self.subscriber(self._on_batch)
+        for topic, description in spec.publishes(self.topics).items():
+            self.broker.publisher(topic, schema=CloudEvent, description=description)
+        self.app = FastStream(self.broker, logger=None)
+
+    @property
+    def group_id(self) -> str:
+        return f"{self.settings.topic_prefix}sanzheng-{self.spec.name}"
+
+    async def _on_batch(self, body: Any, msg: KafkaMessage) -> None:
+        assert self.processor is not None
+        records = msg.raw_message
+        if not isinstance(records, tuple | list):
+            records = (records,)
+        await self.processor.process(records)
+        failpoints.reach("after_db_commit")
+        try:
+            await msg.ack()
+        except Exception as exc:  # PostgreSQL holds the truth; a lost Kafka commit is harmless
+            log.warning("kafka_commit_failed", error=repr(exc))
+        self._record_lag(records)
+
+    def _record_lag(self, records: Any) -> None:
+        consumer = self.subscriber.consumer
+        if consumer is None:
+            return
+        last: dict[tuple[str, int], int] = {}
+        for r in records:
+            last[(r.topic, r.partition)] = r.offset
+        from aiokafka import TopicPartition
+
+        for (topic, partition), offset in last.items():
+            high = consumer.highwater(TopicPartition(topic, partition))
+            if high is not None:
+                CONSUMER_LAG.labels(self.spec.name, topic, str(partition)).set(
+                    max(0, high - offset - 1)
+                )
+
+    async def _ready(self) -> dict[str, bool]:
+        database = False
+        if self.pool is not None:
+            try:
+                async with self.pool.acquire() as conn:
+                    database = await conn.fetchval("SELECT true")
+            except Exception:
+                database = False
+        return {"database": bool(database), "partitions_assigned": self.listener.rebalanced}
+
+    async def start(self) -> None:
+        settings = self.settings
+        if not settings.kafka_bootstrap or not settings.database_url:
+            raise SystemExit(
+                "SANZHENG_KAFKA_BOOTSTRAP and SANZHENG_DATABASE_URL must be set to run a service "
+                "on its own (`sanzheng up` sets them for the embedded ones)"
+            )
+        self.policies = load_policies(settings)
+        self.pool = await create_pool(settings.database_url, self.spec.schema)
+        async with self.pool.acquire() as conn:
+            await migrate(
+                conn,
+                self.spec.schema,
+                self.spec.migrations,
+                known_students=self.spec.known_students,
+            )
+        await ensure_topics(
+            settings.kafka_bootstrap,
+            self.topics.all(),
+            settings.topic_partitions,
+            settings.topic_replication,
+        )
+        self.processor = BatchProcessor(
+            service=self.spec.name,
+            schema=self.spec.schema,
+            pool=self.pool,
+            routes=self.routes,
+            topics=self.topics,
+            policies=self.policies,
+        )
+        self.listener.pool = self.pool
+        self.relay = OutboxRelay(
+            service=self.spec.name,
+            schema=self.spec.schema,
+            pool=self.pool,
+            bootstrap=settings.kafka_bootstrap,
+            acks=settings.kafka_acks,
+            batch=settings.outbox_batch,
+            poll_seconds=settings.outbox_poll_seconds,
+        )
+        await self.relay.start()
+        if settings.service_http_port:
+            self.http = EmbeddedHttpServer(
+                health_app(self.spec.name, self._ready),
+                settings.http_host,
+                settings.service_http_port,
+            )
+            await self.http.start()
+        await self.broker.start()
+        log.info(
+            "service_started",
+            topics=list(self.routes),
+            group_id=self.group_id,
+            http=f"http://{settings.http_host}:{self.http.port}" if self.http else None,
+        )
+
+    async def stop(self) -> None:
+        log.info("service_stopping")
+        await self.broker.stop()  # waits for the batch in hand to commit (graceful_timeout)
+        if self.relay is not None:
+            await self.relay.stop()
+        if self.http is not None:
+            await self.http.stop()
+        if self.pool is not None:
+            await self.pool.close()
+        log.info("service_stopped")
+
+    async def run_until_signalled(self) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        watchdog = asyncio.create_task(_stop_when_orphaned(stop))
+        await stop.wait()
+        watchdog.cancel()
+        await self.stop()
+
+
+def load_policies(settings: Settings) -> PolicyBook:
+    """A malformed policy file stops the service at start, saying which file and field."""
+    try:
+        return PolicyBook.load(settings.policy_dir)
+    except PolicyError as exc:
+        raise SystemExit(f"cannot start: {exc}") from None
+
+
+async def _stop_when_orphaned(stop: asyncio.Event) -> None:
+    """Under `sanzheng up`, a service whose supervisor died stops itself (cleanly)."""
+    parent = os.environ.get("SANZHENG_SUPERVISOR_PID")
+    if not parent:
+        return
+    while os.getppid() == int(parent):
+        await asyncio.sleep(1.0)
+    log.warning("supervisor_gone", action="stopping")
+    stop.set()
+
+
+def run_service(spec: ServiceSpec) -> None:
+    """Console entry point of a service process."""
+    settings = get_settings()
+    configure_logging(spec.name, settings.log_level, settings.log_format)
+    asyncio.run(ServiceRuntime(spec, settings).run_until_signalled())

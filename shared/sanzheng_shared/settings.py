@@ -1,0 +1,55 @@
+"""Configuration from the environment (12-factor): every variable is `SANZHENG_<FIELD>`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SANZHENG_", extra="ignore")
+
+    kafka_bootstrap: str | None = Field(
+        default=None, description="Kafka bootstrap servers; unset means `up` starts Tansu"
+    )
+    database_url: str | None = Field(
+        default=None, description="PostgreSQL URL; unset means `up` starts embedded PostgreSQL"
+    )
+    data_dir: Path = Field(
+        default=Path(".data"), description="where the embedded database keeps its files"
+    )
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, description="the gateway's HTTP port")
+    service_http_port: int = Field(
+        default=0, description="health/metrics port of one service process (0: none)"
+    )
+    topic_prefix: str = Field(default="", description="prefix of every topic (tests share brokers)")
+    topic_partitions: int = Field(default=6, ge=1, description="partitions of created topics")
+    topic_replication: int = Field(default=1, ge=1)
+    kafka_acks: str = Field(default="all", description="producer acks; `all` on Apache Kafka")
+    consumer_max_records: int = Field(default=500, ge=1, description="records per batch")
+    consumer_batch_timeout_ms: int = Field(default=200, ge=1)
+    outbox_poll_seconds: float = Field(
+        default=1.0, gt=0, description="relay poll when no NOTIFY arrives"
+    )
+    outbox_batch: int = Field(default=500, ge=1)
+    policy_dir: Path | None = Field(
+        default=None, description="extra policy files (per school and cohort) beside the default"
+    )
+    log_level: str = "INFO"
+    log_format: str = Field(default="json", description="`json` or `console`")
+    id_hash_key: str = Field(
+        default="dev-only-hmac-key-change-me",
+        description="HMAC key for national-id look-ups (keep outside the database)",
+    )
+    id_encryption_key: str | None = Field(
+        default=None, description="Fernet key encrypting national ids (derived in dev if unset)"
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,100 @@
+"""The envelope and the catalogue: what is dead-lettered, what is rejected, and why."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sanzheng_shared.events import InvalidData, NotACloudEvent, parse_cloudevent, validate_data
+from sanzheng_shared.events.catalogue import CertificateEarned, InternshipStarted
+from sanzheng_shared.testing import cloudevent, enrolled
+
+
+def _raw(doc: dict) -> bytes:
+    return json.dumps(doc).encode()
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"\xff\xfe", "not JSON"),
+        (b"{not json", "not JSON"),
+        (b"[1, 2]", "not a JSON object"),
+        (_raw({"specversion": "1.0", "source": "s", "type": "student.enrolled"}), "id"),
+        (_raw({"id": "1", "source": "s", "type": "student.enrolled"}), "specversion"),
+        (_raw({"specversion": "0.3", "id": "1", "source": "s", "type": "x"}), "specversion"),
+    ],
+)
+def test_what_is_not_a_cloudevent(raw: bytes, reason: str) -> None:
+    with pytest.raises(NotACloudEvent) as err:
+        parse_cloudevent(raw)
+    assert reason in err.value.reason
+
+
+def test_an_unknown_type_is_not_a_cloudevent_we_know() -> None:
+    raw = _raw(cloudevent("student.teleported", "S1", {}))
+    with pytest.raises(NotACloudEvent, match=r"unknown type 'student\.teleported'"):
+        parse_cloudevent(raw, frozenset({"student.enrolled"}))
+
+
+def test_extension_attributes_and_correlation_are_kept() -> None:
+    event = parse_cloudevent(_raw(enrolled("S1") | {"correlationid": "corr-9"}))
+    assert event.schoolid == "SCH001"
+    assert event.correlation_id == "corr-9"
+    assert json.loads(event.to_json_bytes())["correlationid"] == "corr-9"
+
+
+def test_missing_and_wrong_fields_are_rejected_with_the_field() -> None:
+    doc = enrolled("S1")
+    del doc["data"]["name"]
+    doc["data"]["birth_date"] = "yesterday"
+    with pytest.raises(InvalidData) as err:
+        validate_data(parse_cloudevent(_raw(doc)))
+    by_field = {r.field: r for r in err.value.reasons}
+    assert by_field["name"].code == "DATA_REQUIRED"
+    assert by_field["birth_date"].code == "DATA_INVALID"
+    assert "yesterday" in by_field["birth_date"].message
+
+
+def test_unknown_data_fields_are_ignored() -> None:
+    doc = enrolled("S1")
+    doc["data"]["favourite_colour"] = "blue"
+    data = validate_data(parse_cloudevent(_raw(doc)))
+    assert not hasattr(data, "favourite_colour")
+
+
+@pytest.mark.parametrize(
+    ("legacy", "kind"),
+    [("顶岗", "post"), ("跟岗实习", "follow"), ("认知", "cognitive"), ("POST", "post")],
+)
+def test_legacy_internship_kinds_are_mapped(legacy: str, kind: str) -> None:
+    data = {
+        "internship_id": "I1",
+        "kind": legacy,
+        "employer_id": "E1",
+        "employer_name": "厂",
+        "post_title": "操作工",
+        "start_on": "2026-03-01",
+        "planned_end_on": "2026-08-31",
+    }
+    model = validate_data(parse_cloudevent(_raw(cloudevent("internship.started", "S1", data))))
+    assert isinstance(model, InternshipStarted) and model.kind == kind
+
+
+def test_a_v0_skill_certificate_is_upcast_to_an_x_certificate() -> None:
+    data = {
+        "certificate_no": "X-1",
+        "kind": "skill",
+        "title": "工业机器人操作与运维",
+        "level": "junior",
+        "issuer": "某培训评价组织",
+        "issued_on": "2025-06-30",
+    }
+    old = cloudevent("certificate.earned", "S1", data) | {"dataversion": "0"}
+    model = validate_data(parse_cloudevent(_raw(old)))
+    assert isinstance(model, CertificateEarned) and model.issuer_type == "x_certificate"
+
+    current = cloudevent("certificate.earned", "S1", data)  # v1 must say which regime issued it
+    with pytest.raises(InvalidData, match="issuer_type"):
+        validate_data(parse_cloudevent(_raw(current)))
