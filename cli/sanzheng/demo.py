@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -42,24 +41,59 @@ async def load(bootstrap: str, students: list[Student], console: Console) -> int
 
 
 async def wait_processed(database_url: str, students: int) -> list[Any]:
-    return await eventually(
-        lambda: fetch(
-            database_url,
-            "SELECT school_id, cohort, count(*) AS n"
-            " FROM certificates.students GROUP BY 1, 2 ORDER BY 1, 2",
-        ),
-        lambda rows: sum(r["n"] for r in rows) >= students,
-        timeout=300,
+    """Wait until every student has a decision and the decisions stop changing."""
+    await eventually(
+        lambda: fetch(database_url, "SELECT count(*) AS n FROM certificates.decisions"),
+        lambda rows: rows[0]["n"] >= students,
+        timeout=600,
+    )
+    last: list[Any] = [None]
+
+    async def settled() -> bool:
+        rows = await fetch(database_url, "SELECT max(decided_at) AS t FROM certificates.decisions")
+        same = rows[0]["t"] == last[0]
+        last[0] = rows[0]["t"]
+        return same
+
+    await eventually(settled, timeout=600, interval=2.0)
+    return await fetch(
+        database_url,
+        "SELECT d.school_id, coalesce(k.cohort::text, '?') AS cohort, count(*) AS n,"
+        " count(*) FILTER (WHERE eligible) AS eligible"
+        " FROM certificates.decisions d LEFT JOIN certificates.known_students k USING (student_id)"
+        " GROUP BY 1, 2 ORDER BY 1, 2",
     )
 
 
-def summary_table(rows: list[Any], profiles: Counter[str]) -> Table:
-    table = Table(title="students known to the certificates service")
-    table.add_column("school")
-    table.add_column("cohort", justify="right")
+async def missing_counts(database_url: str) -> list[Any]:
+    return await fetch(
+        database_url,
+        "SELECT r->>'code' AS code, count(*) AS n FROM certificates.decisions,"
+        " jsonb_array_elements(requirements) AS r WHERE NOT (r->>'met')::boolean"
+        " GROUP BY 1 ORDER BY 2 DESC",
+    )
+
+
+def summary_table(rows: list[Any]) -> Table:
+    table = Table(title="graduation decisions (三证毕业)")
+    for name, justify in (
+        ("school", "left"),
+        ("cohort", "right"),
+        ("students", "right"),
+        ("eligible", "right"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for r in rows:
+        table.add_row(r["school_id"], r["cohort"], str(r["n"]), str(r["eligible"]))
+    return table
+
+
+def missing_table(rows: list[Any]) -> Table:
+    table = Table(title="students missing each requirement")
+    table.add_column("requirement")
     table.add_column("students", justify="right")
     for r in rows:
-        table.add_row(r["school_id"], str(r["cohort"]), str(r["n"]))
+        table.add_row(r["code"], str(r["n"]))
     return table
 
 

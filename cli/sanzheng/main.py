@@ -49,8 +49,6 @@ def demo(
 ) -> None:
     """Run the system and load a synthetic province (several schools, classes and cohorts,
     complete, incomplete and rule-breaking lifecycles), then print a summary."""
-    from collections import Counter
-
     from rich.console import Console
 
     from sanzheng import demo as demo_mod
@@ -65,8 +63,10 @@ def demo(
         sent = await demo_mod.load(system.infra.bootstrap, generated, console)
         console.print(f"published {sent} events for {len(generated)} students")
         rows = await demo_mod.wait_processed(system.infra.database_url, len(generated))
-        profiles = Counter(s.profile for s in generated)
-        console.print(demo_mod.summary_table(rows, profiles))
+        console.print(demo_mod.summary_table(rows))
+        console.print(
+            demo_mod.missing_table(await demo_mod.missing_counts(system.infra.database_url))
+        )
         if exit_after:
             import os
             import signal

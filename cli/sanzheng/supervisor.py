@@ -21,7 +21,7 @@ from sanzheng.embedded import EmbeddedBroker, EmbeddedDatabase, free_port, redac
 from sanzheng_shared.settings import Settings
 
 # The services that exist so far; the rest join as they are built (see the issues).
-SERVICES = ("enrollment", "certificates")
+SERVICES = ("enrollment", "internship", "labor-education", "certificates")
 WIDTH = max(map(len, SERVICES))
 
 

@@ -142,11 +142,10 @@ class ProvinceGenerator:
             self._add(
                 s, "enrollment", "student.withdrawn", {"on": on.isoformat(), "reason": "转学"}, on
             )
-        second_year_june = date(s.cohort + 1, 6, 2)
-        if s.cohort + 1 > self.as_of.year or (
-            s.cohort + 1 == self.as_of.year and self.as_of < date(s.cohort + 1, 7, 1)
-        ):
-            return  # first-year students have nothing more yet
+        # The 2nd school year of cohort C runs from C+1-09-01: its June is in C+2.
+        second_year_june = date(s.cohort + 2, 6, 2)
+        if self.as_of < date(s.cohort + 2, 7, 1):
+            return  # not past the labor month of the 2nd year yet
         # Labor-education month, June of the second school year.
         if p == "labor_exempted":
             self._add(
@@ -161,7 +160,7 @@ class ProvinceGenerator:
                 second_year_june,
             )
         elif p == "labor_not_june":
-            start = date(s.cohort + 1, 4, 1)
+            start = date(s.cohort + 2, 4, 1)
             self._add(
                 s,
                 "labor-education",
@@ -182,7 +181,7 @@ class ProvinceGenerator:
                 "labor_education.completed",
                 {
                     "period_start": second_year_june.isoformat(),
-                    "period_end": date(s.cohort + 1, 6, 30).isoformat(),
+                    "period_end": date(s.cohort + 2, 6, 30).isoformat(),
                     "hours": 160,
                     "site": "校内实训基地",
                     "evaluation": "pass",

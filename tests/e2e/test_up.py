@@ -103,7 +103,7 @@ def test_up_prints_its_addresses_then_ready(system: RunningSystem) -> None:
 
 def test_an_enrollment_from_librdkafka_appears_on_enrollment_events_within_5s(system) -> None:
     bootstrap = system.address("kafka")
-    event = enrolled(f"STU-RD-{uuid.uuid4().hex[:6]}", national_id="11010520080501123X")
+    event = enrolled(f"STU-RD-{uuid.uuid4().hex[:6]}", national_id="110105200805011233")
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
     producer.produce(
         "sis.enrollment",

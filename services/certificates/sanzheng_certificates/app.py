@@ -11,11 +11,22 @@ from sanzheng_shared.service import ServiceSpec, run_service
 
 
 def routes(topics: TopicNames) -> Routes:
-    return {topics.outbound("enrollment"): {"student.enrolled": handlers.student_enrolled}}
+    return {
+        topics.inbound("certificates"): handlers.INBOUND,
+        topics.outbound("enrollment"): handlers.ENROLLMENT,
+        topics.outbound("internship"): handlers.INTERNSHIP,
+        topics.outbound("labor-education"): handlers.LABOR,
+        topics.rejections: handlers.REJECTIONS,
+    }
 
 
 def publishes(topics: TopicNames) -> dict[str, str]:
-    return {topics.graduation: "graduation.eligibility_changed when a decision changes"}
+    return {
+        topics.outbound("certificates"): "Accepted certificates and revocations",
+        topics.graduation: "graduation.eligibility_changed when a decision or its "
+        "explanation changes",
+        topics.rejections: "submission.rejected for certificate submissions",
+    }
 
 
 SPEC = ServiceSpec(
@@ -24,6 +35,7 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     routes=routes,
     publishes=publishes,
+    known_students=True,
 )
 
 

@@ -11,7 +11,7 @@ from sanzheng_shared.service import ServiceSpec, run_service
 
 
 def routes(topics: TopicNames) -> Routes:
-    return {topics.inbound("enrollment"): {"student.enrolled": handlers.student_enrolled}}
+    return {topics.inbound("enrollment"): handlers.INBOUND}
 
 
 def publishes(topics: TopicNames) -> dict[str, str]:

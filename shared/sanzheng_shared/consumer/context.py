@@ -58,20 +58,21 @@ class HandlerContext:
         extra: dict[str, Any] | None = None,
     ) -> CloudEvent:
         """A new event caused by `cause`, with a deterministic id and the cause's correlation."""
-        return CloudEvent(
-            specversion="1.0",
-            id=derived_id(self.service, cause.source, cause.id, purpose or type),
-            source=self.source,
-            type=type,
-            time=datetime.now(UTC),
-            subject=subject if subject is not None else cause.subject,
-            schoolid=cause.schoolid,
-            dataversion="1",
-            data=data,
-            correlationid=cause.correlation_id,
-            causationid=f"{cause.source}/{cause.id}",
-            **(extra or {}),
-        )
+        attributes: dict[str, Any] = {
+            "specversion": "1.0",
+            "id": derived_id(self.service, cause.source, cause.id, purpose or type),
+            "source": self.source,
+            "type": type,
+            "time": datetime.now(UTC),
+            "subject": subject if subject is not None else cause.subject,
+            "schoolid": cause.schoolid,
+            "dataversion": "1",
+            "data": data,
+            "correlationid": cause.correlation_id,
+            "causationid": f"{cause.source}/{cause.id}",
+        }
+        attributes.update(extra or {})
+        return CloudEvent.model_validate(attributes)
 
     def emit(self, topic: str, event: CloudEvent) -> None:
         self.emitted.append(OutboxMessage.of_event(topic, event))

@@ -111,10 +111,16 @@ def validate_data(event: CloudEvent) -> EventData:
         raise InvalidData([_reason_from(err) for err in exc.errors()]) from None
 
 
+# Values never echoed back in a rejection (they would reach a topic in clear text).
+SENSITIVE_FIELDS = frozenset({"national_id"})
+
+
 def _reason_from(err: Any) -> Reason:
     field = ".".join(str(p) for p in err["loc"]) or None
     if err["type"] == "missing":
         return Reason("DATA_REQUIRED", f"required field `{field}` is missing", field)
+    if field in SENSITIVE_FIELDS:
+        return Reason("DATA_INVALID", f"`{field}`: {err['msg']}", field)
     value = err.get("input")
     shown = json.dumps(value, ensure_ascii=False, default=str)[:80] if value is not None else ""
     return Reason("DATA_INVALID", f"`{field}`: {err['msg']} (got {shown})", field)

@@ -1,0 +1,166 @@
+"""The three-certificates graduation decision (SPEC §2.5), a pure function of the facts.
+
+Re-evaluating it from all stored facts on every event is what makes the final decision
+independent of arrival order. The result is an explanation: every requirement of the
+policy, met or not, with a detail a counselor can act on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sanzheng_shared.policy import LEVELS, GraduationPolicy, Requirement
+
+
+@dataclass(frozen=True)
+class Certificate:
+    number: str
+    kind: str
+    level: str | None = None
+    issuer_type: str | None = None
+    revoked: bool = False
+
+
+@dataclass(frozen=True)
+class InternshipFact:
+    internship_id: str
+    kind: str
+    status: str  # active | completed | terminated
+    hours: float = 0.0
+    evaluation: str | None = None
+
+
+@dataclass(frozen=True)
+class StudentRecord:
+    enrolled: bool = False
+    status: str | None = None  # enrolled | suspended | withdrawn
+    certificates: tuple[Certificate, ...] = ()
+    internships: tuple[InternshipFact, ...] = ()
+    labor_completed: bool = False
+    labor_exempted_by: tuple[str, ...] = ()
+    rejected_internships: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class RequirementResult:
+    code: str
+    met: bool
+    detail: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"code": self.code, "met": self.met, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Decision:
+    eligible: bool
+    requirements: tuple[RequirementResult, ...]
+    policy_version: str
+
+    @property
+    def missing(self) -> list[str]:
+        return [r.code for r in self.requirements if not r.met]
+
+
+def _valid(record: StudentRecord, kind: str) -> list[Certificate]:
+    return [c for c in record.certificates if c.kind == kind and not c.revoked]
+
+
+def enrolled(record: StudentRecord, _r: Requirement) -> RequirementResult:
+    if not record.enrolled:
+        return RequirementResult("ENROLLED", False, "no enrollment received for this student")
+    if record.status == "withdrawn":
+        return RequirementResult("ENROLLED", False, "withdrawn: never eligible to graduate")
+    if record.status == "suspended":
+        return RequirementResult("ENROLLED", False, "suspended: eligible only once resumed")
+    return RequirementResult("ENROLLED", True, "enrolled")
+
+
+def _held(code: str, name: str, certs: list[Certificate]) -> RequirementResult:
+    if certs:
+        return RequirementResult(code, True, f"{name} held ({', '.join(c.number for c in certs)})")
+    return RequirementResult(code, False, f"{name} missing")
+
+
+def diploma(record: StudentRecord, _r: Requirement) -> RequirementResult:
+    return _held("DIPLOMA", "diploma (学历证书)", _valid(record, "diploma"))
+
+
+def quality(record: StudentRecord, _r: Requirement) -> RequirementResult:
+    return _held(
+        "QUALITY", "quality-integration certificate (素质融合证书)", _valid(record, "quality")
+    )
+
+
+def skill(record: StudentRecord, r: Requirement) -> RequirementResult:
+    floor = LEVELS.index(r.min_level)
+    skills = _valid(record, "skill")
+    counted = [
+        c
+        for c in skills
+        if c.level in LEVELS and LEVELS.index(c.level) >= floor and c.issuer_type in r.issuer_types
+    ]
+    detail = f"{len(counted)} of {r.min_count} at level {r.min_level} or above"
+    uncounted = [c for c in skills if c not in counted]
+    if uncounted:
+        why = ", ".join(f"{c.number}: {c.level}/{c.issuer_type}" for c in uncounted)
+        detail += f" (not counted: {why})"
+    if len(counted) >= r.min_count:
+        return RequirementResult("SKILL_1X", True, f"skill certificates: {detail}")
+    return RequirementResult("SKILL_1X", False, f"skill certificate missing: {detail}")
+
+
+def labor_month(record: StudentRecord, _r: Requirement) -> RequirementResult:
+    if record.labor_completed:
+        return RequirementResult("LABOR_MONTH", True, "June labor-education month completed")
+    if record.labor_exempted_by:
+        return RequirementResult(
+            "LABOR_MONTH", True, f"exempted, approved by {record.labor_exempted_by[0]}"
+        )
+    return RequirementResult(
+        "LABOR_MONTH", False, "June labor-education month (2nd school year) not recorded"
+    )
+
+
+def internship(record: StudentRecord, r: Requirement) -> RequirementResult:
+    done = [
+        i
+        for i in record.internships
+        if i.kind == "post" and i.status == "completed" and i.evaluation == "pass"
+    ]
+    hours = sum(i.hours for i in done)
+    accepted = {i.internship_id for i in record.internships}
+    open_breaches = [
+        (iid, codes) for iid, codes in record.rejected_internships if iid not in accepted
+    ]
+    if open_breaches:
+        which = "; ".join(f"{iid} ({', '.join(codes)})" for iid, codes in open_breaches)
+        return RequirementResult(
+            "INTERNSHIP", False, f"rejected internship not resubmitted: {which}"
+        )
+    if not done:
+        return RequirementResult(
+            "INTERNSHIP", False, f"no completed post internship (岗位实习) of {r.min_hours:g} hours"
+        )
+    if hours < r.min_hours:
+        return RequirementResult(
+            "INTERNSHIP", False, f"post internship hours {hours:g} of {r.min_hours:g} required"
+        )
+    return RequirementResult(
+        "INTERNSHIP", True, f"post internship completed: {hours:g} of {r.min_hours:g} hours"
+    )
+
+
+CHECKS = {
+    "ENROLLED": enrolled,
+    "DIPLOMA": diploma,
+    "SKILL_1X": skill,
+    "QUALITY": quality,
+    "LABOR_MONTH": labor_month,
+    "INTERNSHIP": internship,
+}
+
+
+def decide(record: StudentRecord, policy: GraduationPolicy) -> Decision:
+    results = tuple(CHECKS[r.code](record, r) for r in policy.requirements)
+    return Decision(all(r.met for r in results), results, policy.version)

@@ -1,0 +1,125 @@
+"""The graduation decision: every requirement code met and not met, with its detail."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import pytest
+
+from sanzheng_certificates.graduation import Certificate, InternshipFact, StudentRecord, decide
+from sanzheng_shared.policy import PolicyBook
+
+POLICY = PolicyBook.load().for_student("SCH001", 2023, date(2026, 6, 30))
+
+COMPLETE = StudentRecord(
+    enrolled=True,
+    status="enrolled",
+    certificates=(
+        Certificate("DIP-1", "diploma"),
+        Certificate("SK-1", "skill", "junior", "x_certificate"),
+        Certificate("Q-1", "quality"),
+    ),
+    internships=(InternshipFact("I-1", "post", "completed", 600, "pass"),),
+    labor_completed=True,
+)
+
+
+def results(record: StudentRecord) -> dict[str, tuple[bool, str]]:
+    decision = decide(record, POLICY)
+    return {r.code: (r.met, r.detail) for r in decision.requirements}
+
+
+def test_a_complete_record_is_eligible_and_lists_every_requirement() -> None:
+    decision = decide(COMPLETE, POLICY)
+    assert decision.eligible
+    assert [r.code for r in decision.requirements] == [
+        "ENROLLED",
+        "DIPLOMA",
+        "SKILL_1X",
+        "QUALITY",
+        "LABOR_MONTH",
+        "INTERNSHIP",
+    ]
+    assert decision.policy_version == "default-2025.1"
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "detail"),
+    [
+        ({"enrolled": False, "status": None}, "ENROLLED", "no enrollment"),
+        ({"status": "withdrawn"}, "ENROLLED", "withdrawn"),
+        ({"status": "suspended"}, "ENROLLED", "suspended"),
+        ({"certificates": COMPLETE.certificates[1:]}, "DIPLOMA", "diploma (学历证书) missing"),
+        (
+            {"certificates": COMPLETE.certificates[:1] + COMPLETE.certificates[2:]},
+            "SKILL_1X",
+            "skill certificate missing: 0 of 1 at level junior or above",
+        ),
+        ({"certificates": COMPLETE.certificates[:2]}, "QUALITY", "missing"),
+        ({"labor_completed": False}, "LABOR_MONTH", "not recorded"),
+        ({"internships": ()}, "INTERNSHIP", "no completed post internship"),
+        (
+            {"internships": (InternshipFact("I-1", "post", "completed", 300, "pass"),)},
+            "INTERNSHIP",
+            "300 of 480",
+        ),
+        (
+            {"internships": (InternshipFact("I-1", "follow", "completed", 600, "pass"),)},
+            "INTERNSHIP",
+            "no completed post internship",
+        ),
+        (
+            {"internships": (InternshipFact("I-1", "post", "completed", 600, "fail"),)},
+            "INTERNSHIP",
+            "no completed post internship",
+        ),
+        (
+            {"internships": (InternshipFact("I-1", "post", "terminated", 600, None),)},
+            "INTERNSHIP",
+            "no completed post internship",
+        ),
+        (
+            {"rejected_internships": (("I-2", ("INT_INSURANCE",)),)},
+            "INTERNSHIP",
+            "I-2 (INT_INSURANCE)",
+        ),
+    ],
+)
+def test_each_requirement_unmet_says_why(change, code, detail) -> None:
+    decision = decide(replace(COMPLETE, **change), POLICY)
+    assert not decision.eligible
+    assert decision.missing == [code]
+    assert detail in results(replace(COMPLETE, **change))[code][1]
+
+
+def test_revoked_and_uncounted_skill_certificates_do_not_count() -> None:
+    revoked = replace(
+        COMPLETE,
+        certificates=(
+            Certificate("DIP-1", "diploma"),
+            Certificate("SK-1", "skill", "junior", "x_certificate", revoked=True),
+            Certificate("Q-1", "quality"),
+        ),
+    )
+    assert results(revoked)["SKILL_1X"][0] is False
+    old_kind = replace(
+        COMPLETE,
+        certificates=(
+            Certificate("DIP-1", "diploma"),
+            Certificate("SK-9", "skill", "senior", "vocational_qualification"),
+            Certificate("Q-1", "quality"),
+        ),
+    )
+    met, detail = results(old_kind)["SKILL_1X"]
+    assert not met and "not counted: SK-9: senior/vocational_qualification" in detail
+
+
+def test_an_exemption_satisfies_the_labor_month_and_names_the_approver() -> None:
+    exempted = replace(COMPLETE, labor_completed=False, labor_exempted_by=("教务处 李主任",))
+    assert results(exempted)["LABOR_MONTH"] == (True, "exempted, approved by 教务处 李主任")
+
+
+def test_an_accepted_resubmission_closes_the_rejected_breach() -> None:
+    fixed = replace(COMPLETE, rejected_internships=(("I-1", ("INT_INSURANCE",)),))
+    assert decide(fixed, POLICY).eligible

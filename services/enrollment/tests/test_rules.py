@@ -1,0 +1,67 @@
+"""Enrollment rules and the protection of national ID numbers."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from sanzheng_enrollment.privacy import NationalIdVault, mask
+from sanzheng_enrollment.rules import check_national_id, next_status
+from sanzheng_shared.events.envelope import Reason
+
+VALID = "110105200805011233"  # checksum-valid, born 2008-05-01
+
+
+def test_a_valid_national_id_matching_the_birth_date_is_accepted() -> None:
+    assert check_national_id(VALID, date(2008, 5, 1)) == (VALID, [])
+
+
+def test_a_wrong_checksum_is_refused_without_echoing_the_number() -> None:
+    compact, [reason] = check_national_id(VALID[:-1] + "1", date(2008, 5, 1))
+    assert compact is None
+    assert (reason.code, reason.field) == ("ENR_NATIONAL_ID", "national_id")
+    assert VALID[:-1] not in reason.message
+
+
+def test_a_birth_date_that_differs_from_the_id_is_refused_with_the_masked_id() -> None:
+    _, [reason] = check_national_id(VALID, date(2008, 5, 2))
+    assert (reason.code, reason.field) == ("ENR_NATIONAL_ID", "birth_date")
+    assert "110105********1233" in reason.message and VALID not in reason.message
+
+
+@pytest.mark.parametrize(
+    ("current", "event", "expected"),
+    [
+        ("enrolled", "student.suspended", "suspended"),
+        ("suspended", "student.resumed", "enrolled"),
+        ("enrolled", "student.withdrawn", "withdrawn"),
+        ("suspended", "student.withdrawn", "withdrawn"),
+    ],
+)
+def test_lifecycle_transitions(current: str, event: str, expected: str) -> None:
+    assert next_status(current, event) == expected
+
+
+@pytest.mark.parametrize(
+    ("current", "event"),
+    [
+        ("enrolled", "student.resumed"),
+        ("withdrawn", "student.suspended"),
+        ("withdrawn", "student.withdrawn"),
+        ("suspended", "student.suspended"),
+    ],
+)
+def test_impossible_transitions_are_refused(current: str, event: str) -> None:
+    result = next_status(current, event)
+    assert isinstance(result, Reason) and result.code == "ENR_TRANSITION"
+
+
+def test_the_vault_encrypts_hashes_and_masks() -> None:
+    vault = NationalIdVault("key-1", None)
+    protected = vault.protect(VALID)
+    assert VALID.encode() not in protected.ciphertext
+    assert vault.reveal(protected.ciphertext) == VALID
+    assert protected.masked == mask(VALID) == "110105********1233"
+    assert protected.fingerprint == vault.fingerprint(VALID)
+    assert protected.fingerprint != NationalIdVault("key-2", None).fingerprint(VALID)

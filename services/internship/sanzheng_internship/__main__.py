@@ -1,0 +1,3 @@
+from sanzheng_internship.app import main
+
+main()

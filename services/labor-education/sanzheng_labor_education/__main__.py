@@ -1,0 +1,3 @@
+from sanzheng_labor_education.app import main
+
+main()

@@ -1,0 +1,54 @@
+"""Policy files: the shipped default, overrides per school and cohort, malformed files."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from sanzheng_shared.policy import PolicyBook, PolicyError
+from sanzheng_shared.policy.loader import DEFAULT_DIR
+
+OVERRIDE = (
+    (DEFAULT_DIR / "default.yaml")
+    .read_text()
+    .replace('version: "default-2025.1"', 'version: "SCH002-2024.1"')
+    .replace('schools: ["*"]', 'schools: ["SCH002"]')
+    .replace("from: 2019-09-01", "from: 2024-09-01")
+    .replace("min_hours: 480", "min_hours: 600")
+)
+
+
+def test_the_default_policy_applies_everywhere() -> None:
+    policy = PolicyBook.load().for_student("SCH009", 2023, date(2026, 6, 30))
+    assert policy.version == "default-2025.1"
+    assert policy.severity("INT_QUOTA") == "flag"
+    assert policy.labor_education.min_days == 28
+
+
+def test_a_school_override_wins_while_in_force(tmp_path: Path) -> None:
+    (tmp_path / "sch002.yaml").write_text(OVERRIDE)
+    book = PolicyBook.load(tmp_path)
+    assert book.for_student("SCH002", 2023, date(2026, 6, 30)).version == "SCH002-2024.1"
+    requirement = book.for_student("SCH002", 2023, date(2026, 6, 30)).requirement("INTERNSHIP")
+    assert requirement is not None and requirement.min_hours == 600
+    assert book.for_student("SCH002", 2020, date(2023, 6, 30)).version == "default-2025.1"
+    assert book.for_student("SCH001", 2023, date(2026, 6, 30)).version == "default-2025.1"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("version: [", "cannot read it as YAML"),
+        (OVERRIDE.replace("INT_FEES: reject", "INT_FEES: maybe"), "internship_rules.INT_FEES"),
+        (OVERRIDE.replace("  INT_HAZARD: reject\n", ""), "INT_HAZARD"),
+        (OVERRIDE.replace("code: QUALITY", "code: QUALITY_X"), "requirements.3.code"),
+        (OVERRIDE.replace("min_days: 28", "min_days: 28\n  bonus: 1"), "bonus"),
+    ],
+)
+def test_a_malformed_policy_file_is_refused_saying_where(tmp_path, text, problem) -> None:
+    (tmp_path / "bad.yaml").write_text(text)
+    with pytest.raises(PolicyError) as err:
+        PolicyBook.load(tmp_path)
+    assert "bad.yaml" in str(err.value) and problem in str(err.value)
