@@ -40,6 +40,16 @@ async def load(bootstrap: str, students: list[Student], console: Console) -> int
     return sent
 
 
+SETTLE_SECONDS = 6.0
+
+
+async def last_decision_epoch(database_url: str) -> float:
+    rows = await fetch(
+        database_url, "SELECT extract(epoch FROM max(decided_at)) AS t FROM certificates.decisions"
+    )
+    return float(rows[0]["t"])
+
+
 async def wait_processed(database_url: str, students: int) -> list[Any]:
     """Wait until every student has a decision and the decisions stop changing."""
     await eventually(
@@ -55,7 +65,7 @@ async def wait_processed(database_url: str, students: int) -> list[Any]:
         last[0] = rows[0]["t"]
         return same
 
-    await eventually(settled, timeout=600, interval=2.0)
+    await eventually(settled, timeout=600, interval=SETTLE_SECONDS / 3)
     return await fetch(
         database_url,
         "SELECT d.school_id, coalesce(k.cohort::text, '?') AS cohort, count(*) AS n,"

@@ -60,9 +60,17 @@ def demo(
     generated = demo_mod.generate(students, seed)
 
     async def after_ready(system: System) -> None:
+        import time
+
+        started = time.time()
         sent = await demo_mod.load(system.infra.bootstrap, generated, console)
         console.print(f"published {sent} events for {len(generated)} students")
         rows = await demo_mod.wait_processed(system.infra.database_url, len(generated))
+        # Up to the last decision, not the quiet period wait_processed needs to see it.
+        elapsed = max(
+            0.001, await demo_mod.last_decision_epoch(system.infra.database_url) - started
+        )
+        console.print(f"decided in about {elapsed:.1f} s: {sent / elapsed:.0f} events/s end to end")
         console.print(demo_mod.summary_table(rows))
         console.print(
             demo_mod.missing_table(await demo_mod.missing_counts(system.infra.database_url))

@@ -92,10 +92,33 @@ def _national_id(rng: random.Random, birth: date) -> str:
 
 
 class ProvinceGenerator:
-    def __init__(self, seed: int = 2026, schools: int = 3, as_of: date = date(2026, 7, 15)) -> None:
+    def __init__(
+        self,
+        seed: int = 2026,
+        schools: int = 3,
+        as_of: date = date(2026, 7, 15),
+        id_prefix: str = "",
+    ) -> None:
         self.rng = random.Random(seed)
         self.schools = [f"SCH{n:03d}" for n in range(1, schools + 1)]
         self.as_of = as_of
+        self.id_prefix = id_prefix
+
+    def student(self, n: int, profile: str, cohort: int = 2023) -> Student:
+        """One student of a chosen profile (the property tests pick the profile)."""
+        school = self.schools[n % len(self.schools)]
+        major_code, major_name = MAJORS[n % len(MAJORS)]
+        birth = date(cohort - 15, 9, 1) - timedelta(days=self.rng.randint(0, 500))
+        student = Student(
+            f"{self.id_prefix}{school}{cohort}{n:05d}",
+            school,
+            f"{school}-{cohort}-{major_code}-1",
+            cohort,
+            birth,
+            profile,
+        )
+        self._lifecycle(student, major_code, major_name)
+        return student
 
     def students(self, count: int) -> Iterator[Student]:
         profiles = list(PROFILES)
@@ -107,7 +130,9 @@ class ProvinceGenerator:
             class_id = f"{school}-{cohort}-{major_code}-{self.rng.randint(1, 2)}"
             birth = date(cohort - 15, 9, 1) - timedelta(days=self.rng.randint(0, 500))
             profile = self.rng.choices(profiles, weights)[0] if cohort == 2023 else "in_progress"
-            student = Student(f"{school}{cohort}{n:05d}", school, class_id, cohort, birth, profile)
+            student = Student(
+                f"{self.id_prefix}{school}{cohort}{n:05d}", school, class_id, cohort, birth, profile
+            )
             self._lifecycle(student, major_code, major_name)
             yield student
 

@@ -39,8 +39,11 @@ def started(**overrides: Any) -> InternshipStarted:
     return InternshipStarted.model_validate(fields)
 
 
+NO_LOAD = EmployerLoad()
+
+
 def codes(
-    s: InternshipStarted, student: StudentFacts = ADULT, load: EmployerLoad = EmployerLoad()
+    s: InternshipStarted, student: StudentFacts = ADULT, load: EmployerLoad = NO_LOAD
 ) -> dict[str, str]:
     return {b.field: b.code for b in check_started(s, student, load, POLICY)}
 
