@@ -8,6 +8,8 @@ PostgreSQL). Each test gets a fresh database and a fresh topic prefix.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -57,9 +59,13 @@ def admin_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
     else:
         from sanzheng.embedded import EmbeddedDatabase
 
-        db = EmbeddedDatabase.start(Path(tmp_path_factory.mktemp("embedded-pg")))
+        # Not under pytest's tmp dir: another pytest session resets that tree to mode 0700,
+        # which locks out the server's own system user mid-run.
+        data = Path(tempfile.mkdtemp(prefix="sanzheng-test-pg-"))
+        db = EmbeddedDatabase.start(data)
         yield db.url
         db.stop()
+        shutil.rmtree(data, ignore_errors=True)
 
 
 @pytest.fixture

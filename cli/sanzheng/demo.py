@@ -107,5 +107,16 @@ def missing_table(rows: list[Any]) -> Table:
     return table
 
 
+async def counselor_token(database_url: str, school: str) -> str:
+    from sanzheng import tokens_cli
+    from sanzheng_gateway import tokens
+
+    conn = await tokens_cli.with_gateway_schema(database_url)
+    try:
+        return await tokens.create(conn, "counselor", school, "sanzheng demo")
+    finally:
+        await conn.close()
+
+
 def generate(count: int, seed: int) -> list[Student]:
     return list(ProvinceGenerator(seed=seed).students(count))

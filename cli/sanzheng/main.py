@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import typer
 
@@ -75,6 +76,10 @@ def demo(
         console.print(
             demo_mod.missing_table(await demo_mod.missing_counts(system.infra.database_url))
         )
+        token = await demo_mod.counselor_token(system.infra.database_url, "SCH001")
+        gateway = next(svc for svc in system.services if svc.name == "gateway")
+        console.print(f"dashboard  {gateway.url}/")
+        console.print(f"counselor token for SCH001 (shown once): {token}")
         if exit_after:
             import os
             import signal
@@ -84,6 +89,208 @@ def demo(
             console.print("running; Ctrl-C stops everything")
 
     raise typer.Exit(asyncio.run(run_system(settings, after_ready=after_ready, stream_logs=False)))
+
+
+token_app = typer.Typer(
+    help="API tokens: random, shown once, stored hashed, revocable.", no_args_is_help=True
+)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create(
+    role: str = typer.Option(..., help="sis | counselor | bureau | admin"),
+    school: str | None = typer.Option(None, help="the school a sis/counselor token belongs to"),
+    label: str | None = typer.Option(None, help="who or what the token is for"),
+) -> None:
+    """Create a token and print it once (only its hash is stored)."""
+    from sanzheng import tokens_cli
+    from sanzheng_gateway import tokens
+
+    async def create() -> str:
+        conn = await tokens_cli.with_gateway_schema(tokens_cli.database_url(get_settings()))
+        try:
+            return await tokens.create(conn, role, school, label)
+        finally:
+            await conn.close()
+
+    try:
+        token = asyncio.run(create())
+    except tokens.TokenError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(token)
+    typer.echo(f"(shown once: keep it; revoke with `sanzheng token revoke {token[:14]}`)", err=True)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: str = typer.Argument(..., help="the token or its first 14 characters"),
+) -> None:
+    """Revoke a token at once."""
+    from sanzheng import tokens_cli
+    from sanzheng_gateway import tokens
+
+    async def revoke() -> bool:
+        conn = await tokens_cli.with_gateway_schema(tokens_cli.database_url(get_settings()))
+        try:
+            return await tokens.revoke(conn, token_id)
+        finally:
+            await conn.close()
+
+    if not asyncio.run(revoke()):
+        typer.echo(f"error: no active token {token_id[:14]}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {token_id[:14]}")
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """List tokens (ids, roles, schools; never the tokens themselves)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from sanzheng import tokens_cli
+    from sanzheng_gateway import tokens
+
+    async def rows() -> list:  # type: ignore[type-arg]
+        conn = await tokens_cli.with_gateway_schema(tokens_cli.database_url(get_settings()))
+        try:
+            return await tokens.list_all(conn)
+        finally:
+            await conn.close()
+
+    table = Table("token id", "role", "school", "label", "created", "revoked")
+    for r in asyncio.run(rows()):
+        table.add_row(
+            r["token_id"],
+            r["role"],
+            r["school_id"] or "*",
+            r["label"] or "",
+            f"{r['created_at']:%Y-%m-%d %H:%M}",
+            f"{r['revoked_at']:%Y-%m-%d %H:%M}" if r["revoked_at"] else "",
+        )
+    Console().print(table)
+
+
+def _api(path: str, token: str | None, url: str | None) -> dict:  # type: ignore[type-arg]
+    import os
+
+    import httpx
+
+    settings = get_settings()
+    base = url or f"http://{settings.http_host}:{settings.http_port}"
+    token = token or os.environ.get("SANZHENG_TOKEN")
+    if not token:
+        typer.echo(
+            "error: give --token or set SANZHENG_TOKEN (see `sanzheng token create`)", err=True
+        )
+        raise typer.Exit(2)
+    try:
+        response = httpx.get(base + path, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    except httpx.HTTPError as exc:
+        typer.echo(f"error: cannot reach the gateway at {base}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if response.status_code != 200:
+        typer.echo(f"error: {response.status_code}: {response.json().get('detail')}", err=True)
+        raise typer.Exit(1)
+    return response.json()  # type: ignore[no-any-return]
+
+
+TOKEN_OPTION = typer.Option(None, "--token", help="API token (default: $SANZHENG_TOKEN)")
+URL_OPTION = typer.Option(None, "--url", help="gateway URL (default: from SANZHENG_HTTP_PORT)")
+
+
+@app.command()
+def status(student_id: str, token: str | None = TOKEN_OPTION, url: str | None = URL_OPTION) -> None:
+    """A student's graduation decision and what is missing (GET /v1/students/{id})."""
+    from rich.console import Console
+    from rich.table import Table
+
+    answer = _api(f"/v1/students/{student_id}", token, url)
+    console = Console()
+    enrollment = answer.get("enrollment") or {}
+    console.print(
+        f"[bold]{student_id}[/bold] {enrollment.get('name', '')} "
+        f"{answer.get('school_id') or ''} {enrollment.get('class_id', '')}"
+    )
+    decision = answer.get("graduation")
+    if not decision:
+        console.print("no decision yet")
+        return
+    console.print(
+        "[green]eligible to graduate[/green]"
+        if decision["eligible"]
+        else "[red]not eligible yet[/red]"
+    )
+    table = Table("requirement", "met", "detail")
+    for r in decision["requirements"]:
+        table.add_row(r["code"], "yes" if r["met"] else "[red]no[/red]", r["detail"])
+    console.print(table)
+    console.print(f"policy {decision['policy_version']}")
+
+
+@app.command()
+def eligibility(
+    school: str = typer.Option(..., help="school id"),
+    cohort: int | None = typer.Option(None, help="entry year"),
+    missing: str | None = typer.Option(None, help="only students missing this requirement"),
+    token: str | None = TOKEN_OPTION,
+    url: str | None = URL_OPTION,
+) -> None:
+    """Who may graduate in a school (GET /v1/schools/{id}/graduation)."""
+    from urllib.parse import urlencode
+
+    from rich.console import Console
+    from rich.table import Table
+
+    query = {
+        k: v
+        for k, v in {"cohort": cohort, "missing": missing, "page_size": 500}.items()
+        if v is not None
+    }
+    answer = _api(f"/v1/schools/{school}/graduation?{urlencode(query)}", token, url)
+    console = Console()
+    progress = Table("requirement", "met", "of", title=f"{school}: {answer['total']} students")
+    for p in answer["progress"]:
+        progress.add_row(p["code"], str(p["met"]), str(p["of"]))
+    console.print(progress)
+    table = Table("student", "name", "class", "eligible", "missing")
+    for s in answer["students"]:
+        table.add_row(
+            s["student_id"],
+            s["name"],
+            s["class_id"],
+            "yes" if s["eligible"] else "no",
+            " ".join(s["missing"]),
+        )
+    console.print(table)
+
+
+def all_specs() -> list:  # type: ignore[type-arg]
+    from sanzheng_certificates.app import SPEC as CERTIFICATES
+    from sanzheng_enrollment.app import SPEC as ENROLLMENT
+    from sanzheng_gateway.app import SPEC as GATEWAY
+    from sanzheng_internship.app import SPEC as INTERNSHIP
+    from sanzheng_labor_education.app import SPEC as LABOR
+
+    return [ENROLLMENT, INTERNSHIP, LABOR, CERTIFICATES, GATEWAY]
+
+
+DOCS_DIR = Path("docs/asyncapi")
+
+
+@app.command()
+def asyncapi(
+    out: Path = typer.Option(DOCS_DIR, help="folder for the documents"),  # noqa: B008
+) -> None:
+    """Write the AsyncAPI document of every service and the events' JSON Schema."""
+    from importlib.metadata import version
+
+    from sanzheng_shared.asyncapi import write_all
+
+    for path in write_all(all_specs(), out, version("sanzheng")):
+        typer.echo(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -20,8 +20,7 @@ import httpx
 from sanzheng.embedded import EmbeddedBroker, EmbeddedDatabase, free_port, redact
 from sanzheng_shared.settings import Settings
 
-# The services that exist so far; the rest join as they are built (see the issues).
-SERVICES = ("enrollment", "internship", "labor-education", "certificates")
+SERVICES = ("enrollment", "internship", "labor-education", "certificates", "gateway")
 WIDTH = max(map(len, SERVICES))
 
 
@@ -123,7 +122,7 @@ class System:
     async def start(self, names: tuple[str, ...] = SERVICES) -> None:
         base = self.settings.http_port
         for name in names:
-            port = base if name == "gateway" else free_port(base + 1 + SERVICES.index(name))
+            port = free_port(base if name == "gateway" else base + 1 + SERVICES.index(name))
             svc = ServiceProcess(name, port)
             self.services.append(svc)
             await self._spawn(svc)

@@ -222,7 +222,7 @@ class ServiceRuntime:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await self.start()
-        watchdog = asyncio.create_task(_stop_when_orphaned(stop))
+        watchdog = asyncio.create_task(stop_when_orphaned(stop))
         await stop.wait()
         watchdog.cancel()
         await self.stop()
@@ -236,7 +236,7 @@ def load_policies(settings: Settings) -> PolicyBook:
         raise SystemExit(f"cannot start: {exc}") from None
 
 
-async def _stop_when_orphaned(stop: asyncio.Event) -> None:
+async def stop_when_orphaned(stop: asyncio.Event) -> None:
     """Under `sanzheng up`, a service whose supervisor died stops itself (cleanly)."""
     parent = os.environ.get("SANZHENG_SUPERVISOR_PID")
     if not parent:

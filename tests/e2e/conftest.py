@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 
 from sanzheng_certificates.app import SPEC as CERTIFICATES
@@ -18,8 +19,10 @@ from sanzheng_shared.kafka.topics import TopicNames
 from sanzheng_shared.service import ServiceRuntime
 from sanzheng_shared.settings import Settings
 from sanzheng_shared.testing import (
+    cloudevent,
     create_database,
     drop_database,
+    enrolled,
     eventually,
     fetch,
     publish,
@@ -123,3 +126,135 @@ async def domain(kafka_bootstrap: str, admin_database_url: str) -> AsyncIterator
     for runtime in reversed(running.runtimes):
         await runtime.stop()
     await drop_database(admin_database_url, name)
+
+
+class RunningGateway:
+    def __init__(self, domain: Domain, gateway: Any, url: str, tokens: dict[str, str]) -> None:
+        self.domain, self.gateway, self.url, self.tokens = domain, gateway, url, tokens
+
+    def headers(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+
+@pytest.fixture(scope="module")
+async def gateway(domain: Domain) -> AsyncIterator[RunningGateway]:
+    import asyncpg
+
+    from sanzheng.embedded import free_port
+    from sanzheng_gateway import tokens
+    from sanzheng_gateway.app import Gateway
+
+    settings = domain.settings.model_copy(update={"http_port": free_port()})
+    running = Gateway(settings)
+    await running.start()
+    conn = await asyncpg.connect(domain.url)
+    await conn.execute("SET search_path TO gateway")
+    issued = {
+        "sis-1": await tokens.create(conn, "sis", "SCH001"),
+        "sis-2": await tokens.create(conn, "sis", "SCH002"),
+        "counselor-1": await tokens.create(conn, "counselor", "SCH001"),
+        "counselor-2": await tokens.create(conn, "counselor", "SCH002"),
+        "bureau": await tokens.create(conn, "bureau", None),
+        "admin": await tokens.create(conn, "admin", None),
+    }
+    await conn.close()
+    yield RunningGateway(domain, running, f"http://127.0.0.1:{settings.http_port}", issued)
+    await running.stop()
+
+
+STRUCTURED = {"content-type": "application/cloudevents+json"}
+BATCH = {"content-type": "application/cloudevents-batch+json"}
+
+
+def lifecycle(student: str, school: str) -> list[dict[str, Any]]:
+    iid = f"INT-{student}"
+    events = [
+        enrolled(student, cohort=2023, birth_date="2007-03-01"),
+        cloudevent(
+            "labor_education.completed",
+            student,
+            {
+                "period_start": "2025-06-02",
+                "period_end": "2025-06-30",
+                "hours": 160,
+                "site": "实训基地",
+                "evaluation": "pass",
+            },
+        ),
+        cloudevent(
+            "internship.started",
+            student,
+            {
+                "internship_id": iid,
+                "kind": "post",
+                "employer_id": "E1",
+                "employer_name": "厂",
+                "post_title": "装配工",
+                "start_on": "2025-09-01",
+                "planned_end_on": "2026-02-28",
+                "agreement_signed": True,
+                "guardian_consent": True,
+                "insurance_policy_no": "P-1",
+            },
+        ),
+        cloudevent(
+            "internship.completed",
+            student,
+            {"internship_id": iid, "end_on": "2026-02-28", "hours": 640, "evaluation": "pass"},
+        ),
+        cloudevent(
+            "certificate.earned",
+            student,
+            {
+                "certificate_no": f"DIP-{student}",
+                "kind": "diploma",
+                "title": "毕业证书",
+                "issuer": school,
+                "issued_on": "2026-06-20",
+            },
+        ),
+        cloudevent(
+            "certificate.earned",
+            student,
+            {
+                "certificate_no": f"Q-{student}",
+                "kind": "quality",
+                "title": "素质融合证书",
+                "issuer": school,
+                "issued_on": "2026-06-20",
+            },
+        ),
+    ]
+    when = ["2023-09-01", "2025-06-30", "2025-09-01", "2026-02-28", "2026-06-20", "2026-06-20"]
+    for e, day in zip(events, when, strict=True):
+        e["source"], e["schoolid"], e["time"] = f"sis/{school}", school, f"{day}T09:00:00+08:00"
+    return events
+
+
+@pytest.fixture(scope="module")
+async def students(gateway: RunningGateway) -> dict[str, str]:
+    """One student per school, posted over HTTP by each school's own sis token."""
+    ids = {"SCH001": f"A{uuid.uuid4().hex[:8]}", "SCH002": f"B{uuid.uuid4().hex[:8]}"}
+    async with httpx.AsyncClient(base_url=gateway.url) as client:
+        for n, (school, sid) in enumerate(ids.items(), start=1):
+            events = lifecycle(sid, school)
+            answer = await client.post(
+                "/v1/events",
+                content=json.dumps(events),
+                headers={**BATCH, **gateway.headers(f"sis-{n}")},
+            )
+            assert answer.status_code == 202, answer.text
+            assert answer.json()["accepted"] == [e["id"] for e in events]
+
+        async def decided() -> int:
+            found = 0
+            for sid in ids.values():
+                r = await client.get(
+                    f"/v1/students/{sid}/graduation", headers=gateway.headers("bureau")
+                )
+                missing = [q["code"] for q in r.json().get("requirements", []) if not q["met"]]
+                found += r.status_code == 200 and missing == ["SKILL_1X"]
+            return found
+
+        await eventually(decided, lambda n: n == 2, timeout=90)
+    return ids

@@ -97,7 +97,7 @@ def _first_event(bootstrap: str, topic: str, subject: str, timeout: float) -> di
 def test_up_prints_its_addresses_then_ready(system: RunningSystem) -> None:
     assert system.address("kafka")
     assert system.address("postgres").startswith("postgresql://")
-    for service in ("enrollment", "internship", "labor-education", "certificates"):
+    for service in ("enrollment", "internship", "labor-education", "certificates", "gateway"):
         assert system.address(service).startswith("http://127.0.0.1:")
 
 
@@ -141,6 +141,6 @@ def test_sigterm_stops_everything_cleanly(system) -> None:
     assert system.process.wait(120) == 0
     system._reader.join(5)
     assert system.lines[-1] == "stopped"
-    assert sum("service_stopped" in line for line in system.lines) == 4
+    assert sum("service_stopped" in line for line in system.lines) == 5  # with the gateway
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", kafka_port), timeout=1):
         pass

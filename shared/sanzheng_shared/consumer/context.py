@@ -63,7 +63,8 @@ class HandlerContext:
             "id": derived_id(self.service, cause.source, cause.id, purpose or type),
             "source": self.source,
             "type": type,
-            "time": datetime.now(UTC),
+            # A canonical event happened when its cause did; a derived one happens now.
+            "time": cause.time if type == cause.type and cause.time else datetime.now(UTC),
             "subject": subject if subject is not None else cause.subject,
             "schoolid": cause.schoolid,
             "dataversion": "1",

@@ -1,0 +1,3 @@
+from sanzheng_gateway.app import main
+
+main()

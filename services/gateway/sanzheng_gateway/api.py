@@ -1,0 +1,331 @@
+"""The HTTP API of SPEC §5.2. Every request is scoped to the token's school unless the
+role is bureau/admin; the school is checked on the record read, and across schools the
+answer is 404, never the record. Every read of a student record is logged, denials too."""
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+
+from sanzheng_gateway import queries
+from sanzheng_gateway.ingest import Ingest, IngestError
+from sanzheng_gateway.tokens import Principal, authenticate
+from sanzheng_shared.db.pool import connection
+
+MAX_BODY_BYTES = 1024 * 1024
+READERS = ("counselor", "bureau", "admin")
+
+
+class Requirement(BaseModel):
+    code: str
+    met: bool
+    detail: str
+
+
+class Decision(BaseModel):
+    eligible: bool
+    requirements: list[Requirement]
+    policy_version: str
+    decided_at: str
+
+
+class Accepted(BaseModel):
+    accepted: list[str]
+
+
+class Problem(BaseModel):
+    detail: str
+    reasons: list[dict[str, Any]] = []
+
+
+class StudentStatus(BaseModel):
+    student_id: str
+    school_id: str | None
+    enrollment: dict[str, Any] | None
+    internships: list[dict[str, Any]]
+    labor_education: list[dict[str, Any]]
+    certificates: list[dict[str, Any]]
+    graduation: Decision | None
+
+
+class TimelineItem(BaseModel):
+    seq: int
+    id: str
+    type: str
+    time: str | None
+    data: dict[str, Any]
+
+
+class CohortStudent(BaseModel):
+    student_id: str
+    name: str
+    class_id: str
+    cohort: int
+    status: str
+    eligible: bool | None
+    missing: list[str]
+
+
+class Progress(BaseModel):
+    code: str
+    met: int
+    of: int
+
+
+class CohortPage(BaseModel):
+    school_id: str
+    total: int
+    page: int
+    page_size: int
+    progress: list[Progress]
+    students: list[CohortStudent]
+
+
+class Access(BaseModel):
+    at: str
+    token_id: str | None
+    role: str | None
+    school_id: str | None
+    action: str
+    outcome: str
+    request_id: str
+
+
+NOT_FOUND = {404: {"model": Problem, "description": "no such record for this token"}}
+AUTH = {
+    401: {"model": Problem, "description": "missing, unknown or revoked token"},
+    403: {"model": Problem, "description": "the role may not do this"},
+}
+
+
+def create_api(
+    pool_of: Callable[[], Any],
+    ingest_of: Callable[[], Ingest | None],
+    ready: Callable[[], Awaitable[dict[str, bool]]],
+    lifespan: Callable[[FastAPI], Any] | None = None,
+) -> FastAPI:
+    app = FastAPI(
+        title="sanzheng gateway",
+        version="1",
+        description="Three-certificates graduation tracking: student status, decisions, "
+        "cohort lists, and CloudEvents ingest for school systems.",
+        lifespan=lifespan,
+    )
+
+    async def principal(
+        request: Request, authorization: Annotated[str | None, Header()] = None
+    ) -> Principal:
+        token = ""
+        if authorization and authorization.lower().startswith("bearer "):
+            token = authorization[7:].strip()
+        token = token or request.cookies.get("sz_token", "")
+        if not token:
+            raise HTTPException(
+                401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+            )
+        async with connection(pool_of()) as conn:
+            found = await authenticate(conn, token)
+        if found is None:
+            raise HTTPException(
+                401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"}
+            )
+        return found
+
+    def role(*allowed: str) -> Callable[..., Awaitable[Principal]]:
+        async def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
+            if who.role not in allowed:
+                raise HTTPException(403, f"the {who.role} role may not do this")
+            return who
+
+        return check
+
+    Reader = Annotated[Principal, Depends(role(*READERS))]
+
+    @app.middleware("http")
+    async def request_id(request: Request, call_next: Any) -> Response:
+        request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        response: Response = await call_next(request)
+        response.headers["x-request-id"] = request.state.request_id
+        return response
+
+    async def visible_student(
+        request: Request, who: Principal, student_id: str, action: str
+    ) -> None:
+        """404 unless the record exists and belongs to the token's school; logged."""
+        async with connection(pool_of()) as conn:
+            school = await queries.school_of(conn, student_id)
+            outcome = (
+                "not_found"
+                if school is None
+                else "allowed"
+                if who.may_see(school)
+                else "denied_other_school"
+            )
+            await queries.log_access(
+                conn,
+                token_id=who.token_id,
+                role=who.role,
+                school_id=who.school_id,
+                student_id=student_id,
+                action=action,
+                outcome=outcome,
+                request_id=request.state.request_id,
+            )
+        if outcome != "allowed":
+            raise HTTPException(404, f"no student {student_id}")
+
+    @app.post(
+        "/v1/events",
+        status_code=202,
+        response_model=Accepted,
+        responses={
+            400: {"model": Problem},
+            413: {"model": Problem},
+            422: {"model": Problem},
+            **AUTH,
+        },
+        summary="Publish CloudEvents (structured or batch) for the token's school",
+    )
+    async def post_events(
+        request: Request, who: Annotated[Principal, Depends(role("sis"))]
+    ) -> Accepted:
+        ingest = ingest_of()
+        if ingest is None:
+            raise HTTPException(503, "not ready")
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            raise HTTPException(413, f"body over {MAX_BODY_BYTES} bytes")
+        try:
+            ids = await ingest.submit(body, request.headers.get("content-type", ""), who.school_id)
+        except IngestError as exc:
+            return JSONResponse(
+                status_code=exc.status,  # type: ignore[return-value]
+                content={"detail": exc.detail, "reasons": exc.reasons},
+            )
+        return Accepted(accepted=ids)
+
+    @app.get(
+        "/v1/students/{student_id}",
+        response_model=StudentStatus,
+        responses={**NOT_FOUND, **AUTH},
+        summary="A student's status",
+    )
+    async def get_student(request: Request, student_id: str, who: Reader) -> StudentStatus:
+        await visible_student(request, who, student_id, "status")
+        async with connection(pool_of()) as conn:
+            enrollment = await queries.student(conn, student_id)
+            items = await queries.timeline(conn, student_id)
+            decision = await queries.graduation(conn, student_id)
+            school = await queries.school_of(conn, student_id)
+        if enrollment:
+            enrollment = {
+                k: (v.isoformat() if isinstance(v, date) else v) for k, v in enrollment.items()
+            }
+        folded = queries.status_from(items)
+        return StudentStatus(
+            student_id=student_id,
+            school_id=school,
+            enrollment=enrollment,
+            graduation=Decision(**decision) if decision else None,
+            **folded,
+        )
+
+    @app.get(
+        "/v1/students/{student_id}/graduation",
+        response_model=Decision,
+        responses={**NOT_FOUND, **AUTH},
+        summary="The graduation decision, now or as of a day",
+    )
+    async def get_graduation(
+        request: Request, student_id: str, who: Reader, as_of: date | None = None
+    ) -> Decision:
+        await visible_student(request, who, student_id, "graduation")
+        async with connection(pool_of()) as conn:
+            decision = await queries.graduation(conn, student_id, as_of)
+        if decision is None:
+            raise HTTPException(
+                404, f"no decision for {student_id}" + (f" as of {as_of}" if as_of else "")
+            )
+        return Decision(**decision)
+
+    @app.get(
+        "/v1/students/{student_id}/timeline",
+        response_model=list[TimelineItem],
+        responses={**NOT_FOUND, **AUTH},
+        summary="The student's accepted events in order",
+    )
+    async def get_timeline(request: Request, student_id: str, who: Reader) -> list[TimelineItem]:
+        await visible_student(request, who, student_id, "timeline")
+        async with connection(pool_of()) as conn:
+            return [TimelineItem(**item) for item in await queries.timeline(conn, student_id)]
+
+    @app.get(
+        "/v1/students/{student_id}/access-log",
+        response_model=list[Access],
+        responses={**NOT_FOUND, **AUTH},
+        summary="Who viewed this student (admin)",
+    )
+    async def get_access_log(
+        student_id: str, who: Annotated[Principal, Depends(role("admin"))]
+    ) -> list[Access]:
+        async with connection(pool_of()) as conn:
+            return [Access(**row) for row in await queries.viewers(conn, student_id)]
+
+    @app.get(
+        "/v1/schools/{school_id}/graduation",
+        response_model=CohortPage,
+        responses={**NOT_FOUND, **AUTH},
+        summary="A school's students and decisions",
+    )
+    async def get_cohort(
+        request: Request,
+        school_id: str,
+        who: Reader,
+        cohort: Annotated[int | None, Query(ge=1990, le=2100)] = None,
+        class_id: Annotated[str | None, Query(max_length=50)] = None,
+        eligible: bool | None = None,
+        missing: Annotated[
+            str | None,
+            Query(pattern="^(ENROLLED|DIPLOMA|SKILL_1X|QUALITY|LABOR_MONTH|INTERNSHIP)$"),
+        ] = None,
+        page: Annotated[int, Query(ge=1, le=10000)] = 1,
+        page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> CohortPage:
+        if not who.may_see(school_id):
+            raise HTTPException(404, f"no school {school_id}")
+        async with connection(pool_of()) as conn:
+            result = await queries.cohort(
+                conn,
+                school_id,
+                cohort=cohort,
+                class_id=class_id,
+                eligible=eligible,
+                missing=missing,
+                page=page,
+                page_size=page_size,
+            )
+        return CohortPage(**result)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": "gateway"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        checks = await ready()
+        ok = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ok else "not ready", "checks": checks},
+            status_code=200 if ok else 503,
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

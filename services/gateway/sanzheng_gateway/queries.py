@@ -1,0 +1,210 @@
+"""Reads of the gateway's read model, shaped as the HTTP API answers them."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+LOCAL = ZoneInfo("Asia/Shanghai")
+REQUIREMENTS = ("ENROLLED", "DIPLOMA", "SKILL_1X", "QUALITY", "LABOR_MONTH", "INTERNSHIP")
+
+
+async def student(conn: Any, student_id: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow("SELECT * FROM students WHERE student_id = $1", student_id)
+    return dict(row) if row else None
+
+
+async def school_of(conn: Any, student_id: str) -> str | None:
+    """The school the record belongs to, from the record itself (students, or decisions for
+    a student whose enrollment has not arrived)."""
+    return await conn.fetchval(  # type: ignore[no-any-return]
+        "SELECT coalesce((SELECT school_id FROM students WHERE student_id = $1),"
+        " (SELECT school_id FROM decisions WHERE student_id = $1),"
+        " (SELECT school_id FROM timeline WHERE student_id = $1 LIMIT 1))",
+        student_id,
+    )
+
+
+def _decision(row: Any) -> dict[str, Any]:
+    return {
+        "eligible": row["eligible"],
+        "requirements": json.loads(row["requirements"]),
+        "policy_version": row["policy_version"],
+        "decided_at": row["decided_at"].isoformat(),
+    }
+
+
+async def graduation(
+    conn: Any, student_id: str, as_of: date | None = None
+) -> dict[str, Any] | None:
+    if as_of is None:
+        row = await conn.fetchrow("SELECT * FROM decisions WHERE student_id = $1", student_id)
+    else:
+        end_of_day = datetime.combine(as_of + timedelta(days=1), time(), LOCAL)
+        row = await conn.fetchrow(
+            "SELECT * FROM decision_history WHERE student_id = $1 AND decided_at < $2"
+            " ORDER BY decided_at DESC LIMIT 1",
+            student_id,
+            end_of_day,
+        )
+    return _decision(row) if row else None
+
+
+async def timeline(conn: Any, student_id: str) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT seq, event_id, type, time, data FROM timeline WHERE student_id = $1"
+        " ORDER BY time NULLS LAST, seq",
+        student_id,
+    )
+    return [
+        {
+            "seq": r["seq"],
+            "id": r["event_id"],
+            "type": r["type"],
+            "time": r["time"].isoformat() if r["time"] else None,
+            "data": json.loads(r["data"]),
+        }
+        for r in rows
+    ]
+
+
+def status_from(timeline_items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Internships (with their flags), the labor month and certificates, folded from the
+    student's accepted events."""
+    internships: dict[str, dict[str, Any]] = {}
+    labor: list[dict[str, Any]] = []
+    certificates: dict[str, dict[str, Any]] = {}
+    for item in timeline_items:
+        d, kind = item["data"], item["type"]
+        if kind == "internship.started":
+            internships[d["internship_id"]] = {**d, "status": "active"}
+        elif kind in ("internship.completed", "internship.terminated"):
+            entry = internships.setdefault(
+                d["internship_id"], {"internship_id": d["internship_id"]}
+            )
+            entry.update({k: v for k, v in d.items() if k != "kind"})
+            entry["status"] = "completed" if kind == "internship.completed" else "terminated"
+        elif kind.startswith("labor_education."):
+            labor.append({"kind": kind.split(".")[1], **d})
+        elif kind == "certificate.earned":
+            certificates[d["certificate_no"]] = {**d, "revoked": False}
+        elif kind == "certificate.revoked":
+            certificates.setdefault(d["certificate_no"], {"certificate_no": d["certificate_no"]})
+            certificates[d["certificate_no"]].update(
+                revoked=True, revoked_on=d.get("on"), revoked_reason=d.get("reason")
+            )
+    return {
+        "internships": list(internships.values()),
+        "labor_education": labor,
+        "certificates": list(certificates.values()),
+    }
+
+
+async def cohort(
+    conn: Any,
+    school_id: str,
+    *,
+    cohort: int | None,
+    class_id: str | None,
+    eligible: bool | None,
+    missing: str | None,
+    page: int,
+    page_size: int,
+) -> dict[str, Any]:
+    where = ["s.school_id = $1"]
+    args: list[Any] = [school_id]
+    for clause, value in (
+        ("s.cohort = ${}", cohort),
+        ("s.class_id = ${}", class_id),
+        ("d.eligible = ${}", eligible),
+        ("${} = ANY(d.missing)", missing),
+    ):
+        if value is not None:
+            args.append(value)
+            where.append(clause.format(len(args)))
+    condition = " AND ".join(where)
+    base = f"FROM students s LEFT JOIN decisions d USING (student_id) WHERE {condition}"
+    total = await conn.fetchval(f"SELECT count(*) {base}", *args)
+    progress_rows = await conn.fetch(
+        "SELECT r->>'code' AS code, count(*) FILTER (WHERE (r->>'met')::boolean) AS met,"
+        " count(*) AS n FROM students s JOIN decisions d USING (student_id)"
+        f" CROSS JOIN LATERAL jsonb_array_elements(d.requirements) AS r WHERE {condition}"
+        " GROUP BY 1",
+        *args,
+    )
+    rows = await conn.fetch(
+        f"SELECT s.student_id, s.name, s.class_id, s.cohort, s.status, d.eligible, d.missing"
+        f" {base} ORDER BY s.class_id, s.student_id LIMIT {page_size}"
+        f" OFFSET {(page - 1) * page_size}",
+        *args,
+    )
+    progress = {r["code"]: {"met": r["met"], "of": r["n"]} for r in progress_rows}
+    return {
+        "school_id": school_id,
+        "total": total,
+        "page": page,
+        "page_size": page_size,
+        "progress": [{"code": c, **progress.get(c, {"met": 0, "of": 0})} for c in REQUIREMENTS],
+        "students": [
+            {
+                "student_id": r["student_id"],
+                "name": r["name"],
+                "class_id": r["class_id"],
+                "cohort": r["cohort"],
+                "status": r["status"],
+                "eligible": r["eligible"],
+                "missing": list(r["missing"] or []),
+            }
+            for r in rows
+        ],
+    }
+
+
+async def search(
+    conn: Any, text: str, school_id: str | None, limit: int = 20
+) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT student_id, name, class_id, cohort, school_id FROM students"
+        " WHERE ($2::text IS NULL OR school_id = $2)"
+        " AND (student_id ILIKE $1 || '%' OR name LIKE '%' || $1 || '%')"
+        " ORDER BY student_id LIMIT $3",
+        text,
+        school_id,
+        limit,
+    )
+    return [dict(r) for r in rows]
+
+
+async def log_access(
+    conn: Any,
+    *,
+    token_id: str | None,
+    role: str | None,
+    school_id: str | None,
+    student_id: str | None,
+    action: str,
+    outcome: str,
+    request_id: str,
+) -> None:
+    await conn.execute(
+        "INSERT INTO access_log (token_id, role, school_id, student_id, action, outcome,"
+        " request_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        token_id,
+        role,
+        school_id,
+        student_id,
+        action,
+        outcome,
+        request_id,
+    )
+
+
+async def viewers(conn: Any, student_id: str) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT at, token_id, role, school_id, action, outcome, request_id FROM access_log"
+        " WHERE student_id = $1 ORDER BY seq",
+        student_id,
+    )
+    return [{**dict(r), "at": r["at"].isoformat()} for r in rows]
