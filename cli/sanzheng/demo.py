@@ -50,12 +50,18 @@ async def last_decision_epoch(database_url: str) -> float:
     return float(rows[0]["t"])
 
 
-async def wait_processed(database_url: str, students: int) -> list[Any]:
-    """Wait until every student has a decision and the decisions stop changing."""
+async def wait_processed(database_url: str, published: int) -> list[Any]:
+    """Wait until every published event was consumed by its service and the decisions stop
+    changing (some submissions are rejected, so not every student need have a decision)."""
+    consumed = " + ".join(
+        f"(SELECT coalesce(sum(next_offset), 0) FROM {schema}.consumer_offsets"
+        " WHERE topic LIKE 'sis.%' AND topic <> 'sis.rejections')"
+        for schema in ("enrollment", "internship", "labor_education", "certificates")
+    )
     await eventually(
-        lambda: fetch(database_url, "SELECT count(*) AS n FROM certificates.decisions"),
-        lambda rows: rows[0]["n"] >= students,
-        timeout=600,
+        lambda: fetch(database_url, f"SELECT {consumed} AS n"),
+        lambda rows: rows[0]["n"] >= published,
+        timeout=900,
     )
     last: list[Any] = [None]
 

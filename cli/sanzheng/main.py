@@ -66,20 +66,23 @@ def demo(
         started = time.time()
         sent = await demo_mod.load(system.infra.bootstrap, generated, console)
         console.print(f"published {sent} events for {len(generated)} students")
-        rows = await demo_mod.wait_processed(system.infra.database_url, len(generated))
+        rows = await demo_mod.wait_processed(system.infra.database_url, sent)
         # Up to the last decision, not the quiet period wait_processed needs to see it.
         elapsed = max(
             0.001, await demo_mod.last_decision_epoch(system.infra.database_url) - started
         )
-        console.print(f"decided in about {elapsed:.1f} s: {sent / elapsed:.0f} events/s end to end")
+        console.print(
+            f"decided in about {elapsed:.1f} s: {sent / elapsed:.0f} events/s end to end",
+            soft_wrap=True,
+        )
         console.print(demo_mod.summary_table(rows))
         console.print(
             demo_mod.missing_table(await demo_mod.missing_counts(system.infra.database_url))
         )
         token = await demo_mod.counselor_token(system.infra.database_url, "SCH001")
         gateway = next(svc for svc in system.services if svc.name == "gateway")
-        console.print(f"dashboard  {gateway.url}/")
-        console.print(f"counselor token for SCH001 (shown once): {token}")
+        console.print(f"dashboard  {gateway.url}/", soft_wrap=True)
+        console.print(f"counselor token for SCH001 (shown once): {token}", soft_wrap=True)
         if exit_after:
             import os
             import signal

@@ -84,8 +84,13 @@ def _event(
     }
 
 
-def _national_id(rng: random.Random, birth: date) -> str:
-    body = f"110105{birth:%Y%m%d}{rng.randint(100, 999)}"
+def _national_id(rng: random.Random, birth: date, issued: set[str]) -> str:
+    """A checksum-valid 身份证号; `issued` keeps two students of a data set from sharing one."""
+    while True:
+        body = f"110105{birth:%Y%m%d}{rng.randint(100, 999)}"
+        if body not in issued:
+            issued.add(body)
+            break
     weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
     check = "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
     return body + check
@@ -103,6 +108,7 @@ class ProvinceGenerator:
         self.schools = [f"SCH{n:03d}" for n in range(1, schools + 1)]
         self.as_of = as_of
         self.id_prefix = id_prefix
+        self.issued_ids: set[str] = set()
 
     def student(self, n: int, profile: str, cohort: int = 2023) -> Student:
         """One student of a chosen profile (the property tests pick the profile)."""
@@ -152,7 +158,7 @@ class ProvinceGenerator:
             {
                 "name": name,
                 "birth_date": s.birth_date.isoformat(),
-                "national_id": _national_id(rng, s.birth_date),
+                "national_id": _national_id(rng, s.birth_date, self.issued_ids),
                 "major_code": major_code,
                 "major_name": major_name,
                 "class_id": s.class_id,

@@ -16,6 +16,7 @@ from sanzheng_gateway import queries
 from sanzheng_gateway.ingest import Ingest, IngestError
 from sanzheng_gateway.tokens import Principal, authenticate
 from sanzheng_shared.db.pool import connection
+from sanzheng_shared.events.envelope import CloudEvent
 
 MAX_BODY_BYTES = 1024 * 1024
 READERS = ("counselor", "bureau", "admin")
@@ -95,6 +96,17 @@ class Access(BaseModel):
     outcome: str
     request_id: str
 
+
+# The body is read raw (so that a bad event is reported, not refused by FastAPI): document it.
+EVENTS_BODY = {
+    "required": True,
+    "content": {
+        "application/cloudevents+json": {"schema": CloudEvent.model_json_schema()},
+        "application/cloudevents-batch+json": {
+            "schema": {"type": "array", "items": CloudEvent.model_json_schema()}
+        },
+    },
+}
 
 NOT_FOUND = {404: {"model": Problem, "description": "no such record for this token"}}
 AUTH = {
@@ -186,10 +198,13 @@ def create_api(
         responses={
             400: {"model": Problem},
             413: {"model": Problem},
+            415: {"model": Problem},
             422: {"model": Problem},
+            503: {"model": Problem},
             **AUTH,
         },
         summary="Publish CloudEvents (structured or batch) for the token's school",
+        openapi_extra={"requestBody": EVENTS_BODY},
     )
     async def post_events(
         request: Request, who: Annotated[Principal, Depends(role("sis"))]
