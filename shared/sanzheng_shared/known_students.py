@@ -1,16 +1,15 @@
-"""A service's view of students it does not own, built from `enrollment.events`, and the
-submissions held until a student is known (SPEC §4.3)."""
+"""A service's view of students it does not own, built from `enrollment.events`."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from sanzheng_shared import pending
 from sanzheng_shared.consumer.context import Handler, HandlerContext
 from sanzheng_shared.events.catalogue import EventData, StudentEnrolled
-from sanzheng_shared.events.envelope import CloudEvent, InvalidData, validate_data
+from sanzheng_shared.events.envelope import CloudEvent
 
 STATUS_BY_EVENT = {
     "student.suspended": "suspended",
@@ -60,54 +59,20 @@ async def on_status(conn: Any, event: CloudEvent, _data: EventData) -> None:
     )
 
 
-async def hold(conn: Any, event: CloudEvent, topic: str, waiting_for: str) -> None:
-    await conn.execute(
-        "INSERT INTO pending (student_id, topic, event, waiting_for) VALUES ($1, $2, $3, $4)",
-        event.subject,
-        topic,
-        event.model_dump_json(),
-        waiting_for,
-    )
+def enrollment_routes(inbound: dict[str, Handler]) -> dict[str, Handler]:
+    """Routes for `enrollment.events` in a service that keeps known students: learn the
+    student, then run what was held waiting for them through `inbound`."""
 
+    async def enrolled(event: CloudEvent, data: EventData, ctx: HandlerContext) -> None:
+        assert isinstance(data, StudentEnrolled) and event.subject
+        await on_enrolled(ctx.conn, event, data)
+        await pending.replay(ctx, event.subject, pending.STUDENT, inbound)
 
-async def release(conn: Any, student_id: str) -> list[tuple[str, CloudEvent]]:
-    """Take the student's held submissions, oldest first."""
-    rows = await conn.fetch(
-        "DELETE FROM pending WHERE student_id = $1 RETURNING seq, topic, event", student_id
-    )
-    return [
-        (r["topic"], CloudEvent.model_validate(json.loads(r["event"])))
-        for r in sorted(rows, key=lambda r: r["seq"])
-    ]
+    async def status(event: CloudEvent, data: EventData, ctx: HandlerContext) -> None:
+        await on_status(ctx.conn, event, data)
 
-
-async def held(conn: Any, student_id: str) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        "SELECT event, waiting_for, received_at FROM pending WHERE student_id = $1 ORDER BY seq",
-        student_id,
-    )
-    return [{"event": json.loads(r["event"]), "waiting_for": r["waiting_for"]} for r in rows]
-
-
-async def replay_held(ctx: HandlerContext, student_id: str, handlers: dict[str, Handler]) -> int:
-    """Re-run the student's held submissions through their handlers, oldest first. One
-    that still lacks a fact is held again by its handler."""
-    items = await release(ctx.conn, student_id)
-    for topic, event in items:
-        sub = HandlerContext(
-            ctx.conn,
-            ctx.service,
-            ctx.topics,
-            topic,
-            ctx.partition,
-            ctx.offset,
-            ctx.policies,
-            emitted=ctx.emitted,
-        )
-        try:
-            data = validate_data(event)
-        except InvalidData as exc:  # validated when it was held; kept for safety
-            sub.reject(event, exc.reasons)
-            continue
-        await handlers[event.type](event, data, sub)
-    return len(items)
+    return {
+        "student.enrolled": enrolled,
+        **dict.fromkeys(STATUS_BY_EVENT, status),
+        **pending.IGNORED,
+    }

@@ -172,9 +172,12 @@ async def test_internship_rejects_a_breach_and_flags_a_quota(domain: Domain) -> 
     assert domain.settings.kafka_bootstrap
     accepted = await eventually(
         lambda: read_events(domain.settings.kafka_bootstrap, domain.topics.outbound("internship")),
-        lambda es: any(e["subject"] == student for e in es),
+        lambda es: any(e["subject"] == student and e["type"] == "internship.started" for e in es),
     )
-    [flagged] = [e for e in accepted if e["subject"] == student]
+    # (it may first have been held until the enrollment reached the internship service)
+    [flagged] = [
+        e for e in accepted if e["subject"] == student and e["type"] == "internship.started"
+    ]
     assert flagged["data"]["internship_id"] == "I-FLAG"
     assert [f["code"] for f in flagged["data"]["flags"]] == ["INT_QUOTA"]
     decision = await domain.wait_missing(

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from sanzheng_shared.testing import enrolled
-from tests.e2e.conftest import BATCH, STRUCTURED
+from sanzheng_shared.testing import enrolled, eventually
+from tests.e2e.conftest import BATCH, STRUCTURED, lifecycle
 
 pytestmark = pytest.mark.slow
 
@@ -205,3 +205,40 @@ async def test_health_readiness_metrics_and_openapi(gateway) -> None:
             "/v1/schools/{school_id}/graduation",
             "/v1/students/{student_id}/timeline",
         } <= set(spec["paths"])
+
+
+async def test_held_submissions_show_in_the_status_until_the_fact_arrives(gateway) -> None:
+    sid = f"P{uuid.uuid4().hex[:8]}"
+    [enrollment, labor, *_] = lifecycle(sid, "SCH001")
+    async with httpx.AsyncClient(base_url=gateway.url) as client:
+        sent = await client.post(
+            "/v1/events",
+            content=json.dumps(labor),
+            headers={**STRUCTURED, **gateway.headers("sis-1")},
+        )
+        assert sent.status_code == 202
+
+        async def status() -> dict:
+            r = await client.get(f"/v1/students/{sid}", headers=gateway.headers("counselor-1"))
+            return r.json() if r.status_code == 200 else {}
+
+        held = await eventually(status, lambda s: bool(s.get("pending")))
+        assert held["pending"] == [
+            {
+                "source": "sis/SCH001",
+                "id": labor["id"],
+                "type": "labor_education.completed",
+                "waiting_for": "student.enrolled",
+                "held_by": "labor-education",
+            }
+        ]
+        theirs = await client.get(f"/v1/students/{sid}", headers=gateway.headers("counselor-2"))
+        assert theirs.status_code == 404
+
+        await client.post(
+            "/v1/events",
+            content=json.dumps(enrollment),
+            headers={**STRUCTURED, **gateway.headers("sis-1")},
+        )
+        done = await eventually(status, lambda s: s.get("labor_education") and not s["pending"])
+        assert done["labor_education"][0]["kind"] == "completed"

@@ -8,7 +8,7 @@ from typing import Any
 
 from sanzheng_certificates import projection
 from sanzheng_certificates.graduation import decide
-from sanzheng_shared import known_students
+from sanzheng_shared import known_students, pending
 from sanzheng_shared.consumer.context import Handler, HandlerContext
 from sanzheng_shared.domain.school_year import expected_graduation
 from sanzheng_shared.events.catalogue import (
@@ -153,13 +153,17 @@ ENROLLMENT: dict[str, Handler] = {
     "student.suspended": student_status,
     "student.resumed": student_status,
     "student.withdrawn": student_status,
+    **pending.IGNORED,
 }
 INTERNSHIP: dict[str, Handler] = {
-    t: internship_event
-    for t in ("internship.started", "internship.completed", "internship.terminated")
+    **dict.fromkeys(
+        ("internship.started", "internship.completed", "internship.terminated"), internship_event
+    ),
+    **pending.IGNORED,
 }
 LABOR: dict[str, Handler] = {
     "labor_education.completed": labor_event,
     "labor_education.exempted": labor_event,
+    **pending.IGNORED,
 }
 REJECTIONS: dict[str, Handler] = {"submission.rejected": submission_rejected}

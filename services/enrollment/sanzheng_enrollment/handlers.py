@@ -8,7 +8,7 @@ from typing import Any
 from sanzheng_enrollment import projection
 from sanzheng_enrollment.privacy import NationalIdVault
 from sanzheng_enrollment.rules import check_national_id, next_status
-from sanzheng_shared import known_students
+from sanzheng_shared import pending
 from sanzheng_shared.consumer.context import Handler, HandlerContext
 from sanzheng_shared.events.catalogue import StudentEnrolled, StudentStatusChanged
 from sanzheng_shared.events.envelope import CloudEvent, Reason
@@ -51,14 +51,14 @@ async def student_enrolled(event: CloudEvent, data: Any, ctx: HandlerContext) ->
         ctx.topics.outbound("enrollment"),
         ctx.derive(event, type="student.enrolled", data=canonical),
     )
-    await known_students.replay_held(ctx, event.subject, STATUS)
+    await pending.replay(ctx, event.subject, pending.STUDENT, STATUS)
 
 
 async def status_changed(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
     assert isinstance(data, StudentStatusChanged) and event.subject
     student = await projection.get(ctx.conn, event.subject)
     if student is None:
-        await known_students.hold(ctx.conn, event, ctx.topic, "student.enrolled")
+        await pending.hold(ctx, event, pending.STUDENT)
         return
     status = next_status(student["status"], event.type)
     if isinstance(status, Reason):

@@ -44,6 +44,14 @@ class Problem(BaseModel):
     reasons: list[dict[str, Any]] = []
 
 
+class HeldSubmission(BaseModel):
+    source: str
+    id: str
+    type: str
+    waiting_for: str
+    held_by: str
+
+
 class StudentStatus(BaseModel):
     student_id: str
     school_id: str | None
@@ -51,6 +59,7 @@ class StudentStatus(BaseModel):
     internships: list[dict[str, Any]]
     labor_education: list[dict[str, Any]]
     certificates: list[dict[str, Any]]
+    pending: list[HeldSubmission]
     graduation: Decision | None
 
 
@@ -170,25 +179,10 @@ def create_api(
     ) -> None:
         """404 unless the record exists and belongs to the token's school; logged."""
         async with connection(pool_of()) as conn:
-            school = await queries.school_of(conn, student_id)
-            outcome = (
-                "not_found"
-                if school is None
-                else "allowed"
-                if who.may_see(school)
-                else "denied_other_school"
+            school = await queries.open_record(
+                conn, who, student_id, action, request.state.request_id
             )
-            await queries.log_access(
-                conn,
-                token_id=who.token_id,
-                role=who.role,
-                school_id=who.school_id,
-                student_id=student_id,
-                action=action,
-                outcome=outcome,
-                request_id=request.state.request_id,
-            )
-        if outcome != "allowed":
+        if school is None:
             raise HTTPException(404, f"no student {student_id}")
 
     @app.post(
@@ -237,6 +231,7 @@ def create_api(
             items = await queries.timeline(conn, student_id)
             decision = await queries.graduation(conn, student_id)
             school = await queries.school_of(conn, student_id)
+            held = await queries.held(conn, student_id)
         if enrollment:
             enrollment = {
                 k: (v.isoformat() if isinstance(v, date) else v) for k, v in enrollment.items()
@@ -247,6 +242,7 @@ def create_api(
             school_id=school,
             enrollment=enrollment,
             graduation=Decision(**decision) if decision else None,
+            pending=[HeldSubmission(**h) for h in held],
             **folded,
         )
 

@@ -26,18 +26,34 @@ async def eligibility_changed(event: CloudEvent, _data: EventData, ctx: HandlerC
     await projection.record_decision(ctx.conn, event)
 
 
+async def submission_held(event: CloudEvent, _data: EventData, ctx: HandlerContext) -> None:
+    await projection.hold(ctx.conn, event)
+
+
+async def submission_released(event: CloudEvent, _data: EventData, ctx: HandlerContext) -> None:
+    await projection.release(ctx.conn, event)
+
+
+PENDING: dict[str, Handler] = {
+    "submission.held": submission_held,
+    "submission.released": submission_released,
+}
 ENROLLMENT: dict[str, Handler] = {
     "student.enrolled": student_enrolled,
     "student.suspended": student_status,
     "student.resumed": student_status,
     "student.withdrawn": student_status,
+    **PENDING,
 }
 INTERNSHIP: dict[str, Handler] = {
-    t: timeline_only
-    for t in ("internship.started", "internship.completed", "internship.terminated")
+    **dict.fromkeys(
+        ("internship.started", "internship.completed", "internship.terminated"), timeline_only
+    ),
+    **PENDING,
 }
 LABOR: dict[str, Handler] = {
-    t: timeline_only for t in ("labor_education.completed", "labor_education.exempted")
+    **dict.fromkeys(("labor_education.completed", "labor_education.exempted"), timeline_only),
+    **PENDING,
 }
 CERTIFICATES: dict[str, Handler] = {
     t: timeline_only for t in ("certificate.earned", "certificate.revoked")

@@ -92,3 +92,27 @@ async def record_decision(conn: Any, event: CloudEvent) -> None:
         d["policy_version"],
         d["decided_at"],
     )
+
+
+async def hold(conn: Any, event: CloudEvent) -> None:
+    d = event.data
+    await conn.execute(
+        "INSERT INTO held_submissions (source, id, student_id, school_id, type, waiting_for,"
+        " held_by) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (source, id) DO UPDATE"
+        " SET waiting_for = excluded.waiting_for",
+        d["source"],
+        d["id"],
+        event.subject,
+        event.schoolid,
+        d["type"],
+        d["waiting_for"],
+        event.source.removeprefix("sanzheng/"),
+    )
+
+
+async def release(conn: Any, event: CloudEvent) -> None:
+    await conn.execute(
+        "DELETE FROM held_submissions WHERE source = $1 AND id = $2",
+        event.data["source"],
+        event.data["id"],
+    )

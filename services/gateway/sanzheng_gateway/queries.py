@@ -17,12 +17,13 @@ async def student(conn: Any, student_id: str) -> dict[str, Any] | None:
 
 
 async def school_of(conn: Any, student_id: str) -> str | None:
-    """The school the record belongs to, from the record itself (students, or decisions for
-    a student whose enrollment has not arrived)."""
+    """The school the record belongs to, from the record itself (students; or decisions,
+    events or held submissions of a student whose enrollment has not arrived)."""
     return await conn.fetchval(  # type: ignore[no-any-return]
         "SELECT coalesce((SELECT school_id FROM students WHERE student_id = $1),"
         " (SELECT school_id FROM decisions WHERE student_id = $1),"
-        " (SELECT school_id FROM timeline WHERE student_id = $1 LIMIT 1))",
+        " (SELECT school_id FROM timeline WHERE student_id = $1 LIMIT 1),"
+        " (SELECT school_id FROM held_submissions WHERE student_id = $1 LIMIT 1))",
         student_id,
     )
 
@@ -177,6 +178,27 @@ async def search(
     return [dict(r) for r in rows]
 
 
+async def open_record(
+    conn: Any, who: Any, student_id: str, action: str, request_id: str
+) -> str | None:
+    """The school of a record `who` may read, or None (missing, or another school's: the
+    caller answers 404 either way). Every attempt is appended to the access log."""
+    school = await school_of(conn, student_id)
+    allowed = school is not None and who.may_see(school)
+    outcome = "allowed" if allowed else "not_found" if school is None else "denied_other_school"
+    await log_access(
+        conn,
+        token_id=who.token_id,
+        role=who.role,
+        school_id=who.school_id,
+        student_id=student_id,
+        action=action,
+        outcome=outcome,
+        request_id=request_id,
+    )
+    return school if allowed else None
+
+
 async def log_access(
     conn: Any,
     *,
@@ -208,3 +230,12 @@ async def viewers(conn: Any, student_id: str) -> list[dict[str, Any]]:
         student_id,
     )
     return [{**dict(r), "at": r["at"].isoformat()} for r in rows]
+
+
+async def held(conn: Any, student_id: str) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT source, id, type, waiting_for, held_by FROM held_submissions"
+        " WHERE student_id = $1 ORDER BY type, id",
+        student_id,
+    )
+    return [dict(r) for r in rows]

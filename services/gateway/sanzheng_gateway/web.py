@@ -100,27 +100,17 @@ def mount_dashboard(app: FastAPI, pool_of: Callable[[], Any]) -> None:
         if principal is None:
             return RedirectResponse("/", status_code=303)
         async with connection(pool_of()) as conn:
-            school = await queries.school_of(conn, student_id)
-            allowed = school is not None and principal.may_see(school)
-            await queries.log_access(
-                conn,
-                token_id=principal.token_id,
-                role=principal.role,
-                school_id=principal.school_id,
-                student_id=student_id,
-                action="dashboard",
-                outcome="allowed"
-                if allowed
-                else ("not_found" if school is None else "denied_other_school"),
-                request_id=uuid.uuid4().hex,
+            school = await queries.open_record(
+                conn, principal, student_id, "dashboard", uuid.uuid4().hex
             )
-            if not allowed:
+            if school is None:
                 return page(
                     request, "not_found.html", status=404, student_id=student_id, me=principal
                 )
             record = await queries.student(conn, student_id)
             items = await queries.timeline(conn, student_id)
             decision = await queries.graduation(conn, student_id)
+            held = await queries.held(conn, student_id)
         return page(
             request,
             "student.html",
@@ -129,6 +119,7 @@ def mount_dashboard(app: FastAPI, pool_of: Callable[[], Any]) -> None:
             school=school,
             decision=decision,
             timeline=items,
+            held=held,
             me=principal,
             **queries.status_from(items),
         )

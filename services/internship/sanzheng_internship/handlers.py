@@ -10,32 +10,21 @@ from typing import Any
 
 from sanzheng_internship import projection
 from sanzheng_internship.rules import StudentFacts, check_started
-from sanzheng_shared import known_students
+from sanzheng_shared import known_students, pending
 from sanzheng_shared.consumer.context import Handler, HandlerContext
 from sanzheng_shared.events.catalogue import (
     InternshipCompleted,
     InternshipStarted,
     InternshipTerminated,
-    StudentEnrolled,
 )
 from sanzheng_shared.events.envelope import CloudEvent, Reason
-
-
-async def student_enrolled(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
-    assert isinstance(data, StudentEnrolled) and event.subject
-    await known_students.on_enrolled(ctx.conn, event, data)
-    await known_students.replay_held(ctx, event.subject, INBOUND)
-
-
-async def student_status(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
-    await known_students.on_status(ctx.conn, event, data)
 
 
 async def internship_started(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
     assert isinstance(data, InternshipStarted) and event.subject
     student = await known_students.get(ctx.conn, event.subject)
     if student is None:
-        await known_students.hold(ctx.conn, event, ctx.topic, "student.enrolled")
+        await pending.hold(ctx, event, pending.STUDENT)
         return
     policy = ctx.policy_book.for_student(student.school_id, student.cohort, data.start_on)
     load = await projection.load_for(ctx.conn, event.subject, data)
@@ -59,14 +48,16 @@ async def internship_started(event: CloudEvent, data: Any, ctx: HandlerContext) 
         ctx.derive(event, type="internship.started", data=canonical),
     )
     # A completion or termination that arrived first can now be applied.
-    await known_students.replay_held(ctx, event.subject, INBOUND)
+    await pending.replay(
+        ctx, event.subject, pending.waiting_for_internship(data.internship_id), INBOUND
+    )
 
 
 async def _existing(event: CloudEvent, internship_id: str, ctx: HandlerContext) -> Any:
     """The internship a completion/termination refers to; None when it was held or refused."""
     row = await projection.get(ctx.conn, internship_id)
     if row is None:
-        await known_students.hold(ctx.conn, event, ctx.topic, f"internship.started {internship_id}")
+        await pending.hold(ctx, event, pending.waiting_for_internship(internship_id))
         return None
     if row["student_id"] != event.subject:
         ctx.reject(
@@ -128,9 +119,4 @@ INBOUND: dict[str, Handler] = {
     "internship.completed": internship_completed,
     "internship.terminated": internship_terminated,
 }
-ENROLLMENT: dict[str, Handler] = {
-    "student.enrolled": student_enrolled,
-    "student.suspended": student_status,
-    "student.resumed": student_status,
-    "student.withdrawn": student_status,
-}
+ENROLLMENT = known_students.enrollment_routes(INBOUND)

@@ -6,31 +6,20 @@ from typing import Any
 
 from sanzheng_labor_education import projection
 from sanzheng_labor_education.rules import check_completed
-from sanzheng_shared import known_students
+from sanzheng_shared import known_students, pending
 from sanzheng_shared.consumer.context import Handler, HandlerContext
 from sanzheng_shared.events.catalogue import (
     LaborEducationCompleted,
     LaborEducationExempted,
-    StudentEnrolled,
 )
 from sanzheng_shared.events.envelope import CloudEvent
-
-
-async def student_enrolled(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
-    assert isinstance(data, StudentEnrolled) and event.subject
-    await known_students.on_enrolled(ctx.conn, event, data)
-    await known_students.replay_held(ctx, event.subject, INBOUND)
-
-
-async def student_status(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
-    await known_students.on_status(ctx.conn, event, data)
 
 
 async def labor_completed(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
     assert isinstance(data, LaborEducationCompleted) and event.subject
     student = await known_students.get(ctx.conn, event.subject)
     if student is None:  # the school year needs the cohort: wait for the enrollment
-        await known_students.hold(ctx.conn, event, ctx.topic, "student.enrolled")
+        await pending.hold(ctx, event, pending.STUDENT)
         return
     policy = ctx.policy_book.for_student(student.school_id, student.cohort, data.period_start)
     reasons = check_completed(data, student.cohort, policy.labor_education.min_days)
@@ -57,9 +46,4 @@ INBOUND: dict[str, Handler] = {
     "labor_education.completed": labor_completed,
     "labor_education.exempted": labor_exempted,
 }
-ENROLLMENT: dict[str, Handler] = {
-    "student.enrolled": student_enrolled,
-    "student.suspended": student_status,
-    "student.resumed": student_status,
-    "student.withdrawn": student_status,
-}
+ENROLLMENT = known_students.enrollment_routes(INBOUND)

@@ -171,6 +171,19 @@ class SubmissionRejected(EventData):
     reasons: list[RejectionReason]
 
 
+class SubmissionHeld(EventData):
+    source: str
+    id: str
+    type: str
+    waiting_for: str
+
+
+class SubmissionReleased(EventData):
+    source: str
+    id: str
+    type: str
+
+
 class RequirementResult(EventData):
     code: str
     met: bool
@@ -197,6 +210,8 @@ DATA_MODELS: dict[str, type[EventData]] = {
     "certificate.earned": CertificateEarned,
     "certificate.revoked": CertificateRevoked,
     "submission.rejected": SubmissionRejected,
+    "submission.held": SubmissionHeld,
+    "submission.released": SubmissionReleased,
     "graduation.eligibility_changed": EligibilityChanged,
 }
 
