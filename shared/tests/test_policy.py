@@ -52,3 +52,14 @@ def test_a_malformed_policy_file_is_refused_saying_where(tmp_path, text, problem
     with pytest.raises(PolicyError) as err:
         PolicyBook.load(tmp_path)
     assert "bad.yaml" in str(err.value) and problem in str(err.value)
+
+
+def test_a_service_refuses_to_start_on_a_malformed_policy(tmp_path: Path) -> None:
+    from sanzheng_shared.service import load_policies
+    from sanzheng_shared.settings import Settings
+
+    (tmp_path / "bad.yaml").write_text(OVERRIDE.replace("INT_FEES: reject", "INT_FEES: maybe"))
+    with pytest.raises(SystemExit) as stop:
+        load_policies(Settings(policy_dir=tmp_path))
+    assert str(stop.value).startswith("cannot start: policy file")
+    assert "bad.yaml" in str(stop.value) and "INT_FEES" in str(stop.value)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sanzheng_certificates import projection
+from sanzheng_certificates import projection, rules
 from sanzheng_certificates.graduation import decide
 from sanzheng_shared import known_students, pending
 from sanzheng_shared.consumer.context import Handler, HandlerContext
@@ -18,7 +18,7 @@ from sanzheng_shared.events.catalogue import (
     StudentEnrolled,
     SubmissionRejected,
 )
-from sanzheng_shared.events.envelope import CloudEvent, Reason
+from sanzheng_shared.events.envelope import CloudEvent
 
 
 async def regraduate(event: CloudEvent, ctx: HandlerContext) -> None:
@@ -55,18 +55,10 @@ async def regraduate(event: CloudEvent, ctx: HandlerContext) -> None:
 
 async def certificate_earned(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
     assert isinstance(data, CertificateEarned)
+    assert event.subject
     holder = await projection.certificate_holder(ctx.conn, data.certificate_no)
-    if holder is not None and holder != event.subject:
-        ctx.reject(
-            event,
-            [
-                Reason(
-                    "CERT_DUPLICATE_NO",
-                    f"certificate {data.certificate_no} already belongs to another student",
-                    "certificate_no",
-                )
-            ],
-        )
+    if conflict := rules.number_conflict(data.certificate_no, holder, event.subject):
+        ctx.reject(event, [conflict])
         return
     if holder is None:  # the same number again is the same certificate: nothing new
         await projection.add_certificate(ctx.conn, event, data)
@@ -79,18 +71,10 @@ async def certificate_earned(event: CloudEvent, data: Any, ctx: HandlerContext) 
 
 async def certificate_revoked(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
     assert isinstance(data, CertificateRevoked)
+    assert event.subject
     holder = await projection.certificate_holder(ctx.conn, data.certificate_no)
-    if holder is not None and holder != event.subject:
-        ctx.reject(
-            event,
-            [
-                Reason(
-                    "DATA_INVALID",
-                    f"certificate {data.certificate_no} belongs to another student",
-                    "certificate_no",
-                )
-            ],
-        )
+    if conflict := rules.revocation_conflict(data.certificate_no, holder, event.subject):
+        ctx.reject(event, [conflict])
         return
     if await projection.revocation_holder(ctx.conn, data.certificate_no) is None:
         await projection.add_revocation(ctx.conn, event, data)

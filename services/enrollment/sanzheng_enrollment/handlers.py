@@ -7,7 +7,7 @@ from typing import Any
 
 from sanzheng_enrollment import projection
 from sanzheng_enrollment.privacy import NationalIdVault
-from sanzheng_enrollment.rules import check_national_id, next_status
+from sanzheng_enrollment.rules import check_national_id, duplicate_id, next_status
 from sanzheng_shared import pending
 from sanzheng_shared.consumer.context import Handler, HandlerContext
 from sanzheng_shared.events.catalogue import StudentEnrolled, StudentStatusChanged
@@ -31,17 +31,8 @@ async def student_enrolled(event: CloudEvent, data: Any, ctx: HandlerContext) ->
             return
         protected = vault().protect(compact)
         holder = await projection.holder_of(ctx.conn, protected.fingerprint)
-        if holder is not None and holder != event.subject:
-            ctx.reject(
-                event,
-                [
-                    Reason(
-                        "ENR_DUPLICATE_ID",
-                        f"national_id {protected.masked} is already enrolled as student {holder}",
-                        "national_id",
-                    )
-                ],
-            )
+        if conflict := duplicate_id(protected.masked, holder, event.subject):
+            ctx.reject(event, [conflict])
             return
     await projection.upsert_student(ctx.conn, event.subject, event.schoolid, data, protected)
     canonical = data.model_dump(mode="json", exclude={"national_id"}) | {

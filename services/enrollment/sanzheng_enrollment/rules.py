@@ -43,3 +43,14 @@ def check_national_id(number: str, birth_date: date) -> tuple[str | None, list[R
             )
         ]
     return compact, []
+
+
+def duplicate_id(masked: str, holder: str | None, student: str) -> Reason | None:
+    """A national id already enrolled as another student (found by its keyed hash)."""
+    if holder is None or holder == student:
+        return None
+    return Reason(
+        "ENR_DUPLICATE_ID",
+        f"national_id {masked} is already enrolled as student {holder}",
+        "national_id",
+    )

@@ -65,3 +65,14 @@ def test_the_vault_encrypts_hashes_and_masks() -> None:
     assert protected.masked == mask(VALID) == "110105********1233"
     assert protected.fingerprint == vault.fingerprint(VALID)
     assert protected.fingerprint != NationalIdVault("key-2", None).fingerprint(VALID)
+
+
+def test_a_national_id_enrolled_as_another_student_is_refused_masked() -> None:
+    from sanzheng_enrollment.rules import duplicate_id
+
+    assert duplicate_id("110105********1233", None, "S1") is None
+    assert duplicate_id("110105********1233", "S1", "S1") is None  # a correction of S1
+    reason = duplicate_id("110105********1233", "S2", "S1")
+    assert reason is not None
+    assert (reason.code, reason.field) == ("ENR_DUPLICATE_ID", "national_id")
+    assert "110105********1233" in reason.message
