@@ -89,6 +89,9 @@ def settings(kafka_bootstrap: str, database_url: str, topic_prefix: str) -> Sett
         topic_partitions=3,
         service_http_port=0,
         outbox_poll_seconds=0.2,
+        # A second consumer group per service costs seconds at every start; the tests of
+        # school topics turn it on.
+        school_topics=False,
     )
 
 

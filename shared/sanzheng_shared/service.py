@@ -29,7 +29,7 @@ from sanzheng_shared.db.pool import create_pool
 from sanzheng_shared.events.envelope import CloudEvent
 from sanzheng_shared.health import health_app
 from sanzheng_shared.http_server import EmbeddedHttpServer
-from sanzheng_shared.kafka.topics import TopicNames, ensure_topics
+from sanzheng_shared.kafka.topics import DOMAINS, TopicNames, ensure_topics
 from sanzheng_shared.logging import configure_logging, get_logger
 from sanzheng_shared.metrics import CONSUMER_LAG
 from sanzheng_shared.outbox import OutboxRelay
@@ -81,36 +81,66 @@ class ServiceRuntime:
             log_level=logging.DEBUG,  # per-message "Received/Processed" lines stay quiet
             description=spec.description,
         )
-        self.listener = SeekToStoredOffsets(
-            service=spec.name,
+        self.listener, self.subscriber = self._subscribe(
+            topics=list(self.routes), group_id=self.group_id, title=f"{spec.name}:inbound"
+        )
+        # Each school may publish to its own topic, sis.<domain>.<schoolid> (SPEC §8); they
+        # are found by pattern, in a group of their own (a group is one subscription).
+        domain = next((d for d in DOMAINS if self.topics.inbound(d) in self.routes), None)
+        self.school_listener: SeekToStoredOffsets | None = None
+        if domain is not None and self.settings.school_topics:
+            self.school_listener, _ = self._subscribe(
+                pattern=self.topics.school_pattern(domain),
+                group_id=f"{self.group_id}-schools",
+                title=f"{spec.name}:schools",
+            )
+        for topic, description in spec.publishes(self.topics).items():
+            self.broker.publisher(topic, schema=CloudEvent, description=description)
+        self.app = FastStream(self.broker, logger=None)
+
+    def _subscribe(
+        self,
+        *,
+        group_id: str,
+        title: str,
+        topics: list[str] | None = None,
+        pattern: str | None = None,
+    ) -> tuple[SeekToStoredOffsets, Any]:
+        holder: list[Any] = []
+        listener = SeekToStoredOffsets(
+            service=self.spec.name,
             pool=None,
             bootstrap=self.settings.kafka_bootstrap or "localhost:9092",
-            get_consumer=lambda: self.subscriber.consumer,
+            get_consumer=lambda: holder[0].consumer if holder else None,
         )
-        self.subscriber = self.broker.subscriber(
-            *self.routes.keys(),
-            group_id=self.group_id,
+        subscriber = self.broker.subscriber(
+            *(topics or []),
+            pattern=pattern,
+            group_id=group_id,
             batch=True,
             max_records=self.settings.consumer_max_records,
             batch_timeout_ms=self.settings.consumer_batch_timeout_ms,
             # Offsets live in PostgreSQL; Kafka's committed offset is only for lag tools.
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
-            listener=self.listener,
+            listener=listener,
             decoder=_raw_decoder,
-            title=f"{spec.name}:inbound",
-            description=f"CloudEvents consumed by the {spec.name} service, in batches",
+            title=title,
+            description=f"CloudEvents consumed by the {self.spec.name} service, in batches",
         )
-        self.subscriber(self._on_batch)
-        for topic, description in spec.publishes(self.topics).items():
-            self.broker.publisher(topic, schema=CloudEvent, description=description)
-        self.app = FastStream(self.broker, logger=None)
+        holder.append(subscriber)
+
+        async def on_batch(body: Any, msg: KafkaMessage) -> None:
+            await self._on_batch(msg, subscriber)
+
+        subscriber(on_batch)
+        return listener, subscriber
 
     @property
     def group_id(self) -> str:
         return f"{self.settings.topic_prefix}sanzheng-{self.spec.name}"
 
-    async def _on_batch(self, body: Any, msg: KafkaMessage) -> None:
+    async def _on_batch(self, msg: KafkaMessage, subscriber: Any) -> None:
         assert self.processor is not None
         records = msg.raw_message
         if not isinstance(records, tuple | list):
@@ -121,10 +151,9 @@ class ServiceRuntime:
             await msg.ack()
         except Exception as exc:  # PostgreSQL holds the truth; a lost Kafka commit is harmless
             log.warning("kafka_commit_failed", error=repr(exc))
-        self._record_lag(records)
+        self._record_lag(records, subscriber.consumer)
 
-    def _record_lag(self, records: Any) -> None:
-        consumer = self.subscriber.consumer
+    def _record_lag(self, records: Any, consumer: Any) -> None:
         if consumer is None:
             return
         last: dict[tuple[str, int], int] = {}
@@ -180,6 +209,8 @@ class ServiceRuntime:
             policies=self.policies,
         )
         self.listener.pool = self.pool
+        if self.school_listener is not None:
+            self.school_listener.pool = self.pool
         self.relay = OutboxRelay(
             service=self.spec.name,
             schema=self.spec.schema,

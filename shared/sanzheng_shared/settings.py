@@ -27,6 +27,10 @@ class Settings(BaseSettings):
         default=0, description="health/metrics port of one service process (0: none)"
     )
     topic_prefix: str = Field(default="", description="prefix of every topic (tests share brokers)")
+    school_topics: bool = Field(
+        default=True,
+        description="also consume each school's own topics sis.<domain>.<schoolid> (SPEC §8)",
+    )
     topic_partitions: int = Field(default=6, ge=1, description="partitions of created topics")
     topic_replication: int = Field(default=1, ge=1)
     kafka_acks: str = Field(default="all", description="producer acks; `all` on Apache Kafka")

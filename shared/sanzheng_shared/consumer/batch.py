@@ -100,10 +100,24 @@ class BatchProcessor:
                     EVENTS.labels(self.service, name).inc(count)
             return outcome
 
+    def _route(self, topic: str) -> tuple[str, str | None] | None:
+        """(the topic whose handlers apply, the school whose own topic it is) or None."""
+        if topic in self.routes:
+            return topic, None
+        school_topic = self.topics.school_topic(topic)
+        if school_topic and school_topic[0] in self.routes:
+            return school_topic
+        return None
+
+    def _dlq_topic(self, topic: str) -> str:
+        route = self._route(topic)
+        return self.topics.dlq(route[0] if route else topic)
+
     def _parse(self, record: Any) -> CloudEvent | str:
-        known = self._known.get(record.topic)
-        if known is None:
+        route = self._route(record.topic)
+        if route is None:
             return f"no route for topic {record.topic!r} in {self.service}"
+        known = self._known[route[0]]
         if record.value is None:
             return "empty message (tombstone)"
         try:
@@ -128,7 +142,9 @@ class BatchProcessor:
             fresh.discard(key)  # the same event twice in one batch applies once
             if not isinstance(event, CloudEvent):
                 log.warning("dead_lettered", topic=record.topic, offset=record.offset, reason=event)
-                outbox.append(dead_letter(record, event, self.service))
+                outbox.append(
+                    dead_letter(record, event, self.service, self._dlq_topic(record.topic))
+                )
                 outcome.dead_lettered += 1
                 continue
             ctx = HandlerContext(
@@ -147,7 +163,11 @@ class BatchProcessor:
                     failure = await self._dispatch_isolated(conn, event, ctx)
                     if failure is not None:
                         await forget(conn, self.service, key)
-                        outbox.append(dead_letter(record, failure, self.service))
+                        outbox.append(
+                            dead_letter(
+                                record, failure, self.service, self._dlq_topic(record.topic)
+                            )
+                        )
                         outcome.dead_lettered += 1
                         continue
                 else:
@@ -188,12 +208,29 @@ class BatchProcessor:
                 event, [Reason("DATA_REQUIRED", "`subject` (the student id) is missing", "subject")]
             )
             return
+        route = self._route(ctx.topic)
+        assert route is not None  # _parse dead-lettered what has no route
+        shared_topic, school = route
+        if school is not None and event.schoolid != school:
+            # Records do not say who produced them: a school's own topic (behind its ACL)
+            # is the proof of origin, so an event claiming another school is refused.
+            ctx.reject(
+                event,
+                [
+                    Reason(
+                        "SCHOOL_MISMATCH",
+                        f"an event on {school}'s own topic must have schoolid {school}",
+                        "schoolid",
+                    )
+                ],
+            )
+            return
         try:
             data = validate_data(event)
         except InvalidData as exc:
             ctx.reject(event, exc.reasons)
             return
-        await self.routes[ctx.topic][event.type](event, data, ctx)
+        await self.routes[shared_topic][event.type](event, data, ctx)
 
 
 def _key(record: Any, event: CloudEvent | str) -> tuple[str, str]:

@@ -5,6 +5,7 @@ A prefix (empty in production) lets tests share one external broker without shar
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -40,6 +41,19 @@ class TopicNames:
     @staticmethod
     def dlq(topic: str) -> str:
         return f"{topic}.dlq"
+
+    def school_pattern(self, domain: str) -> str:
+        """A regex matching every school's own topic of a domain, `sis.<domain>.<schoolid>`
+        (and not its dead-letter topic)."""
+        return re.escape(self.inbound(domain)) + r"\.(?!dlq$)[A-Za-z0-9_-]+$"
+
+    def school_topic(self, topic: str) -> tuple[str, str] | None:
+        """(the shared inbound topic, the school) for a school's own topic, else None."""
+        for domain in DOMAINS:
+            shared = self.inbound(domain)
+            if re.fullmatch(self.school_pattern(domain), topic):
+                return shared, topic[len(shared) + 1 :]
+        return None
 
     def all(self) -> list[str]:
         names = [self.rejections, self.graduation, self.dlq(self.graduation)]
