@@ -13,7 +13,6 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 
@@ -205,7 +204,3 @@ async def run_system(
     finally:
         await system.stop()
         echo("stopped")
-
-
-def data_dir_note(path: Path) -> str:
-    return f"data in {path.resolve()}"

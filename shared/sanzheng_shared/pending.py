@@ -6,7 +6,6 @@ the fact they wait for arrives."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from sanzheng_shared.consumer.context import Handler, HandlerContext
 from sanzheng_shared.events.catalogue import EventData
@@ -69,13 +68,6 @@ async def replay(
             continue
         await handlers[event.type](event, data, sub)
     return len(rows)
-
-
-async def held(conn: Any, student_id: str) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        "SELECT event, waiting_for FROM pending WHERE student_id = $1 ORDER BY seq", student_id
-    )
-    return [{"event": json.loads(r["event"]), "waiting_for": r["waiting_for"]} for r in rows]
 
 
 async def _ignore(_event: CloudEvent, _data: EventData, _ctx: HandlerContext) -> None:

@@ -168,7 +168,7 @@ class ServiceRuntime:
                     max(0, high - offset - 1)
                 )
 
-    async def _ready(self) -> dict[str, bool]:
+    async def ready(self) -> dict[str, bool]:
         database = False
         if self.pool is not None:
             try:
@@ -223,7 +223,7 @@ class ServiceRuntime:
         await self.relay.start()
         if settings.service_http_port:
             self.http = EmbeddedHttpServer(
-                health_app(self.spec.name, self._ready),
+                health_app(self.spec.name, self.ready),
                 settings.http_host,
                 settings.service_http_port,
             )

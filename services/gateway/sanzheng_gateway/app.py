@@ -48,7 +48,7 @@ class Gateway:
         self.runtime = ServiceRuntime(SPEC, settings.model_copy(update={"service_http_port": 0}))
         self.ingest: Ingest | None = None
         self.api: FastAPI = create_api(
-            lambda: self.runtime.pool, lambda: self.ingest, self.runtime._ready
+            lambda: self.runtime.pool, lambda: self.ingest, self.runtime.ready
         )
         mount_dashboard(self.api, lambda: self.runtime.pool)
         self.http: EmbeddedHttpServer | None = None
