@@ -270,6 +270,48 @@ def eligibility(
     console.print(table)
 
 
+@app.command()
+def replay(
+    service: str = typer.Argument(
+        ..., help="enrollment | internship | labor-education | certificates | gateway"
+    ),
+    school: str | None = typer.Option(None, help="only this school's students"),
+    student: str | None = typer.Option(None, help="only this student"),
+    emit: bool = typer.Option(
+        True,
+        "--emit/--no-emit",
+        help="write what the fold emits to the outbox (the same ids as the live run: "
+        "downstream drops unchanged ones as duplicates; a changed policy's decisions go out)",
+    ),
+) -> None:
+    """Rebuild a service's projection from its own log of accepted events, without the
+    broker. One transaction: on failure the projection stays as it was."""
+    from rich.console import Console
+
+    from sanzheng import replay_cli, tokens_cli
+
+    specs = {spec.name: spec for spec in all_specs()}
+    if service not in specs:
+        raise typer.BadParameter(f"one of {', '.join(specs)}", param_hint="SERVICE")
+    settings = get_settings()
+    console = Console(stderr=True)
+    result = asyncio.run(
+        replay_cli.run(
+            specs[service],
+            settings,
+            tokens_cli.database_url(settings),
+            school=school,
+            student=student,
+            emit=emit,
+            console=console,
+        )
+    )
+    typer.echo(
+        f"replayed {result.events} events in {result.batches} batches in "
+        f"{result.seconds:.1f} s ({result.per_second:.0f} events/s)"
+    )
+
+
 def all_specs() -> list:  # type: ignore[type-arg]
     from sanzheng_certificates.app import SPEC as CERTIFICATES
     from sanzheng_enrollment.app import SPEC as ENROLLMENT

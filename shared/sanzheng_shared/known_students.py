@@ -29,47 +29,56 @@ class KnownStudent:
     status: str
 
 
-async def get(conn: Any, student_id: str) -> KnownStudent | None:
-    row = await conn.fetchrow("SELECT * FROM known_students WHERE student_id = $1", student_id)
-    return KnownStudent(**dict(row)) if row else None
+def get(ctx: HandlerContext, student_id: str) -> KnownStudent | None:
+    row = ctx.state.known.get(student_id)
+    return KnownStudent(**row) if row else None
 
 
-async def on_enrolled(conn: Any, event: CloudEvent, data: StudentEnrolled) -> None:
-    await conn.execute(
-        "INSERT INTO known_students"
-        " (student_id, school_id, class_id, cohort, program_years, birth_date)"
-        " VALUES ($1, $2, $3, $4, $5, $6)"
-        " ON CONFLICT (student_id) DO UPDATE SET school_id = excluded.school_id,"
-        " class_id = excluded.class_id, cohort = excluded.cohort,"
-        " program_years = excluded.program_years, birth_date = excluded.birth_date",
-        event.subject,
-        event.schoolid,
-        data.class_id,
-        data.cohort,
-        data.program_years,
-        data.birth_date,
+def on_enrolled(ctx: HandlerContext, event: CloudEvent, data: StudentEnrolled) -> None:
+    known = ctx.state.known
+    old = known.get(event.subject)
+    known.put(
+        {
+            "student_id": event.subject,
+            # A student stays with the school that enrolled it (SPEC §2.1).
+            "school_id": (old or {}).get("school_id") or event.schoolid,
+            "class_id": data.class_id,
+            "cohort": data.cohort,
+            "program_years": data.program_years,
+            "birth_date": data.birth_date,
+            "status": (old or {}).get("status", "enrolled"),
+        }
     )
 
 
-async def on_status(conn: Any, event: CloudEvent, _data: EventData) -> None:
-    await conn.execute(
-        "UPDATE known_students SET status = $2 WHERE student_id = $1",
-        event.subject,
-        STATUS_BY_EVENT[event.type],
-    )
+def on_status(ctx: HandlerContext, event: CloudEvent, _data: EventData) -> None:
+    row = ctx.state.known.get(event.subject)
+    if row is not None:
+        ctx.state.known.update(row, status=STATUS_BY_EVENT[event.type])
+
+
+def on_transferred(ctx: HandlerContext, event: CloudEvent, _data: EventData) -> None:
+    row = ctx.state.known.get(event.subject)
+    data: dict[str, Any] = event.data or {}
+    if row is not None:
+        ctx.state.known.update(
+            row,
+            school_id=data.get("to_school_id") or row["school_id"],
+            class_id=data.get("to_class_id") or row["class_id"],
+        )
 
 
 def enrollment_routes(inbound: dict[str, Handler]) -> dict[str, Handler]:
     """Routes for `enrollment.events` in a service that keeps known students: learn the
     student, then run what was held waiting for them through `inbound`."""
 
-    async def enrolled(event: CloudEvent, data: EventData, ctx: HandlerContext) -> None:
+    def enrolled(event: CloudEvent, data: EventData, ctx: HandlerContext) -> None:
         assert isinstance(data, StudentEnrolled) and event.subject
-        await on_enrolled(ctx.conn, event, data)
-        await pending.replay(ctx, event.subject, pending.STUDENT, inbound)
+        on_enrolled(ctx, event, data)
+        pending.release(ctx, pending.STUDENT, student_id=event.subject)
 
-    async def status(event: CloudEvent, data: EventData, ctx: HandlerContext) -> None:
-        await on_status(ctx.conn, event, data)
+    def status(event: CloudEvent, data: EventData, ctx: HandlerContext) -> None:
+        on_status(ctx, event, data)
 
     return {
         "student.enrolled": enrolled,

@@ -27,3 +27,14 @@ OUTBOX_PUBLISHED = Counter(
     "sanzheng_outbox_published_total", "Outbox messages published to Kafka", ["service", "topic"]
 )
 OUTBOX_PENDING = Gauge("sanzheng_outbox_pending", "Outbox messages not yet published", ["service"])
+DB_STATEMENTS = Counter(
+    "sanzheng_db_statements_total",
+    "SQL statements the batch consumer sent (load, fold, save: a constant per batch)",
+    ["service"],
+)
+STUCK = Gauge(
+    "sanzheng_consumer_stuck",
+    "1 while the consumer cannot advance past an error that is neither transient nor one"
+    " message's (see the log line consumer_stuck)",
+    ["service"],
+)

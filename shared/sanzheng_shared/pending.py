@@ -1,15 +1,15 @@
 """Submissions whose checks need a fact not known yet (SPEC §4.3): held in the service's
 `pending` table, announced (`submission.held` / `submission.released` on the service's
-outbound topic, so the gateway can show them in the student's status), and replayed when
-the fact they wait for arrives."""
+outbound topic, so the gateway can show them in the student's status), and run again when
+the fact they wait for arrives — in the same fold, under the same student lock, so a
+release can never miss a hold (the lost wake-up of two unserialised transactions)."""
 
 from __future__ import annotations
 
-import json
-
 from sanzheng_shared.consumer.context import Handler, HandlerContext
+from sanzheng_shared.engine.table import Row
 from sanzheng_shared.events.catalogue import EventData
-from sanzheng_shared.events.envelope import CloudEvent, InvalidData, validate_data
+from sanzheng_shared.events.envelope import CloudEvent
 
 STUDENT = "student.enrolled"
 
@@ -26,51 +26,44 @@ def _announce(ctx: HandlerContext, event: CloudEvent, kind: str, **extra: str) -
     )
 
 
-async def hold(ctx: HandlerContext, event: CloudEvent, waiting_for: str) -> None:
-    await ctx.conn.execute(
-        "INSERT INTO pending (student_id, topic, event, waiting_for) VALUES ($1, $2, $3, $4)",
-        event.subject,
-        ctx.topic,
-        event.model_dump_json(),
-        waiting_for,
+def hold(ctx: HandlerContext, event: CloudEvent, waiting_for: str) -> None:
+    assert event.subject
+    ctx.state.pending.put(
+        {
+            "seq": None,
+            "student_id": event.subject,
+            "topic": ctx.topic,
+            "event": event.model_dump(mode="json"),
+            "waiting_for": waiting_for,
+        }
     )
     _announce(ctx, event, "held", waiting_for=waiting_for)
 
 
-async def replay(
-    ctx: HandlerContext, student_id: str, fact: str, handlers: dict[str, Handler]
-) -> int:
-    """Run the student's submissions that waited for `fact` through their handlers, oldest
-    first (each waits for one fact, so it is never held twice for the same one)."""
-    rows = await ctx.conn.fetch(
-        "DELETE FROM pending WHERE student_id = $1 AND waiting_for = $2"
-        " RETURNING seq, topic, event",
-        student_id,
-        fact,
-    )
-    for row in sorted(rows, key=lambda r: r["seq"]):
-        event = CloudEvent.model_validate(json.loads(row["event"]))
-        sub = HandlerContext(
-            ctx.conn,
-            ctx.service,
-            ctx.topics,
-            row["topic"],
-            ctx.partition,
-            ctx.offset,
-            ctx.policies,
-            emitted=ctx.emitted,
-        )
-        _announce(sub, event, "released")
-        try:
-            data = validate_data(event)
-        except InvalidData as exc:  # it was valid when held; kept for safety
-            sub.reject(event, exc.reasons)
-            continue
-        await handlers[event.type](event, data, sub)
-    return len(rows)
+def _held_order(row: Row) -> tuple[bool, int]:
+    # Stored rows (positive seq) were held before this batch's (provisional, -1, -2, …).
+    return (row["seq"] < 0, abs(row["seq"]))
 
 
-async def _ignore(_event: CloudEvent, _data: EventData, _ctx: HandlerContext) -> None:
+def release(ctx: HandlerContext, fact: str, *, student_id: str | None = None) -> int:
+    """Run the submissions that waited for `fact` again, oldest first: the student's, or
+    (`student_id=None`) anyone's that the batch loaded."""
+    table = ctx.state.pending
+    rows = table.of_student(student_id) if student_id is not None else list(table)
+    waiting = sorted((r for r in rows if r["waiting_for"] == fact), key=_held_order)
+    assert ctx.dispatch is not None
+    topic, rejected = ctx.topic, ctx.rejected
+    for row in waiting:
+        table.delete(row["seq"])
+        event = CloudEvent.model_validate(row["event"])
+        ctx.topic = row["topic"]
+        _announce(ctx, event, "released")
+        ctx.dispatch(event, row["topic"], ctx)
+    ctx.topic, ctx.rejected = topic, rejected
+    return len(waiting)
+
+
+def _ignore(_event: CloudEvent, _data: EventData, _ctx: HandlerContext) -> None:
     """Other services' held/released notices concern only the gateway."""
 
 

@@ -26,6 +26,7 @@ from sanzheng_shared.consumer.batch import BatchProcessor, Routes
 from sanzheng_shared.consumer.rebalance import SeekToStoredOffsets
 from sanzheng_shared.db.migrations import migrate
 from sanzheng_shared.db.pool import create_pool
+from sanzheng_shared.engine.state import ProjectionState
 from sanzheng_shared.events.envelope import CloudEvent
 from sanzheng_shared.health import health_app
 from sanzheng_shared.http_server import EmbeddedHttpServer
@@ -49,6 +50,8 @@ class ServiceSpec:
     """topic -> what the service emits there (for the AsyncAPI document)."""
     known_students: bool = False
     """Keeps a view of students from enrollment.events, and holds early submissions."""
+    state: Callable[[], ProjectionState] = ProjectionState
+    """The service's projection as one batch loads, folds and saves it."""
 
     @property
     def schema(self) -> str:
@@ -176,7 +179,12 @@ class ServiceRuntime:
                     database = await conn.fetchval("SELECT true")
             except Exception:
                 database = False
-        return {"database": bool(database), "partitions_assigned": self.listener.rebalanced}
+        return {
+            "database": bool(database),
+            "partitions_assigned": self.listener.rebalanced,
+            # False while the consumer cannot advance (an error it will not skip silently).
+            "consumer_advancing": self.processor is None or self.processor.stuck is None,
+        }
 
     async def start(self) -> None:
         settings = self.settings
@@ -207,6 +215,7 @@ class ServiceRuntime:
             routes=self.routes,
             topics=self.topics,
             policies=self.policies,
+            state=self.spec.state,
         )
         self.listener.pool = self.pool
         if self.school_listener is not None:

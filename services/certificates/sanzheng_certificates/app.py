@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sanzheng_certificates import handlers
+from sanzheng_certificates.projection import CertificatesState
 from sanzheng_shared.consumer.batch import Routes
 from sanzheng_shared.kafka.topics import TopicNames
 from sanzheng_shared.service import ServiceSpec, run_service
@@ -36,6 +37,7 @@ SPEC = ServiceSpec(
     routes=routes,
     publishes=publishes,
     known_students=True,
+    state=CertificatesState,
 )
 
 

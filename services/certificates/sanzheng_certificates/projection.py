@@ -1,186 +1,103 @@
-"""The certificates service's tables: certificates it owns, the facts it mirrors from the
-other services, and the last graduation decision per student."""
+"""The certificates service's projection as one batch sees it: the certificates it owns,
+the facts it mirrors from the other services, and the last decision per student.
+
+Certificate numbers are shared between students (the same number twice is one
+certificate; another student's claim is refused), so they are locked and loaded by number
+as well as by student.
+"""
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sanzheng_certificates.graduation import (
-    Certificate,
-    Decision,
-    InternshipFact,
-    StudentRecord,
-)
-from sanzheng_shared.events.catalogue import CertificateEarned, CertificateRevoked
+from sanzheng_certificates.graduation import Certificate, InternshipFact, StudentRecord
+from sanzheng_shared.engine.state import ProjectionState
+from sanzheng_shared.engine.table import Table
 from sanzheng_shared.events.envelope import CloudEvent
 
-
-async def certificate_holder(conn: Any, number: str) -> str | None:
-    return await conn.fetchval(  # type: ignore[no-any-return]
-        "SELECT student_id FROM certificates WHERE certificate_no = $1", number
-    )
+CERTIFICATE_EVENTS = ("certificate.earned", "certificate.revoked")
 
 
-async def add_certificate(conn: Any, event: CloudEvent, d: CertificateEarned) -> None:
-    await conn.execute(
-        "INSERT INTO certificates (certificate_no, student_id, school_id, kind, title, level,"
-        " issuer_type, issuer, issued_on) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        " ON CONFLICT (certificate_no) DO NOTHING",
-        d.certificate_no,
-        event.subject,
-        event.schoolid,
-        d.kind,
-        d.title,
-        d.level,
-        d.issuer_type,
-        d.issuer,
-        d.issued_on,
-    )
+def certificate_key(number: str) -> str:
+    return f"certificate:{number}"
 
 
-async def revocation_holder(conn: Any, number: str) -> str | None:
-    return await conn.fetchval(  # type: ignore[no-any-return]
-        "SELECT student_id FROM revocations WHERE certificate_no = $1", number
-    )
+class CertificatesState(ProjectionState):
+    keeps_known_students = True
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.certificates = Table("certificates", key=("certificate_no",))
+        self.revocations = Table("revocations", key=("certificate_no",))
+        self.internships = Table("internships", key=("internship_id",), json_columns=("flags",))
+        self.internship_rejections = Table(
+            "internship_rejections", key=("internship_id", "student_id")
+        )
+        self.labor_records = Table("labor_records", key=("event_id",))
+        self.decisions = Table("decisions", key=("student_id",), json_columns=("requirements",))
+        self._numbers: list[str] = []
 
-async def add_revocation(conn: Any, event: CloudEvent, d: CertificateRevoked) -> None:
-    await conn.execute(
-        "INSERT INTO revocations (certificate_no, student_id, reason, on_date)"
-        " VALUES ($1, $2, $3, $4) ON CONFLICT (certificate_no) DO NOTHING",
-        d.certificate_no,
-        event.subject,
-        d.reason,
-        d.on,
-    )
+    def projection_tables(self) -> list[Table]:
+        return [
+            self.certificates,
+            self.revocations,
+            self.internships,
+            self.internship_rejections,
+            self.labor_records,
+            self.decisions,
+        ]
 
+    def lock_keys(self, events: Sequence[CloudEvent]) -> Iterable[str]:
+        numbers = {
+            (e.data or {}).get("certificate_no") for e in events if e.type in CERTIFICATE_EVENTS
+        }
+        self._numbers = sorted(n for n in numbers if isinstance(n, str))
+        return map(certificate_key, self._numbers)
 
-async def upsert_internship(conn: Any, student_id: str, data: dict[str, Any], status: str) -> None:
-    await conn.execute(
-        "INSERT INTO internships (internship_id, student_id, kind, status, hours, evaluation,"
-        " flags) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)"
-        " ON CONFLICT (internship_id) DO UPDATE SET kind = excluded.kind,"
-        " status = CASE WHEN excluded.status = 'active' THEN internships.status"
-        "          ELSE excluded.status END,"
-        " hours = coalesce(excluded.hours, internships.hours),"
-        " evaluation = coalesce(excluded.evaluation, internships.evaluation),"
-        " flags = CASE WHEN excluded.status = 'active' THEN excluded.flags"
-        "         ELSE internships.flags END",
-        data["internship_id"],
-        student_id,
-        data.get("kind", "post"),
-        status,
-        data.get("hours"),
-        data.get("evaluation"),
-        json.dumps(data.get("flags", [])),
-    )
+    async def load_more(self, conn: Any, students: list[str], events: Sequence[CloudEvent]) -> None:
+        if self._numbers:
+            for table in (self.certificates, self.revocations):
+                await table.load(conn, "certificate_no = ANY($1::text[])", self._numbers)
 
+    def record(self, student_id: str) -> StudentRecord:
+        """Every fact about one student, as the graduation decision reads them."""
+        student = self.known.get(student_id) if self.known is not None else None
+        labor = self.labor_records.of_student(student_id)
+        return StudentRecord(
+            enrolled=student is not None,
+            status=student["status"] if student else None,
+            certificates=tuple(
+                Certificate(
+                    c["certificate_no"],
+                    c["kind"],
+                    c["level"],
+                    c["issuer_type"],
+                    self.revocations.get(c["certificate_no"]) is not None,
+                )
+                for c in self.certificates.of_student(student_id)
+            ),
+            internships=tuple(
+                InternshipFact(
+                    i["internship_id"],
+                    i["kind"],
+                    i["status"],
+                    float(i["hours"] or 0),
+                    i["evaluation"],
+                )
+                for i in self.internships.of_student(student_id)
+            ),
+            labor_completed=any(r["kind"] == "completed" for r in labor),
+            labor_exempted_by=tuple(
+                sorted(r["approved_by"] for r in labor if r["kind"] == "exempted")
+            ),
+            rejected_internships=tuple(
+                (r["internship_id"], tuple(r["codes"]))
+                for r in self.internship_rejections.of_student(student_id)
+            ),
+        )
 
-async def add_internship_rejection(
-    conn: Any, student_id: str, internship_id: str, codes: list[str]
-) -> None:
-    await conn.execute(
-        "INSERT INTO internship_rejections (internship_id, student_id, codes)"
-        " VALUES ($1, $2, $3) ON CONFLICT (internship_id, student_id)"
-        " DO UPDATE SET codes = excluded.codes",
-        internship_id,
-        student_id,
-        codes,
-    )
+    def finish(self, ctx: Any) -> None:
+        from sanzheng_certificates.decisions import decide_touched
 
-
-async def add_labor(conn: Any, event: CloudEvent, kind: str, approved_by: str | None) -> None:
-    await conn.execute(
-        "INSERT INTO labor_records (event_id, student_id, kind, approved_by)"
-        " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-        event.id,
-        event.subject,
-        kind,
-        approved_by,
-    )
-
-
-async def student_record(conn: Any, student_id: str) -> tuple[StudentRecord, Any]:
-    """Every fact about one student, and the known-student row (or None)."""
-    student = await conn.fetchrow("SELECT * FROM known_students WHERE student_id = $1", student_id)
-    certs = await conn.fetch(
-        "SELECT c.certificate_no, c.kind, c.level, c.issuer_type, r.certificate_no IS NOT NULL"
-        " AS revoked FROM certificates c LEFT JOIN revocations r USING (certificate_no)"
-        " WHERE c.student_id = $1 ORDER BY c.certificate_no",
-        student_id,
-    )
-    internships = await conn.fetch(
-        "SELECT internship_id, kind, status, hours, evaluation FROM internships"
-        " WHERE student_id = $1 ORDER BY internship_id",
-        student_id,
-    )
-    labor = await conn.fetch(
-        "SELECT kind, approved_by FROM labor_records WHERE student_id = $1 ORDER BY event_id",
-        student_id,
-    )
-    rejected = await conn.fetch(
-        "SELECT internship_id, codes FROM internship_rejections WHERE student_id = $1"
-        " ORDER BY internship_id",
-        student_id,
-    )
-    record = StudentRecord(
-        enrolled=student is not None,
-        status=student["status"] if student else None,
-        certificates=tuple(
-            Certificate(c["certificate_no"], c["kind"], c["level"], c["issuer_type"], c["revoked"])
-            for c in certs
-        ),
-        internships=tuple(
-            InternshipFact(
-                i["internship_id"], i["kind"], i["status"], float(i["hours"] or 0), i["evaluation"]
-            )
-            for i in internships
-        ),
-        labor_completed=any(r["kind"] == "completed" for r in labor),
-        labor_exempted_by=tuple(sorted(r["approved_by"] for r in labor if r["kind"] == "exempted")),
-        rejected_internships=tuple((r["internship_id"], tuple(r["codes"])) for r in rejected),
-    )
-    return record, student
-
-
-def explanation(decision: Decision) -> dict[str, Any]:
-    return {
-        "eligible": decision.eligible,
-        "requirements": [r.as_dict() for r in decision.requirements],
-        "policy_version": decision.policy_version,
-    }
-
-
-async def last_explanation(conn: Any, student_id: str) -> dict[str, Any] | None:
-    row = await conn.fetchrow(
-        "SELECT eligible, requirements, policy_version FROM decisions WHERE student_id = $1",
-        student_id,
-    )
-    if row is None:
-        return None
-    return {
-        "eligible": row["eligible"],
-        "requirements": json.loads(row["requirements"]),
-        "policy_version": row["policy_version"],
-    }
-
-
-async def save_decision(
-    conn: Any, student_id: str, school_id: str | None, decision: Decision, decided_at: datetime
-) -> None:
-    await conn.execute(
-        "INSERT INTO decisions (student_id, school_id, eligible, requirements, policy_version,"
-        " decided_at) VALUES ($1, $2, $3, $4::jsonb, $5, $6)"
-        " ON CONFLICT (student_id) DO UPDATE SET school_id = coalesce(excluded.school_id,"
-        " decisions.school_id), eligible = excluded.eligible,"
-        " requirements = excluded.requirements, policy_version = excluded.policy_version,"
-        " decided_at = excluded.decided_at",
-        student_id,
-        school_id,
-        decision.eligible,
-        json.dumps([r.as_dict() for r in decision.requirements]),
-        decision.policy_version,
-        decided_at,
-    )
+        decide_touched(self, ctx)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sanzheng_enrollment import handlers
+from sanzheng_enrollment.projection import EnrollmentState
 from sanzheng_shared.consumer.batch import Routes
 from sanzheng_shared.kafka.topics import TopicNames
 from sanzheng_shared.service import ServiceSpec, run_service
@@ -27,6 +28,7 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     routes=routes,
     publishes=publishes,
+    state=EnrollmentState,
 )
 
 

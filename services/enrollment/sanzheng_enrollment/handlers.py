@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
-from sanzheng_enrollment import projection
-from sanzheng_enrollment.privacy import NationalIdVault
+from sanzheng_enrollment.privacy import vault
+from sanzheng_enrollment.projection import EnrollmentState
 from sanzheng_enrollment.rules import check_national_id, duplicate_id, next_status
 from sanzheng_shared import pending
 from sanzheng_shared.consumer.context import Handler, HandlerContext
 from sanzheng_shared.events.catalogue import StudentEnrolled, StudentStatusChanged
 from sanzheng_shared.events.envelope import CloudEvent, Reason
-from sanzheng_shared.settings import get_settings
 
 
-@lru_cache(maxsize=1)
-def vault() -> NationalIdVault:
-    settings = get_settings()
-    return NationalIdVault(settings.id_hash_key, settings.id_encryption_key)
-
-
-async def student_enrolled(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
+def student_enrolled(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
     assert isinstance(data, StudentEnrolled) and event.subject
+    state: EnrollmentState = ctx.state
     protected = None
     if data.national_id:
         compact, reasons = check_national_id(data.national_id, data.birth_date)
@@ -30,11 +23,39 @@ async def student_enrolled(event: CloudEvent, data: Any, ctx: HandlerContext) ->
             ctx.reject(event, reasons)
             return
         protected = vault().protect(compact)
-        holder = await projection.holder_of(ctx.conn, protected.fingerprint)
-        if conflict := duplicate_id(protected.masked, holder, event.subject):
+        holder = state.holder_of(protected.fingerprint)
+        same_school = holder is not None and holder["school_id"] == event.schoolid
+        if conflict := duplicate_id(
+            protected.masked,
+            holder and holder["student_id"],
+            event.subject,
+            same_school=same_school,
+        ):
             ctx.reject(event, [conflict])
+            if holder is not None and not same_school:
+                _tell_the_owner(event, holder, ctx)
             return
-    await projection.upsert_student(ctx.conn, event.subject, event.schoolid, data, protected)
+    old = state.students.get(event.subject) or {}
+    state.students.put(
+        old
+        | {
+            "student_id": event.subject,
+            # A student stays with the school that enrolled it; a correction keeps it.
+            "school_id": old.get("school_id") or event.schoolid,
+            "name": data.name,
+            "birth_date": data.birth_date,
+            "major_code": data.major_code,
+            "major_name": data.major_name,
+            "class_id": data.class_id,
+            "cohort": data.cohort,
+            "program_years": data.program_years,
+            "enrolled_on": data.enrolled_on,
+            "status": old.get("status", "enrolled"),
+            "national_id_hmac": protected.fingerprint if protected else old.get("national_id_hmac"),
+            "national_id_enc": protected.ciphertext if protected else old.get("national_id_enc"),
+            "national_id_masked": protected.masked if protected else old.get("national_id_masked"),
+        }
+    )
     canonical = data.model_dump(mode="json", exclude={"national_id"}) | {
         "national_id_masked": protected.masked if protected else None
     }
@@ -42,20 +63,53 @@ async def student_enrolled(event: CloudEvent, data: Any, ctx: HandlerContext) ->
         ctx.topics.outbound("enrollment"),
         ctx.derive(event, type="student.enrolled", data=canonical),
     )
-    await pending.replay(ctx, event.subject, pending.STUDENT, STATUS)
+    pending.release(ctx, pending.STUDENT, student_id=event.subject)
 
 
-async def status_changed(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
+def _tell_the_owner(event: CloudEvent, holder: Any, ctx: HandlerContext) -> None:
+    """The owning school and the bureau learn that another school claimed their student's
+    national id (`enrollment.conflict`); the claiming school learns nothing of them."""
+    ctx.emit(
+        ctx.topics.outbound("enrollment"),
+        ctx.derive(
+            event,
+            type="enrollment.conflict",
+            purpose="conflict",
+            subject=holder["student_id"],
+            data={
+                "student_id": holder["student_id"],
+                "national_id_masked": holder["national_id_masked"],
+                "claimed_by_school": event.schoolid,
+                "claimed_as_student": event.subject,
+                "claim": {"source": event.source, "id": event.id},
+            },
+            extra={"schoolid": holder["school_id"]},
+        ),
+    )
+
+
+def status_changed(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
     assert isinstance(data, StudentStatusChanged) and event.subject
-    student = await projection.get(ctx.conn, event.subject)
+    state: EnrollmentState = ctx.state
+    student = state.students.get(event.subject)
     if student is None:
-        await pending.hold(ctx, event, pending.STUDENT)
+        pending.hold(ctx, event, pending.STUDENT)
         return
     status = next_status(student["status"], event.type)
     if isinstance(status, Reason):
         ctx.reject(event, [status])
         return
-    await projection.change_status(ctx.conn, event, status, data)
+    state.students.update(student, status=status, status_on=data.on, status_reason=data.reason)
+    state.status_changes.put(
+        {
+            "event_source": event.source,
+            "event_id": event.id,
+            "student_id": event.subject,
+            "status": status,
+            "on_date": data.on,
+            "reason": data.reason,
+        }
+    )
     ctx.emit(
         ctx.topics.outbound("enrollment"),
         ctx.derive(event, type=event.type, data=data.model_dump(mode="json")),

@@ -8,6 +8,7 @@ import base64
 import hashlib
 import hmac
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cryptography.fernet import Fernet
 from stdnum.cn import ric
@@ -55,3 +56,12 @@ class NationalIdVault:
 
     def reveal(self, ciphertext: bytes) -> str:
         return self._fernet.decrypt(ciphertext).decode()
+
+
+@lru_cache(maxsize=1)
+def vault() -> NationalIdVault:
+    """The vault of this process, keyed from the settings (keys live outside the database)."""
+    from sanzheng_shared.settings import get_settings
+
+    settings = get_settings()
+    return NationalIdVault(settings.id_hash_key, settings.id_encryption_key)

@@ -45,12 +45,14 @@ def check_national_id(number: str, birth_date: date) -> tuple[str | None, list[R
     return compact, []
 
 
-def duplicate_id(masked: str, holder: str | None, student: str) -> Reason | None:
-    """A national id already enrolled as another student (found by its keyed hash)."""
+def duplicate_id(
+    masked: str, holder: str | None, student: str, *, same_school: bool = False
+) -> Reason | None:
+    """A national id already enrolled as another student (found by its keyed hash). Another
+    school's holder is never named: one school must not learn another school's students."""
     if holder is None or holder == student:
         return None
+    where = f"as student {holder}" if same_school else "at another school"
     return Reason(
-        "ENR_DUPLICATE_ID",
-        f"national_id {masked} is already enrolled as student {holder}",
-        "national_id",
+        "ENR_DUPLICATE_ID", f"national_id {masked} is already enrolled {where}", "national_id"
     )

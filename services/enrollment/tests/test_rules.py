@@ -76,3 +76,6 @@ def test_a_national_id_enrolled_as_another_student_is_refused_masked() -> None:
     assert reason is not None
     assert (reason.code, reason.field) == ("ENR_DUPLICATE_ID", "national_id")
     assert "110105********1233" in reason.message
+    assert "S2" not in reason.message and "another school" in reason.message
+    same = duplicate_id("110105********1233", "S2", "S1", same_school=True)
+    assert same is not None and "S2" in same.message

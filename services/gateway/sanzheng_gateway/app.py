@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from sanzheng_gateway import handlers
 from sanzheng_gateway.api import create_api
 from sanzheng_gateway.ingest import Ingest
+from sanzheng_gateway.projection import GatewayState
 from sanzheng_gateway.web import mount_dashboard
 from sanzheng_shared.consumer.batch import Routes
 from sanzheng_shared.http_server import EmbeddedHttpServer
@@ -38,6 +39,7 @@ SPEC = ServiceSpec(
     description="Read model for the HTTP API and the dashboard",
     migrations=Path(__file__).parent / "migrations",
     routes=routes,
+    state=GatewayState,
 )
 
 

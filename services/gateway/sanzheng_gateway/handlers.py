@@ -2,36 +2,101 @@
 
 from __future__ import annotations
 
-from sanzheng_gateway import projection
+from sanzheng_gateway.projection import STATUS_BY_EVENT, GatewayState, parse_time
 from sanzheng_shared.consumer.context import Handler, HandlerContext
 from sanzheng_shared.events.catalogue import EventData
 from sanzheng_shared.events.envelope import CloudEvent
 
 
-async def timeline_only(event: CloudEvent, _data: EventData, ctx: HandlerContext) -> None:
-    await projection.record(ctx.conn, event)
+def timeline_only(event: CloudEvent, _data: EventData, ctx: HandlerContext) -> None:
+    state: GatewayState = ctx.state
+    state.timeline.put(
+        {
+            "event_id": event.id,
+            "student_id": event.subject,
+            "school_id": event.schoolid,
+            "type": event.type,
+            "time": event.time,
+            "data": event.data,
+        }
+    )
 
 
-async def student_enrolled(event: CloudEvent, _data: EventData, ctx: HandlerContext) -> None:
-    await projection.upsert_student(ctx.conn, event)
-    await projection.record(ctx.conn, event)
+def student_enrolled(event: CloudEvent, _data: EventData, ctx: HandlerContext) -> None:
+    state: GatewayState = ctx.state
+    d = event.data or {}
+    old = state.students.get(event.subject) or {}
+    state.students.put(
+        old
+        | {
+            "student_id": event.subject,
+            # The enrolling school keeps its student: a later event never moves it.
+            "school_id": old.get("school_id") or event.schoolid,
+            "name": d["name"],
+            "class_id": d["class_id"],
+            "cohort": d["cohort"],
+            "major_code": d.get("major_code"),
+            "major_name": d.get("major_name"),
+            "birth_date": d.get("birth_date"),
+            "enrolled_on": d.get("enrolled_on"),
+            "national_id_masked": d.get("national_id_masked") or old.get("national_id_masked"),
+            "status": old.get("status", "enrolled"),
+        }
+    )
+    timeline_only(event, _data, ctx)
 
 
-async def student_status(event: CloudEvent, _data: EventData, ctx: HandlerContext) -> None:
-    await projection.set_status(ctx.conn, event)
-    await projection.record(ctx.conn, event)
+def student_status(event: CloudEvent, _data: EventData, ctx: HandlerContext) -> None:
+    state: GatewayState = ctx.state
+    row = state.students.get(event.subject)
+    if row is not None:
+        state.students.update(row, status=STATUS_BY_EVENT[event.type])
+    timeline_only(event, _data, ctx)
 
 
-async def eligibility_changed(event: CloudEvent, _data: EventData, ctx: HandlerContext) -> None:
-    await projection.record_decision(ctx.conn, event)
+def eligibility_changed(event: CloudEvent, _data: EventData, ctx: HandlerContext) -> None:
+    state: GatewayState = ctx.state
+    d = event.data or {}
+    decided_at = parse_time(d["decided_at"])
+    row = {
+        "student_id": event.subject,
+        "eligible": d["eligible"],
+        "requirements": d["requirements"],
+        "policy_version": d["policy_version"],
+        "decided_at": decided_at,
+    }
+    state.decision_history.put(row | {"event_id": event.id})
+    current = state.decisions.get(event.subject)
+    # Keep the latest decision, whatever order decisions arrive in.
+    if current is None or current["decided_at"] <= decided_at:
+        state.decisions.put(
+            row
+            | {
+                "school_id": event.schoolid,
+                "missing": [r["code"] for r in d["requirements"] if not r["met"]],
+            }
+        )
 
 
-async def submission_held(event: CloudEvent, _data: EventData, ctx: HandlerContext) -> None:
-    await projection.hold(ctx.conn, event)
+def submission_held(event: CloudEvent, _data: EventData, ctx: HandlerContext) -> None:
+    state: GatewayState = ctx.state
+    d = event.data or {}
+    state.held_submissions.put(
+        {
+            "source": d["source"],
+            "id": d["id"],
+            "student_id": event.subject,
+            "school_id": event.schoolid,
+            "type": d["type"],
+            "waiting_for": d["waiting_for"],
+            "held_by": event.source.removeprefix("sanzheng/"),
+        }
+    )
 
 
-async def submission_released(event: CloudEvent, _data: EventData, ctx: HandlerContext) -> None:
-    await projection.release(ctx.conn, event)
+def submission_released(event: CloudEvent, _data: EventData, ctx: HandlerContext) -> None:
+    d = event.data or {}
+    ctx.state.held_submissions.delete(d["source"], d["id"])
 
 
 PENDING: dict[str, Handler] = {
@@ -43,6 +108,7 @@ ENROLLMENT: dict[str, Handler] = {
     "student.suspended": student_status,
     "student.resumed": student_status,
     "student.withdrawn": student_status,
+    "enrollment.conflict": timeline_only,
     **PENDING,
 }
 INTERNSHIP: dict[str, Handler] = {

@@ -1,14 +1,14 @@
 """Handlers of the internship service.
 
 A submission that needs facts not known yet (the student's enrollment, or the internship a
-completion refers to) is held and replayed when the fact arrives (SPEC §4.3).
+completion refers to) is held and run again when the fact arrives (SPEC §4.3).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sanzheng_internship import projection
+from sanzheng_internship.projection import InternshipState
 from sanzheng_internship.rules import StudentFacts, check_started
 from sanzheng_shared import known_students, pending
 from sanzheng_shared.consumer.context import Handler, HandlerContext
@@ -20,14 +20,15 @@ from sanzheng_shared.events.catalogue import (
 from sanzheng_shared.events.envelope import CloudEvent, Reason
 
 
-async def internship_started(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
+def internship_started(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
     assert isinstance(data, InternshipStarted) and event.subject
-    student = await known_students.get(ctx.conn, event.subject)
+    state: InternshipState = ctx.state
+    student = known_students.get(ctx, event.subject)
     if student is None:
-        await pending.hold(ctx, event, pending.STUDENT)
+        pending.hold(ctx, event, pending.STUDENT)
         return
     policy = ctx.policy_book.for_student(student.school_id, student.cohort, data.start_on)
-    load = await projection.load_for(ctx.conn, event.subject, data)
+    load = state.load_for(event.subject, data)
     breaches = check_started(data, StudentFacts(student.birth_date, student.cohort), load, policy)
     rejecting = [b for b in breaches if b.severity == "reject"]
     if rejecting:
@@ -38,7 +39,22 @@ async def internship_started(event: CloudEvent, data: Any, ctx: HandlerContext) 
         )
         return
     flags = [b for b in breaches if b.severity == "flag"]
-    await projection.upsert_started(ctx.conn, event.subject, event.schoolid, data, flags)
+    old = state.internships.get(data.internship_id) or {"status": "active"}
+    state.internships.put(
+        old
+        | {
+            "internship_id": data.internship_id,
+            "student_id": event.subject,
+            "school_id": event.schoolid,
+            "kind": data.kind,
+            "employer_id": data.employer_id,
+            "employer_name": data.employer_name,
+            "post_title": data.post_title,
+            "start_on": data.start_on,
+            "planned_end_on": data.planned_end_on,
+            "flags": [f.as_dict() for f in flags],
+        }
+    )
     canonical = data.model_dump(mode="json") | {
         "flags": [f.as_dict() for f in flags],
         "policy_version": policy.version,
@@ -47,17 +63,16 @@ async def internship_started(event: CloudEvent, data: Any, ctx: HandlerContext) 
         ctx.topics.outbound("internship"),
         ctx.derive(event, type="internship.started", data=canonical),
     )
-    # A completion or termination that arrived first can now be applied.
-    await pending.replay(
-        ctx, event.subject, pending.waiting_for_internship(data.internship_id), INBOUND
-    )
+    # A completion or termination that arrived first can now be applied (or, when another
+    # student sent it, refused: in either order).
+    pending.release(ctx, pending.waiting_for_internship(data.internship_id))
 
 
-async def _existing(event: CloudEvent, internship_id: str, ctx: HandlerContext) -> Any:
+def _existing(event: CloudEvent, internship_id: str, ctx: HandlerContext) -> Any:
     """The internship a completion/termination refers to; None when it was held or refused."""
-    row = await projection.get(ctx.conn, internship_id)
+    row = ctx.state.internships.get(internship_id)
     if row is None:
-        await pending.hold(ctx, event, pending.waiting_for_internship(internship_id))
+        pending.hold(ctx, event, pending.waiting_for_internship(internship_id))
         return None
     if row["student_id"] != event.subject:
         ctx.reject(
@@ -74,9 +89,9 @@ async def _existing(event: CloudEvent, internship_id: str, ctx: HandlerContext) 
     return row
 
 
-async def internship_completed(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
+def internship_completed(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
     assert isinstance(data, InternshipCompleted)
-    row = await _existing(event, data.internship_id, ctx)
+    row = _existing(event, data.internship_id, ctx)
     if row is None:
         return
     if data.end_on < row["start_on"]:
@@ -91,8 +106,8 @@ async def internship_completed(event: CloudEvent, data: Any, ctx: HandlerContext
             ],
         )
         return
-    await projection.complete(
-        ctx.conn, data.internship_id, data.end_on, data.hours, data.evaluation
+    ctx.state.internships.update(
+        row, status="completed", end_on=data.end_on, hours=data.hours, evaluation=data.evaluation
     )
     canonical = data.model_dump(mode="json") | {"kind": row["kind"]}
     ctx.emit(
@@ -101,12 +116,12 @@ async def internship_completed(event: CloudEvent, data: Any, ctx: HandlerContext
     )
 
 
-async def internship_terminated(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
+def internship_terminated(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
     assert isinstance(data, InternshipTerminated)
-    row = await _existing(event, data.internship_id, ctx)
+    row = _existing(event, data.internship_id, ctx)
     if row is None:
         return
-    await projection.terminate(ctx.conn, data.internship_id, data.on)
+    ctx.state.internships.update(row, status="terminated", end_on=data.on)
     canonical = data.model_dump(mode="json") | {"kind": row["kind"]}
     ctx.emit(
         ctx.topics.outbound("internship"),

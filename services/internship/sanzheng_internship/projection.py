@@ -1,73 +1,87 @@
-"""The internship projection: one row per internship, with its flagged breaches."""
+"""The internship projection as one batch sees it: one row per internship (with its
+flagged breaches), found by student and by the internship ids the batch names.
+
+Employers are shared between students (the quota rule counts an employer's interns), so
+they are locked like students, and their other active interns are counted in one query.
+"""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sanzheng_internship.rules import Breach, EmployerLoad
+from sanzheng_internship.rules import EmployerLoad
+from sanzheng_shared import pending
+from sanzheng_shared.engine.state import ProjectionState
+from sanzheng_shared.engine.table import Row, Table
 from sanzheng_shared.events.catalogue import InternshipStarted
+from sanzheng_shared.events.envelope import CloudEvent
 
 
-async def load_for(conn: Any, student_id: str, s: InternshipStarted) -> EmployerLoad:
-    row = await conn.fetchrow(
-        "SELECT count(*) FILTER (WHERE employer_id = $2) AS at_employer,"
-        " count(*) FILTER (WHERE employer_id = $2 AND post_title = $3) AS on_post,"
-        " coalesce(sum(planned_end_on - start_on) FILTER (WHERE student_id = $1), 0) AS days"
-        " FROM internships WHERE kind = 'post' AND status <> 'terminated'"
-        " AND internship_id <> $4 AND (status = 'active' OR student_id = $1)",
-        student_id,
-        s.employer_id,
-        s.post_title,
-        s.internship_id,
-    )
-    return EmployerLoad(int(row["at_employer"]), int(row["on_post"]), int(row["days"]))
+def employer_key(employer_id: str) -> str:
+    return f"employer:{employer_id}"
 
 
-async def get(conn: Any, internship_id: str) -> Any:
-    return await conn.fetchrow("SELECT * FROM internships WHERE internship_id = $1", internship_id)
+class InternshipState(ProjectionState):
+    keeps_known_students = True
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.internships = Table("internships", key=("internship_id",), json_columns=("flags",))
+        self._employers: list[str] = []
+        self._elsewhere: dict[tuple[str, str], int] = {}
 
-async def upsert_started(
-    conn: Any, student_id: str, school_id: str | None, s: InternshipStarted, flags: list[Breach]
-) -> None:
-    await conn.execute(
-        "INSERT INTO internships (internship_id, student_id, school_id, kind, employer_id,"
-        " employer_name, post_title, start_on, planned_end_on, flags)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)"
-        " ON CONFLICT (internship_id) DO UPDATE SET kind = excluded.kind,"
-        " employer_id = excluded.employer_id, employer_name = excluded.employer_name,"
-        " post_title = excluded.post_title, start_on = excluded.start_on,"
-        " planned_end_on = excluded.planned_end_on, flags = excluded.flags",
-        s.internship_id,
-        student_id,
-        school_id,
-        s.kind,
-        s.employer_id,
-        s.employer_name,
-        s.post_title,
-        s.start_on,
-        s.planned_end_on,
-        json.dumps([f.as_dict() for f in flags]),
-    )
+    def projection_tables(self) -> list[Table]:
+        return [self.internships]
 
+    def lock_keys(self, events: Sequence[CloudEvent]) -> Iterable[str]:
+        employers = {
+            (e.data or {}).get("employer_id") for e in events if e.type == "internship.started"
+        }
+        self._employers = sorted(x for x in employers if isinstance(x, str))
+        return map(employer_key, self._employers)
 
-async def complete(
-    conn: Any, internship_id: str, end_on: Any, hours: float, evaluation: str
-) -> None:
-    await conn.execute(
-        "UPDATE internships SET status = 'completed', end_on = $2, hours = $3, evaluation = $4"
-        " WHERE internship_id = $1",
-        internship_id,
-        end_on,
-        hours,
-        evaluation,
-    )
+    async def load_more(self, conn: Any, students: list[str], events: Sequence[CloudEvent]) -> None:
+        ids = sorted(
+            {i for e in events if isinstance(i := (e.data or {}).get("internship_id"), str)}
+        )
+        if ids:
+            await self.internships.load(conn, "internship_id = ANY($1::text[])", ids)
+            # A completion another student sent first waits for this internship's start.
+            await self.pending.load(
+                conn,
+                "waiting_for = ANY($1::text[])",
+                [pending.waiting_for_internship(i) for i in ids],
+            )
+        if self._employers:
+            # Active post interns at these employers that the batch did not load: counted,
+            # not loaded (a large employer has many).
+            rows = await conn.fetch(
+                "SELECT employer_id, post_title, count(*) AS n FROM internships"
+                " WHERE kind = 'post' AND status = 'active' AND employer_id = ANY($1::text[])"
+                " AND NOT (internship_id = ANY($2::text[])) GROUP BY employer_id, post_title",
+                self._employers,
+                [r["internship_id"] for r in self.internships],
+            )
+            self._elsewhere = {(r["employer_id"], r["post_title"]): r["n"] for r in rows}
 
+    def load_for(self, student_id: str, s: InternshipStarted) -> EmployerLoad:
+        """What the quota and duration rules count, besides this internship itself."""
 
-async def terminate(conn: Any, internship_id: str, on: Any) -> None:
-    await conn.execute(
-        "UPDATE internships SET status = 'terminated', end_on = $2 WHERE internship_id = $1",
-        internship_id,
-        on,
-    )
+        def counted(row: Row) -> bool:
+            return (
+                row["kind"] == "post"
+                and row["status"] != "terminated"
+                and row["internship_id"] != s.internship_id
+                and (row["status"] == "active" or row["student_id"] == student_id)
+            )
+
+        here = [r for r in self.internships if counted(r) and r["employer_id"] == s.employer_id]
+        elsewhere = {k: n for k, n in self._elsewhere.items() if k[0] == s.employer_id}
+        own = [r for r in self.internships.of_student(student_id) if counted(r)]
+        return EmployerLoad(
+            at_employer=len(here) + sum(elsewhere.values()),
+            on_post=sum(1 for r in here if r["post_title"] == s.post_title)
+            + elsewhere.get((s.employer_id, s.post_title), 0),
+            student_post_days=sum((r["planned_end_on"] - r["start_on"]).days for r in own),
+        )

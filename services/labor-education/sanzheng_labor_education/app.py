@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sanzheng_labor_education import handlers
+from sanzheng_labor_education.projection import LaborState
 from sanzheng_shared.consumer.batch import Routes
 from sanzheng_shared.kafka.topics import TopicNames
 from sanzheng_shared.service import ServiceSpec, run_service
@@ -31,6 +32,7 @@ SPEC = ServiceSpec(
     routes=routes,
     publishes=publishes,
     known_students=True,
+    state=LaborState,
 )
 
 

@@ -1,37 +1,20 @@
-"""The labor-education projection: accepted months and exemptions per student."""
+"""The labor-education projection as one batch sees it: accepted months and exemptions
+per student (append-only: a record is never changed, only added)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from sanzheng_shared.events.catalogue import LaborEducationCompleted, LaborEducationExempted
-from sanzheng_shared.events.envelope import CloudEvent
+from sanzheng_shared.engine.state import ProjectionState
+from sanzheng_shared.engine.table import Table
 
 
-async def add_completed(conn: Any, event: CloudEvent, d: LaborEducationCompleted) -> None:
-    await conn.execute(
-        "INSERT INTO labor_records (event_source, event_id, student_id, kind, period_start,"
-        " period_end, hours, site) VALUES ($1, $2, $3, 'completed', $4, $5, $6, $7)"
-        " ON CONFLICT DO NOTHING",
-        event.source,
-        event.id,
-        event.subject,
-        d.period_start,
-        d.period_end,
-        d.hours,
-        d.site,
-    )
+class LaborState(ProjectionState):
+    keeps_known_students = True
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.labor_records = Table(
+            "labor_records", key=("event_source", "event_id"), append_only=True
+        )
 
-async def add_exempted(conn: Any, event: CloudEvent, d: LaborEducationExempted) -> None:
-    await conn.execute(
-        "INSERT INTO labor_records (event_source, event_id, student_id, kind, reason,"
-        " approved_by, on_date) VALUES ($1, $2, $3, 'exempted', $4, $5, $6)"
-        " ON CONFLICT DO NOTHING",
-        event.source,
-        event.id,
-        event.subject,
-        d.reason,
-        d.approved_by,
-        d.on,
-    )
+    def projection_tables(self) -> list[Table]:
+        return [self.labor_records]

@@ -1,16 +1,24 @@
-"""Apply one consumed batch in one PostgreSQL transaction.
+"""Apply one consumed batch in one PostgreSQL transaction: load, fold, save.
 
-The transaction writes the projection change (the handlers), the de-duplication records,
-the outbox rows and the next offset of every partition of the batch. Either all of it is
-committed or none of it, so a crash at any moment is repaired by re-reading from the
-stored offsets; duplicates then find their (source, id) already applied.
+1. Parse every record; claim the new (source, id) keys in the inbox (duplicates stop here).
+2. Lock the batch's students (and the shared keys their events may take), in one order.
+3. Load every student's state with a constant number of queries (`ProjectionState.load`).
+4. Fold the events over it, in partition order, with the services' handlers: plain
+   functions, no I/O; `finish` then decides once per student.
+5. Save the state, the event log, the outbox, the dead-letter marks and the offsets with a
+   constant number of bulk statements.
+
+Either all of it is committed or none of it, so a crash at any moment is repaired by
+re-reading from the stored offsets; duplicates then find their (source, id) already
+applied. The number of statements does not depend on the number of records.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,8 +27,12 @@ import structlog
 from sanzheng_shared import failpoints
 from sanzheng_shared.consumer.context import Handler, HandlerContext
 from sanzheng_shared.consumer.dead_letter import dead_letter
-from sanzheng_shared.consumer.inbox import claim_new, forget, save_offsets
+from sanzheng_shared.consumer.inbox import claim_new, mark_dead_lettered, save_offsets
 from sanzheng_shared.db.pool import connection, is_transient
+from sanzheng_shared.engine import eventlog
+from sanzheng_shared.engine.counting import CountingConnection
+from sanzheng_shared.engine.locks import lock, student_key
+from sanzheng_shared.engine.state import ProjectionState
 from sanzheng_shared.events.envelope import (
     CloudEvent,
     InvalidData,
@@ -29,9 +41,15 @@ from sanzheng_shared.events.envelope import (
     parse_cloudevent,
     validate_data,
 )
-from sanzheng_shared.kafka.topics import TopicNames
+from sanzheng_shared.kafka.topics import DOMAINS, TopicNames
 from sanzheng_shared.logging import get_logger
-from sanzheng_shared.metrics import BATCH_SECONDS, EVENTS, TRANSIENT_RETRIES
+from sanzheng_shared.metrics import (
+    BATCH_SECONDS,
+    DB_STATEMENTS,
+    EVENTS,
+    STUCK,
+    TRANSIENT_RETRIES,
+)
 from sanzheng_shared.outbox import OutboxMessage, write_outbox
 from sanzheng_shared.policy import PolicyBook
 
@@ -40,6 +58,8 @@ log = get_logger(__name__)
 Routes = Mapping[str, Mapping[str, Handler]]
 """topic -> event type -> handler. A type not listed for its topic is dead-lettered."""
 
+DedupKey = tuple[str, str]
+
 
 @dataclass
 class BatchOutcome:
@@ -47,10 +67,16 @@ class BatchOutcome:
     duplicates: int = 0
     rejected: int = 0
     dead_lettered: int = 0
+    statements: int = 0
 
 
-class _HandlerFailed(Exception):
-    """A handler raised a non-transient error: redo the batch isolating each message."""
+class _EventFailed(Exception):
+    """A handler raised while folding one event: that event is dead-lettered, the rest of
+    the batch is folded again without it."""
+
+    def __init__(self, key: DedupKey, reason: str) -> None:
+        super().__init__(reason)
+        self.key, self.reason = key, reason
 
 
 class BatchProcessor:
@@ -63,6 +89,7 @@ class BatchProcessor:
         routes: Routes,
         topics: TopicNames,
         policies: PolicyBook | None = None,
+        state: Callable[[], ProjectionState] = ProjectionState,
     ) -> None:
         self.policies = policies
         self.service = service
@@ -70,36 +97,62 @@ class BatchProcessor:
         self.pool = pool
         self.routes = routes
         self.topics = topics
+        self.new_state = state
         self._known = {t: frozenset(r) for t, r in routes.items()}
+        self._inbound = {topics.inbound(d) for d in DOMAINS}
+        self.stuck: str | None = None
+        """Why the consumer cannot advance (an error that is neither transient nor one
+        message's), for readiness; None when it is fine."""
 
     async def process(self, records: Sequence[Any]) -> BatchOutcome:
-        """Return once the batch is committed; transient failures are retried, never skipped."""
+        """Return once the batch is committed. Transient failures are retried; one event's
+        failure dead-letters that event; nothing is skipped without a trace."""
+        poison: dict[DedupKey, str] = {}
         isolate = False
         attempt = 0
         while True:
             started = time.perf_counter()
             try:
-                async with connection(self.pool) as conn, conn.transaction():
-                    outcome = await self._apply(conn, records, isolate=isolate)
-            except _HandlerFailed as exc:
-                log.warning("batch_isolating_failure", error=repr(exc.__cause__))
-                isolate = True
+                async with connection(self.pool) as raw, raw.transaction():
+                    conn = CountingConnection(raw)
+                    if isolate:
+                        outcome = await self._apply_one_by_one(conn, records, poison)
+                    else:
+                        outcome = await self._apply(conn, records, poison)
+                    outcome.statements = conn.statements
+            except _EventFailed as exc:
+                log.warning("event_dead_lettered_after_handler_error", reason=exc.reason)
+                poison[exc.key] = exc.reason
                 continue
             except Exception as exc:
-                if not is_transient(exc):
-                    raise
                 attempt += 1
                 delay = min(30.0, 0.25 * 2**attempt)
-                TRANSIENT_RETRIES.labels(self.service).inc()
-                log.warning("batch_transient_error", error=repr(exc), retry_in_s=delay)
+                if is_transient(exc):
+                    TRANSIENT_RETRIES.labels(self.service).inc()
+                    log.warning("batch_transient_error", error=repr(exc), retry_in_s=delay)
+                elif not isolate:
+                    # The database refused something of one record: find which, alone.
+                    log.warning("batch_isolating_failure", error=repr(exc))
+                    isolate = True
+                    continue
+                else:
+                    self.stuck = repr(exc)
+                    STUCK.labels(self.service).set(1)
+                    log.error("consumer_stuck", error=repr(exc), retry_in_s=delay)
                 await asyncio.sleep(delay)
                 continue
+            if self.stuck is not None:
+                log.info("consumer_unstuck")
+                self.stuck = None
+                STUCK.labels(self.service).set(0)
             BATCH_SECONDS.labels(self.service).observe(time.perf_counter() - started)
+            DB_STATEMENTS.labels(self.service).inc(outcome.statements)
             for name in ("applied", "duplicates", "rejected", "dead_lettered"):
                 if count := getattr(outcome, name):
                     EVENTS.labels(self.service, name).inc(count)
             return outcome
 
+    # --- routing ------------------------------------------------------------------------
     def _route(self, topic: str) -> tuple[str, str | None] | None:
         """(the topic whose handlers apply, the school whose own topic it is) or None."""
         if topic in self.routes:
@@ -125,11 +178,23 @@ class BatchProcessor:
         except NotACloudEvent as exc:
             return exc.reason
 
-    async def _apply(self, conn: Any, records: Sequence[Any], *, isolate: bool) -> BatchOutcome:
+    # --- the batch ----------------------------------------------------------------------
+    async def _apply(
+        self,
+        conn: Any,
+        records: Sequence[Any],
+        poison: Mapping[DedupKey, str],
+        *,
+        replay: bool = False,
+        emit: bool = True,
+    ) -> BatchOutcome:
         outcome = BatchOutcome()
         parsed = [(record, self._parse(record)) for record in records]
-        fresh = await claim_new(conn, self.service, dict.fromkeys(_key(r, ev) for r, ev in parsed))
+        keys = dict.fromkeys(_key(r, ev) for r, ev in parsed)
+        fresh = set(keys) if replay else await claim_new(conn, self.service, keys)
+        dead: list[tuple[DedupKey, str]] = []
         outbox: list[OutboxMessage] = []
+        items: list[tuple[Any, CloudEvent]] = []
         positions: dict[tuple[str, int], tuple[int, int | None]] = {}
         for record, event in parsed:
             tp = (record.topic, record.partition)
@@ -140,75 +205,82 @@ class BatchProcessor:
                 outcome.duplicates += 1
                 continue
             fresh.discard(key)  # the same event twice in one batch applies once
-            if not isinstance(event, CloudEvent):
-                log.warning("dead_lettered", topic=record.topic, offset=record.offset, reason=event)
-                outbox.append(
-                    dead_letter(record, event, self.service, self._dlq_topic(record.topic))
+            reason = event if isinstance(event, str) else poison.get(key)
+            if reason is not None:
+                log.warning(
+                    "dead_lettered", topic=record.topic, offset=record.offset, reason=reason
                 )
+                outbox.append(
+                    dead_letter(record, reason, self.service, self._dlq_topic(record.topic))
+                )
+                dead.append((key, reason))
                 outcome.dead_lettered += 1
                 continue
-            ctx = HandlerContext(
-                conn,
-                self.service,
-                self.topics,
-                record.topic,
-                record.partition,
-                record.offset,
-                self.policies,
-            )
+            assert isinstance(event, CloudEvent)
+            items.append((record, event))
+
+        state = self.new_state()
+        events = [e for _, e in items]
+        students = sorted({e.subject for e in events if e.subject})
+        await lock(conn, [student_key(s) for s in students] + list(state.lock_keys(events)))
+        await state.load(conn, students, events)
+        ctx = HandlerContext(self.service, self.topics, state, self.policies, self._dispatch)
+        for record, event in items:
+            ctx.begin(record.topic, record.timestamp)
             with structlog.contextvars.bound_contextvars(
                 event_id=event.id, event_source=event.source, correlation_id=event.correlation_id
             ):
-                if isolate:
-                    failure = await self._dispatch_isolated(conn, event, ctx)
-                    if failure is not None:
-                        await forget(conn, self.service, key)
-                        outbox.append(
-                            dead_letter(
-                                record, failure, self.service, self._dlq_topic(record.topic)
-                            )
-                        )
-                        outcome.dead_lettered += 1
-                        continue
-                else:
-                    try:
-                        await self._dispatch(event, ctx)
-                    except Exception as exc:
-                        if is_transient(exc):
-                            raise
-                        raise _HandlerFailed() from exc
-            outbox.extend(ctx.emitted)
+                try:
+                    self._dispatch(event, record.topic, ctx)
+                except Exception as exc:
+                    log.exception("handler_failed", type=event.type)
+                    reason = f"handler failed: {type(exc).__name__}: {exc}"
+                    raise _EventFailed((event.source, event.id), reason) from exc
             if ctx.rejected:
                 outcome.rejected += 1
             else:
                 outcome.applied += 1
+        state.finish(ctx)
+        await state.save(conn)
+        if emit:
+            outbox.extend(ctx.emitted)
+        if not replay:
+            await eventlog.append(conn, str(uuid.uuid4()), items)
+            await mark_dead_lettered(conn, self.service, dead)
+            await save_offsets(conn, self.service, positions)
         await write_outbox(conn, self.schema, outbox)
-        await save_offsets(conn, self.service, positions)
         failpoints.reach("before_db_commit")
         return outcome
 
-    async def _dispatch_isolated(
-        self, conn: Any, event: CloudEvent, ctx: HandlerContext
-    ) -> str | None:
-        """Dispatch inside a savepoint; returns why it failed, or None."""
-        try:
-            async with conn.transaction():  # a savepoint: only this message's effects roll back
-                await self._dispatch(event, ctx)
-        except Exception as exc:
-            if is_transient(exc):
-                raise
-            log.exception("handler_failed", type=event.type)
-            ctx.emitted.clear()
-            return f"handler failed: {type(exc).__name__}: {exc}"
-        return None
+    async def _apply_one_by_one(
+        self, conn: Any, records: Sequence[Any], poison: Mapping[DedupKey, str]
+    ) -> BatchOutcome:
+        """After a failure the batch could not attribute: each record alone, in a savepoint;
+        one the database still refuses is dead-lettered with the reason, the others go on."""
+        total = BatchOutcome()
+        for record in records:
+            try:
+                async with conn.transaction():
+                    outcome = await self._apply(conn, [record], poison)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                reason = f"refused by the database: {type(exc).__name__}: {exc}"
+                outcome = await self._apply(
+                    conn, [record], {_key(record, self._parse(record)): reason}
+                )
+            for name in ("applied", "duplicates", "rejected", "dead_lettered"):
+                setattr(total, name, getattr(total, name) + getattr(outcome, name))
+        return total
 
-    async def _dispatch(self, event: CloudEvent, ctx: HandlerContext) -> None:
+    # --- one event ----------------------------------------------------------------------
+    def _dispatch(self, event: CloudEvent, topic: str, ctx: HandlerContext) -> None:
         if not event.subject:
             ctx.reject(
                 event, [Reason("DATA_REQUIRED", "`subject` (the student id) is missing", "subject")]
             )
             return
-        route = self._route(ctx.topic)
+        route = self._route(topic)
         assert route is not None  # _parse dead-lettered what has no route
         shared_topic, school = route
         if school is not None and event.schoolid != school:
@@ -225,15 +297,38 @@ class BatchProcessor:
                 ],
             )
             return
+        if shared_topic in self._inbound and (reason := self._tenancy(event, ctx)):
+            ctx.reject(event, [reason])
+            return
         try:
             data = validate_data(event)
         except InvalidData as exc:
             ctx.reject(event, exc.reasons)
             return
-        await self.routes[shared_topic][event.type](event, data, ctx)
+        self.routes[shared_topic][event.type](event, data, ctx)
+
+    @staticmethod
+    def _tenancy(event: CloudEvent, ctx: HandlerContext) -> Reason | None:
+        """A school writes only about its own students, under its own source (SPEC §8)."""
+        if event.schoolid and event.source != f"sis/{event.schoolid}":
+            return Reason(
+                "SOURCE_MISMATCH",
+                f"a school's events must have source sis/{event.schoolid}",
+                "source",
+            )
+        assert event.subject
+        owner = ctx.state.owner(event.subject)
+        if owner is not None and owner != event.schoolid:
+            # Says nothing of the owner: one school must not learn another's students.
+            return Reason(
+                "STUDENT_OTHER_SCHOOL",
+                "this student is not enrolled at your school",
+                "subject",
+            )
+        return None
 
 
-def _key(record: Any, event: CloudEvent | str) -> tuple[str, str]:
+def _key(record: Any, event: CloudEvent | str) -> DedupKey:
     """The de-duplication key: (source, id) for a CloudEvent; for a message that is not one,
     its position, so that re-reading it does not dead-letter it twice."""
     if isinstance(event, CloudEvent):

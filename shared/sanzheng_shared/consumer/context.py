@@ -1,13 +1,12 @@
-"""What a handler gets besides its event: the transaction's connection and a way to emit.
-
-Handlers never publish to Kafka directly: what they emit is collected here and written to
-the outbox in the batch's transaction, so an effect and its announcement commit together.
+"""What a handler gets besides its event: the batch's state and a way to emit, reject or
+hold. Handlers are plain functions without I/O: the batch loads the state before the fold
+and saves it after, so an effect and its announcement commit together.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,17 +25,41 @@ def derived_id(service: str, source: str, event_id: str, purpose: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"{service}\x1f{source}\x1f{event_id}\x1f{purpose}"))
 
 
+def content_id(*parts: str) -> str:
+    """Deterministic id from content (a decision's, with what came before it)."""
+    return str(uuid.uuid5(_NAMESPACE, "\x1f".join(parts)))
+
+
 @dataclass
 class HandlerContext:
-    conn: Any
+    """One batch's fold. `state` is the service's projection state for the batch; `topic`
+    and `timestamp` describe the record being folded now."""
+
     service: str
     topics: TopicNames
-    topic: str
-    partition: int
-    offset: int
+    state: Any
     policies: PolicyBook | None = None
+    dispatch: Callable[[CloudEvent, str, HandlerContext], None] | None = None
+    topic: str = ""
+    timestamp: int | None = None
     emitted: list[OutboxMessage] = field(default_factory=list)
     rejected: bool = False
+    touched: dict[str, int | None] = field(default_factory=dict)
+    """students whose facts this batch changed -> the latest broker timestamp behind them"""
+    causes: dict[str, CloudEvent] = field(default_factory=dict)
+    """students whose facts this batch changed -> the last event that changed them"""
+
+    def begin(self, topic: str, timestamp: int | None) -> None:
+        self.topic, self.timestamp, self.rejected = topic, timestamp, False
+
+    def touch(self, cause: CloudEvent) -> None:
+        """The cause's student has new facts: decide again at the end of the batch."""
+        assert cause.subject
+        latest = self.touched.get(cause.subject)
+        if self.timestamp is not None and (latest is None or self.timestamp > latest):
+            latest = self.timestamp
+        self.touched[cause.subject] = latest
+        self.causes[cause.subject] = cause
 
     @property
     def policy_book(self) -> PolicyBook:
@@ -63,8 +86,8 @@ class HandlerContext:
             "id": derived_id(self.service, cause.source, cause.id, purpose or type),
             "source": self.source,
             "type": type,
-            # A canonical event happened when its cause did; a derived one happens now.
-            "time": cause.time if type == cause.type and cause.time else datetime.now(UTC),
+            # A canonical event happened when its cause did; a derived one when it was seen.
+            "time": cause.time if type == cause.type and cause.time else self.seen_at(),
             "subject": subject if subject is not None else cause.subject,
             "schoolid": cause.schoolid,
             "dataversion": "1",
@@ -74,6 +97,12 @@ class HandlerContext:
         }
         attributes.update(extra or {})
         return CloudEvent.model_validate(attributes)
+
+    def seen_at(self) -> datetime:
+        """When the broker received the record being folded: the same in a replay."""
+        if self.timestamp is None:
+            return datetime.now(UTC)
+        return datetime.fromtimestamp(self.timestamp / 1000, UTC)
 
     def emit(self, topic: str, event: CloudEvent) -> None:
         self.emitted.append(OutboxMessage.of_event(topic, event))
@@ -105,4 +134,4 @@ class HandlerContext:
         )
 
 
-Handler = Callable[[CloudEvent, EventData, HandlerContext], Awaitable[None]]
+Handler = Callable[[CloudEvent, EventData, HandlerContext], None]

@@ -30,11 +30,32 @@ async def claim_new(
     return {(r["source"], r["id"]) for r in rows}
 
 
-async def forget(conn: Any, consumer: str, key: tuple[str, str]) -> None:
-    """Un-claim an event that was dead-lettered, so that re-driving it later applies it."""
+async def mark_dead_lettered(
+    conn: Any, consumer: str, dead: list[tuple[tuple[str, str], str]]
+) -> None:
+    """Keep a dead letter's inbox row, marked: a later re-read must not apply it late."""
+    if not dead:
+        return
     await conn.execute(
-        "DELETE FROM inbox WHERE consumer = $1 AND source = $2 AND id = $3", consumer, *key
+        "UPDATE inbox SET dead_lettered_at = now(), reason = d.r"
+        " FROM unnest($2::text[], $3::text[], $4::text[]) AS d(s, i, r)"
+        " WHERE consumer = $1 AND source = d.s AND id = d.i",
+        consumer,
+        [k[0] for k, _ in dead],
+        [k[1] for k, _ in dead],
+        [r[:1000] for _, r in dead],
     )
+
+
+async def allow_redrive(conn: Any, consumer: str, key: tuple[str, str]) -> bool:
+    """Clear a dead letter's inbox row, so that its re-driven copy is applied (once)."""
+    done = await conn.execute(
+        "DELETE FROM inbox WHERE consumer = $1 AND source = $2 AND id = $3"
+        " AND dead_lettered_at IS NOT NULL",
+        consumer,
+        *key,
+    )
+    return bool(done != "DELETE 0")
 
 
 async def save_offsets(

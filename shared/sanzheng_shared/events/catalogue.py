@@ -184,6 +184,22 @@ class SubmissionReleased(EventData):
     type: str
 
 
+class ConflictingClaim(EventData):
+    source: str
+    id: str
+
+
+class EnrollmentConflict(EventData):
+    """To the owning school (and the bureau): another school tried to enroll one of its
+    students' national id. The claiming school only learns "enrolled at another school"."""
+
+    student_id: str
+    national_id_masked: str | None = None
+    claimed_by_school: str | None = None
+    claimed_as_student: str
+    claim: ConflictingClaim
+
+
 class RequirementResult(EventData):
     code: str
     met: bool
@@ -210,6 +226,7 @@ DATA_MODELS: dict[str, type[EventData]] = {
     "certificate.earned": CertificateEarned,
     "certificate.revoked": CertificateRevoked,
     "submission.rejected": SubmissionRejected,
+    "enrollment.conflict": EnrollmentConflict,
     "submission.held": SubmissionHeld,
     "submission.released": SubmissionReleased,
     "graduation.eligibility_changed": EligibilityChanged,

@@ -1,0 +1,89 @@
+"""The graduation decision, once per student per batch (SPEC §2.5, §3.3).
+
+A decision is announced when its explanation changed. Its id derives from its content and
+from the id of the decision before it, so that a changed decision is never taken for a
+duplicate (even A, then B, then A again), and a replay from the event log announces the
+same ids as the live run, which downstream consumers then drop as duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+from sanzheng_certificates.graduation import Decision, decide
+from sanzheng_shared.consumer.context import HandlerContext, content_id
+from sanzheng_shared.domain.school_year import expected_graduation
+
+if TYPE_CHECKING:
+    from sanzheng_certificates.projection import CertificatesState
+
+
+def explanation(decision: Decision) -> dict[str, Any]:
+    return {
+        "eligible": decision.eligible,
+        "requirements": [r.as_dict() for r in decision.requirements],
+        "policy_version": decision.policy_version,
+    }
+
+
+def _stored(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {k: row[k] for k in ("eligible", "requirements", "policy_version")}
+
+
+def decide_touched(state: CertificatesState, ctx: HandlerContext) -> None:
+    for student_id in sorted(ctx.touched):
+        cause = ctx.causes[student_id]
+        student = state.known.get(student_id) if state.known is not None else None
+        school = student["school_id"] if student else cause.schoolid
+        cohort = student["cohort"] if student else None
+        day = (
+            expected_graduation(cohort, student["program_years"])
+            if student
+            else (cause.time.date() if cause.time else date.today())
+        )
+        policy = ctx.policy_book.for_student(school, cohort, day)
+        now = explanation(decide(state.record(student_id), policy))
+        previous = state.decisions.get(student_id)
+        if _stored(previous) == now:
+            continue
+        decided_at = _decided_at(previous, ctx.touched[student_id])
+        decision_id = content_id(
+            "graduation",
+            student_id,
+            (previous or {}).get("event_id") or "",
+            json.dumps(now, sort_keys=True, ensure_ascii=False),
+        )
+        state.decisions.put(
+            {
+                "student_id": student_id,
+                "school_id": school or (previous or {}).get("school_id"),
+                **now,
+                "decided_at": decided_at,
+                "event_id": decision_id,
+            }
+        )
+        ctx.emit(
+            ctx.topics.graduation,
+            ctx.derive(
+                cause,
+                type="graduation.eligibility_changed",
+                data=now | {"decided_at": decided_at.isoformat()},
+                extra={"id": decision_id, "schoolid": school, "time": decided_at},
+            ),
+        )
+
+
+def _decided_at(previous: dict[str, Any] | None, timestamp_ms: int | None) -> datetime:
+    """When the broker received the newest event behind the decision (the same in a
+    replay), never before the previous decision: the gateway keeps the latest one."""
+    at = (
+        datetime.fromtimestamp(timestamp_ms / 1000, UTC)
+        if timestamp_ms is not None
+        else datetime.now(UTC)
+    )
+    before = (previous or {}).get("decided_at")
+    return max(at, before) if isinstance(before, datetime) else at

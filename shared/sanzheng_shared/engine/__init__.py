@@ -1,0 +1,1 @@
+"""Load, fold, save: the per-batch engine every service runs on."""

@@ -1,0 +1,62 @@
+"""A service's projection as one batch sees it: load in bulk, fold in memory, save in bulk.
+
+Each service subclasses `ProjectionState` with its own tables (and, where a rule needs
+them, rows found by keys other than the student: a certificate number, an internship id).
+The batch processor calls, in this order: `lock_keys` (what to lock besides the students),
+`load`, the handlers (the fold), `finish` (once per batch: e.g. decide graduation once per
+student), `save`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sanzheng_shared.engine.table import Table
+from sanzheng_shared.events.envelope import CloudEvent
+
+
+class ProjectionState:
+    keeps_known_students = False
+    """Services that check rules against students they do not own keep `known_students`."""
+
+    def __init__(self) -> None:
+        self.pending = Table("pending", key=("seq",), serial="seq", json_columns=("event",))
+        self.known: Table | None = (
+            Table("known_students", key=("student_id",)) if self.keeps_known_students else None
+        )
+
+    # --- what the service declares ------------------------------------------------------
+    def projection_tables(self) -> list[Table]:
+        """The service's own tables (rebuilt by `sanzheng replay`)."""
+        return []
+
+    def lock_keys(self, events: Sequence[CloudEvent]) -> Iterable[str]:
+        """Keys shared between students that the batch's events may take."""
+        return ()
+
+    async def load_more(self, conn: Any, students: list[str], events: Sequence[CloudEvent]) -> None:
+        """Rows found by other keys than the student (after the students' rows are loaded)."""
+
+    def owner(self, student_id: str) -> str | None:
+        """The school the student belongs to, when this service knows it."""
+        row = self.known.get(student_id) if self.known is not None else None
+        return row["school_id"] if row else None
+
+    def finish(self, ctx: Any) -> None:
+        """Once per batch, after every event is folded."""
+
+    # --- what the engine calls ----------------------------------------------------------
+    def tables(self) -> list[Table]:
+        platform = [self.pending] + ([self.known] if self.known is not None else [])
+        return platform + self.projection_tables()
+
+    async def load(self, conn: Any, students: list[str], events: Sequence[CloudEvent]) -> None:
+        for table in self.tables():
+            if table.student is not None and table.loaded:
+                await table.load_students(conn, students)
+        await self.load_more(conn, students, events)
+
+    async def save(self, conn: Any) -> None:
+        for table in self.tables():
+            await table.save(conn)

@@ -1,0 +1,193 @@
+"""One table of a projection, as a batch sees it: rows loaded in bulk, changed in memory,
+written back in bulk.
+
+An identity map per batch (cosmicpython's `seen`, quix-streams' write cache): later events
+of a batch see what earlier ones wrote, and the database is touched only at load and save,
+with a constant number of statements whatever the batch holds. Rows travel as JSON
+(`jsonb_populate_recordset`), so one statement writes any number of rows of any shape
+without a placeholder per value (asyncpg allows 32,767).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+Row = dict[str, Any]
+Key = tuple[Any, ...]
+_new_rows = itertools.count(1)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "\\x" + bytes(value).hex()
+    raise TypeError(f"cannot store {type(value).__name__} in a row")
+
+
+def rows_json(rows: Iterable[Row]) -> str:
+    return json.dumps(list(rows), default=_json_default, ensure_ascii=False)
+
+
+class Table:
+    """`key` is the primary key; `student` the column that says whose row it is (rows of the
+    batch's students are loaded by it); `serial` a key the database assigns on insert;
+    `json_columns` hold jsonb (decoded on load, so a row round-trips unchanged)."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        key: tuple[str, ...],
+        student: str | None = "student_id",
+        serial: str | None = None,
+        json_columns: tuple[str, ...] = (),
+        append_only: bool = False,
+        loaded: bool = True,
+    ) -> None:
+        self.name = name
+        self.key = key
+        self.student = student
+        self.serial = serial
+        self.json_columns = json_columns
+        self.append_only = append_only
+        self.loaded = loaded
+        """False for a table the fold only writes to (a log): never loaded."""
+        self.rows: dict[Key, Row] = {}
+        self._by_student: dict[str, set[Key]] = {}
+        self._loaded: set[Key] = set()
+        self._changed: set[Key] = set()
+        self._deleted: set[Key] = set()
+
+    # --- load -------------------------------------------------------------------------
+    async def load(self, conn: Any, where: str, *args: Any) -> None:
+        """One query; rows already held (changed in this batch) are kept as they are."""
+        for record in await conn.fetch(f"SELECT * FROM {self.name} WHERE {where}", *args):
+            row = dict(record)
+            for column in self.json_columns:
+                if isinstance(row.get(column), str):
+                    row[column] = json.loads(row[column])
+            key = self.key_of(row)
+            if key in self.rows or key in self._deleted:
+                continue
+            self._remember(key, row)
+            self._loaded.add(key)
+
+    async def load_students(self, conn: Any, students: list[str]) -> None:
+        assert self.student is not None
+        if students:
+            await self.load(conn, f"{self.student} = ANY($1::text[])", students)
+
+    # --- read -------------------------------------------------------------------------
+    def key_of(self, row: Row) -> Key:
+        return tuple(row[c] for c in self.key)
+
+    def get(self, *key: Any) -> Row | None:
+        return self.rows.get(tuple(key))
+
+    def of_student(self, student_id: str) -> list[Row]:
+        """The student's rows in key order (a stable order, whatever the load order)."""
+        keys = self._by_student.get(student_id, ())
+        return [self.rows[k] for k in sorted(keys, key=_sortable)]
+
+    def __iter__(self) -> Iterator[Row]:
+        return iter(list(self.rows.values()))
+
+    # --- change -----------------------------------------------------------------------
+    def put(self, row: Row) -> Row:
+        """Insert or replace the row with this key (a new serial row gets a provisional key)."""
+        if self.serial is not None and row.get(self.serial) is None:
+            row = row | {self.serial: -next(_new_rows)}
+        key = self.key_of(row)
+        old = self.rows.get(key)
+        if old is not None and self.student and old[self.student] != row[self.student]:
+            self._by_student.get(old[self.student], set()).discard(key)
+        self._remember(key, row)
+        self._changed.add(key)
+        self._deleted.discard(key)
+        return row
+
+    def update(self, row: Row, **changes: Any) -> Row:
+        return self.put(row | changes)
+
+    def delete(self, *key: Any) -> None:
+        row = self.rows.pop(tuple(key), None)
+        if row is None:
+            return
+        if self.student:
+            self._by_student.get(row[self.student], set()).discard(tuple(key))
+        self._changed.discard(tuple(key))
+        if tuple(key) in self._loaded:
+            self._deleted.add(tuple(key))
+
+    def _remember(self, key: Key, row: Row) -> None:
+        self.rows[key] = row
+        if self.student:
+            self._by_student.setdefault(row[self.student], set()).add(key)
+
+    # --- save -------------------------------------------------------------------------
+    def pending_changes(self) -> int:
+        return len(self._changed) + len(self._deleted)
+
+    async def save(self, conn: Any) -> None:
+        """At most two statements: one delete, one upsert (or insert)."""
+        if self._deleted:
+            keys = [
+                dict(zip(self.key, k, strict=True)) for k in sorted(self._deleted, key=_sortable)
+            ]
+            match = " AND ".join(f"t.{c} = d.{c}" for c in self.key)
+            await conn.execute(
+                f"DELETE FROM {self.name} t USING jsonb_populate_recordset(null::{self.name},"
+                f" $1::jsonb) d WHERE {match}",
+                rows_json(keys),
+            )
+        changed = [self.rows[k] for k in sorted(self._changed, key=_sortable) if k in self.rows]
+        if changed:
+            await self._upsert(conn, changed)
+        self._loaded |= self._changed
+        self._loaded -= self._deleted
+        self._changed.clear()
+        self._deleted.clear()
+
+    async def _upsert(self, conn: Any, rows: list[Row]) -> None:
+        new = [r for r in rows if self.serial and r[self.serial] < 0]
+        old = [r for r in rows if not (self.serial and r[self.serial] < 0)]
+        if new:
+            columns = [c for c in _columns(new) if c != self.serial]
+            await self._insert(conn, [{c: r[c] for c in columns} for r in new], columns, "")
+        if old:
+            columns = _columns(old)
+            conflict = ""
+            if not self.append_only:
+                updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in self.key)
+                conflict = f" ON CONFLICT ({', '.join(self.key)}) DO " + (
+                    f"UPDATE SET {updates}" if updates else "NOTHING"
+                )
+            else:
+                conflict = " ON CONFLICT DO NOTHING"
+            await self._insert(conn, old, columns, conflict)
+
+    async def _insert(self, conn: Any, rows: list[Row], columns: list[str], conflict: str) -> None:
+        names = ", ".join(columns)
+        # WITH ORDINALITY keeps the batch's order, so serial ids follow the order of events.
+        await conn.execute(
+            f"INSERT INTO {self.name} ({names}) SELECT {names}"
+            f" FROM jsonb_populate_recordset(null::{self.name}, $1::jsonb)"
+            f" WITH ORDINALITY AS r ORDER BY ordinality{conflict}",
+            rows_json(rows),
+        )
+
+
+def _sortable(key: Key) -> tuple[str, ...]:
+    return tuple("" if v is None else str(v) for v in key)
+
+
+def _columns(rows: list[Row]) -> list[str]:
+    return list(dict.fromkeys(c for r in rows for c in r))
