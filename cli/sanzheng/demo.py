@@ -44,8 +44,13 @@ SETTLE_SECONDS = 6.0
 
 
 async def last_decision_epoch(database_url: str) -> float:
+    """When the last graduation decision was made (its outbox row's creation: a decision's
+    own `decided_at` is the broker time of the newest event behind it, so that a replay
+    reproduces it)."""
     rows = await fetch(
-        database_url, "SELECT extract(epoch FROM max(decided_at)) AS t FROM certificates.decisions"
+        database_url,
+        "SELECT extract(epoch FROM max(created_at)) AS t FROM certificates.outbox"
+        " WHERE topic LIKE '%graduation.events'",
     )
     return float(rows[0]["t"])
 
@@ -66,7 +71,12 @@ async def wait_processed(database_url: str, published: int) -> list[Any]:
     last: list[Any] = [None]
 
     async def settled() -> bool:
-        rows = await fetch(database_url, "SELECT max(decided_at) AS t FROM certificates.decisions")
+        # Nothing new consumed nor emitted by the deciding service since the last look.
+        rows = await fetch(
+            database_url,
+            "SELECT (SELECT coalesce(max(seq), 0) FROM certificates.outbox)"
+            " + (SELECT coalesce(sum(next_offset), 0) FROM certificates.consumer_offsets) AS t",
+        )
         same = rows[0]["t"] == last[0]
         last[0] = rows[0]["t"]
         return same

@@ -80,8 +80,12 @@ def enrollment_routes(inbound: dict[str, Handler]) -> dict[str, Handler]:
     def status(event: CloudEvent, data: EventData, ctx: HandlerContext) -> None:
         on_status(ctx, event, data)
 
+    def transferred(event: CloudEvent, data: EventData, ctx: HandlerContext) -> None:
+        on_transferred(ctx, event, data)
+
     return {
         "student.enrolled": enrolled,
         **dict.fromkeys(STATUS_BY_EVENT, status),
+        "student.transferred": transferred,
         **pending.IGNORED,
     }

@@ -15,7 +15,7 @@ from sanzheng_certificates.app import SPEC as CERTIFICATES
 from sanzheng_enrollment.app import SPEC as ENROLLMENT
 from sanzheng_internship.app import SPEC as INTERNSHIP
 from sanzheng_labor_education.app import SPEC as LABOR
-from sanzheng_shared.kafka.topics import TopicNames
+from sanzheng_shared.kafka.topics import DOMAINS, TopicNames, ensure_topics
 from sanzheng_shared.service import ServiceRuntime
 from sanzheng_shared.settings import Settings
 from sanzheng_shared.testing import (
@@ -120,12 +120,65 @@ async def domain(kafka_bootstrap: str, admin_database_url: str) -> AsyncIterator
         topic_partitions=3,
         outbox_poll_seconds=0.2,
     )
+    # Two schools' own topics exist before the services subscribe by pattern (a pattern
+    # finds new topics only at its next metadata refresh).
+    await ensure_topics(
+        kafka_bootstrap,
+        [
+            TopicNames(settings.topic_prefix).inbound(d, school)
+            for d in DOMAINS
+            for school in ("SCH001", "SCH002")
+        ],
+        partitions=3,
+    )
     running = Domain(settings)
     await asyncio.gather(*(runtime.start() for runtime in running.runtimes))
     yield running
     for runtime in reversed(running.runtimes):
         await runtime.stop()
     await drop_database(admin_database_url, name)
+
+
+# Storage ids and arrival clocks: not part of what a projection says.
+_NOT_COMPARED = {"seq", "received_at"}
+
+
+def _comparable(column: str, value: Any) -> str:
+    if column == "national_id_enc" and value is not None:
+        # Fernet encrypts with a fresh IV each time: compare what it decrypts to.
+        from sanzheng_enrollment.privacy import vault
+
+        return vault().reveal(bytes(value))
+    return str(value)
+
+
+async def projection_snapshot(url: str, spec: Any) -> dict[str, list[tuple]]:
+    tables = {}
+    for table in spec.state().tables():
+        rows = await fetch(url, f"SELECT * FROM {spec.schema}.{table.name}")
+        tables[table.name] = sorted(
+            tuple(
+                (k, _comparable(k, v)) for k, v in sorted(dict(r).items()) if k not in _NOT_COMPARED
+            )
+            for r in rows
+        )
+    return tables
+
+
+async def replay_service(domain: Domain, spec: Any) -> Any:
+    import asyncpg
+
+    from sanzheng_shared.engine.replay import replay
+    from sanzheng_shared.policy import PolicyBook
+
+    conn = await asyncpg.connect(domain.url)
+    try:
+        await conn.execute(f"SET search_path TO {spec.schema}, public")
+        return await replay(
+            conn, spec, topics=domain.topics, policies=PolicyBook.load(None), emit=False
+        )
+    finally:
+        await conn.close()
 
 
 class RunningGateway:

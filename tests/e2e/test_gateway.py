@@ -11,7 +11,14 @@ import httpx
 import pytest
 
 from sanzheng_shared.testing import enrolled, eventually
-from tests.e2e.conftest import BATCH, STRUCTURED, lifecycle
+from tests.e2e.conftest import (
+    BATCH,
+    STRUCTURED,
+    RunningGateway,
+    lifecycle,
+    projection_snapshot,
+    replay_service,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -242,3 +249,23 @@ async def test_held_submissions_show_in_the_status_until_the_fact_arrives(gatewa
         )
         done = await eventually(status, lambda s: s.get("labor_education") and not s["pending"])
         assert done["labor_education"][0]["kind"] == "completed"
+
+
+async def test_the_gateways_read_model_rebuilt_from_its_event_log_equals_the_live_one(
+    gateway: RunningGateway, students: dict[str, str]
+) -> None:
+    from sanzheng_gateway.app import SPEC
+
+    # What other tests of this module sent may still be arriving: wait for a still moment.
+    seen: list[Any] = []
+
+    async def still() -> bool:
+        seen.append(await projection_snapshot(gateway.domain.url, SPEC))
+        return len(seen) > 1 and seen[-1] == seen[-2]
+
+    await eventually(still, timeout=60, interval=1.0)
+    live = seen[-1]
+    assert live["students"] and live["decisions"] and live["timeline"]
+    result = await replay_service(gateway.domain, SPEC)
+    assert result.events >= len(live["timeline"])
+    assert await projection_snapshot(gateway.domain.url, SPEC) == live

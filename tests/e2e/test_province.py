@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,7 +13,7 @@ from hypothesis import strategies as st
 
 from sanzheng.synthetic import PROFILES, ProvinceGenerator, Student
 from sanzheng_shared.testing import fetch, publish
-from tests.e2e.conftest import SCHEMAS, Domain
+from tests.e2e.conftest import SCHEMAS, Domain, projection_snapshot, replay_service
 from tests.oracle import expected_missing
 
 pytestmark = pytest.mark.slow
@@ -101,40 +100,10 @@ async def test_any_order_with_duplicates_gives_the_same_decision(domain: Domain,
     assert (await _missing(domain, [student]))[student.student_id] == expected
 
 
-# Storage ids and arrival clocks: not part of what a projection says.
-_NOT_COMPARED = {"seq", "received_at"}
-
-
-def _comparable(column: str, value: Any) -> str:
-    if column == "national_id_enc" and value is not None:
-        # Fernet encrypts with a fresh IV each time: compare what it decrypts to.
-        from sanzheng_enrollment.privacy import vault
-
-        return vault().reveal(bytes(value))
-    return str(value)
-
-
-async def _snapshot(url: str, spec: Any) -> dict[str, list[tuple]]:
-    tables = {}
-    for table in spec.state().tables():
-        rows = await fetch(url, f"SELECT * FROM {spec.schema}.{table.name}")
-        tables[table.name] = sorted(
-            tuple(
-                (k, _comparable(k, v)) for k, v in sorted(dict(r).items()) if k not in _NOT_COMPARED
-            )
-            for r in rows
-        )
-    return tables
-
-
 async def test_every_projection_rebuilt_from_its_event_log_equals_the_live_one(
     domain: Domain,
 ) -> None:
-    import asyncpg
-
     from sanzheng.main import all_specs
-    from sanzheng_shared.engine.replay import replay
-    from sanzheng_shared.policy import PolicyBook
 
     students = list(ProvinceGenerator(seed=23, id_prefix="R").students(150))
     sent = [(sub.domain, sub.event) for s in students for sub in s.submissions]
@@ -142,18 +111,11 @@ async def test_every_projection_rebuilt_from_its_event_log_equals_the_live_one(
     await domain.wait_quiet([event for _, event in sent])
 
     for spec in (s for s in all_specs() if s.schema in SCHEMAS):
-        live = await _snapshot(domain.url, spec)
+        live = await projection_snapshot(domain.url, spec)
         assert any(live.values()), f"{spec.name} has an empty projection"
-        conn = await asyncpg.connect(domain.url)
-        try:
-            await conn.execute(f"SET search_path TO {spec.schema}, public")
-            result = await replay(
-                conn, spec, topics=domain.topics, policies=PolicyBook.load(None), emit=False
-            )
-        finally:
-            await conn.close()
+        result = await replay_service(domain, spec)
         assert result.events > 0
-        rebuilt = await _snapshot(domain.url, spec)
+        rebuilt = await projection_snapshot(domain.url, spec)
         for name in live:
             missing = set(live[name]) - set(rebuilt[name])
             extra = set(rebuilt[name]) - set(live[name])

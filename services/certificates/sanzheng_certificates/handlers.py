@@ -150,8 +150,16 @@ INBOUND: dict[str, Handler] = {
     "certificate.earned": certificate_earned,
     "certificate.revoked": certificate_revoked,
 }
+
+
+def student_transferred(event: CloudEvent, data: EventData, ctx: HandlerContext) -> None:
+    known_students.on_transferred(ctx, event, data)
+    ctx.touch(event)  # another school's policy may apply now
+
+
 ENROLLMENT: dict[str, Handler] = {
     "student.enrolled": student_enrolled,
+    "student.transferred": student_transferred,
     "student.suspended": student_status,
     "student.resumed": student_status,
     "student.withdrawn": student_status,

@@ -76,6 +76,8 @@ class CertificatesState(ProjectionState):
                     self.revocations.get(c["certificate_no"]) is not None,
                 )
                 for c in self.certificates.of_student(student_id)
+                # One sent by another school before the student was known never counts.
+                if student is None or c["school_id"] in (None, student["school_id"])
             ),
             internships=tuple(
                 InternshipFact(

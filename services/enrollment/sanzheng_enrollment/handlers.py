@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from sanzheng_enrollment import transfers
 from sanzheng_enrollment.privacy import vault
 from sanzheng_enrollment.projection import EnrollmentState
 from sanzheng_enrollment.rules import check_national_id, duplicate_id, next_status
 from sanzheng_shared import pending
 from sanzheng_shared.consumer.context import Handler, HandlerContext
-from sanzheng_shared.events.catalogue import StudentEnrolled, StudentStatusChanged
+from sanzheng_shared.events.catalogue import (
+    StudentEnrolled,
+    StudentStatusChanged,
+    StudentTransferred,
+)
 from sanzheng_shared.events.envelope import CloudEvent, Reason
 
 
@@ -116,9 +121,73 @@ def status_changed(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
     )
 
 
+def student_transferred(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
+    assert isinstance(data, StudentTransferred) and event.subject
+    state: EnrollmentState = ctx.state
+    student = state.students.get(event.subject)
+    if student is None:
+        pending.hold(ctx, event, pending.STUDENT)
+        return
+    owner = student["school_id"]
+    speaker = transfers.party(event.source, event.schoolid, owner, data.to_school_id)
+    earlier = state.transfers.get(data.transfer_id)
+    if speaker is None or (earlier is not None and earlier["student_id"] != event.subject):
+        ctx.reject(
+            event,
+            [Reason("ENR_TRANSFER", "no transfer of this student by this sender", "transfer_id")],
+        )
+        return
+    outcome = transfers.agree(owner, data, speaker, earlier)
+    if isinstance(outcome, Reason):
+        ctx.reject(event, [outcome])
+        return
+    state.transfers.put(
+        {
+            "transfer_id": data.transfer_id,
+            "student_id": event.subject,
+            "from_school_id": owner,
+            "to_school_id": data.to_school_id,
+            "to_class_id": data.to_class_id,
+            "to_major_code": data.to_major_code,
+            "to_major_name": data.to_major_name,
+            "on_date": data.on,
+            "reason": data.reason,
+            "agreed_by": list(outcome.agreed_by),
+            "done": outcome.done,
+        }
+    )
+    if not outcome.done:  # waits for the other school (or the bureau)
+        return
+    state.students.update(
+        student,
+        school_id=data.to_school_id,
+        class_id=data.to_class_id,
+        major_code=data.to_major_code or student["major_code"],
+        major_name=data.to_major_name or student["major_name"],
+    )
+    canonical = data.model_dump(mode="json") | {
+        "from_school_id": owner,
+        "approved_by": list(outcome.agreed_by),
+    }
+    ctx.emit(
+        ctx.topics.outbound("enrollment"),
+        ctx.derive(
+            event,
+            type="student.transferred",
+            data=canonical,
+            purpose=f"transferred {data.transfer_id}",
+            extra={"schoolid": data.to_school_id},
+        ),
+    )
+
+
 STATUS: dict[str, Handler] = {
     "student.suspended": status_changed,
     "student.resumed": status_changed,
     "student.withdrawn": status_changed,
 }
-INBOUND: dict[str, Handler] = {"student.enrolled": student_enrolled, **STATUS}
+INBOUND: dict[str, Handler] = {
+    "student.enrolled": student_enrolled,
+    "student.transferred": student_transferred,
+    **STATUS,
+}

@@ -24,10 +24,11 @@ class EnrollmentState(ProjectionState):
         self.status_changes = Table(
             "status_changes", key=("event_source", "event_id"), append_only=True
         )
+        self.transfers = Table("transfers", key=("transfer_id",))
         self._fingerprints: list[str] = []
 
     def projection_tables(self) -> list[Table]:
-        return [self.students, self.status_changes]
+        return [self.students, self.status_changes, self.transfers]
 
     def lock_keys(self, events: Sequence[CloudEvent]) -> Iterable[str]:
         self._fingerprints = sorted(set(filter(None, map(self._fingerprint, events))))

@@ -54,6 +54,21 @@ def student_status(event: CloudEvent, _data: EventData, ctx: HandlerContext) -> 
     timeline_only(event, _data, ctx)
 
 
+def student_transferred(event: CloudEvent, _data: EventData, ctx: HandlerContext) -> None:
+    state: GatewayState = ctx.state
+    d = event.data or {}
+    row = state.students.get(event.subject)
+    if row is not None:
+        state.students.update(
+            row,
+            school_id=d["to_school_id"],
+            class_id=d["to_class_id"],
+            major_code=d.get("to_major_code") or row["major_code"],
+            major_name=d.get("to_major_name") or row["major_name"],
+        )
+    timeline_only(event, _data, ctx)
+
+
 def eligibility_changed(event: CloudEvent, _data: EventData, ctx: HandlerContext) -> None:
     state: GatewayState = ctx.state
     d = event.data or {}
@@ -109,6 +124,7 @@ ENROLLMENT: dict[str, Handler] = {
     "student.resumed": student_status,
     "student.withdrawn": student_status,
     "enrollment.conflict": timeline_only,
+    "student.transferred": student_transferred,
     **PENDING,
 }
 INTERNSHIP: dict[str, Handler] = {

@@ -318,7 +318,7 @@ class BatchProcessor:
             )
         assert event.subject
         owner = ctx.state.owner(event.subject)
-        if owner is not None and owner != event.schoolid:
+        if owner is not None and owner != event.schoolid and not _may_transfer(event):
             # Says nothing of the owner: one school must not learn another's students.
             return Reason(
                 "STUDENT_OTHER_SCHOOL",
@@ -326,6 +326,17 @@ class BatchProcessor:
                 "subject",
             )
         return None
+
+
+def _may_transfer(event: CloudEvent) -> bool:
+    """The receiving school and the bureau take part in a transfer of another school's
+    student (the enrollment service checks who agreed to what)."""
+    if event.type != "student.transferred":
+        return False
+    to_school = (event.data or {}).get("to_school_id") if isinstance(event.data, dict) else None
+    return event.source.startswith("bureau/") or (
+        event.schoolid is not None and event.schoolid == to_school
+    )
 
 
 def _key(record: Any, event: CloudEvent | str) -> DedupKey:

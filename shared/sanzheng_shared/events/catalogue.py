@@ -65,6 +65,20 @@ class StudentStatusChanged(EventData):
     reason: str | None = Field(default=None, max_length=500)
 
 
+class StudentTransferred(EventData):
+    """A change of school (or of class and major within one). Between schools it takes
+    effect with both schools' agreement — each sends this event with the same
+    `transfer_id` — or with the bureau's approval (sent with source `bureau/<id>`)."""
+
+    transfer_id: str = Field(min_length=1, max_length=100)
+    to_school_id: str = Field(min_length=1, max_length=50)
+    to_class_id: str = Field(min_length=1, max_length=50)
+    to_major_code: str | None = Field(default=None, max_length=20)
+    to_major_name: str | None = Field(default=None, max_length=100)
+    on: date
+    reason: str | None = Field(default=None, max_length=500)
+
+
 class InternshipStarted(EventData):
     internship_id: str = Field(min_length=1, max_length=100)
     kind: InternshipKind
@@ -218,6 +232,7 @@ DATA_MODELS: dict[str, type[EventData]] = {
     "student.suspended": StudentStatusChanged,
     "student.resumed": StudentStatusChanged,
     "student.withdrawn": StudentStatusChanged,
+    "student.transferred": StudentTransferred,
     "internship.started": InternshipStarted,
     "internship.completed": InternshipCompleted,
     "internship.terminated": InternshipTerminated,
@@ -234,7 +249,13 @@ DATA_MODELS: dict[str, type[EventData]] = {
 
 INBOUND_TYPES: dict[str, frozenset[str]] = {
     "enrollment": frozenset(
-        {"student.enrolled", "student.suspended", "student.resumed", "student.withdrawn"}
+        {
+            "student.enrolled",
+            "student.suspended",
+            "student.resumed",
+            "student.withdrawn",
+            "student.transferred",
+        }
     ),
     "internship": frozenset(
         {"internship.started", "internship.completed", "internship.terminated"}

@@ -1,0 +1,75 @@
+"""A change of school through `student.transferred`, in the enrollment service against the
+real database: it takes both schools (or the bureau), and then the new school owns the
+student."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sanzheng_shared.consumer.batch import BatchProcessor
+from sanzheng_shared.testing import cloudevent, enrolled
+from tests.integration.conftest import TOPICS, record
+
+INBOUND = TOPICS.inbound("enrollment")
+
+
+def transferred(student: str, school: str | None, **extra: Any) -> dict[str, Any]:
+    data = {
+        "transfer_id": f"T-{student}",
+        "to_school_id": "SCH002",
+        "to_class_id": "B-1",
+        "on": "2026-03-01",
+        "reason": "搬家",
+    }
+    event = cloudevent("student.transferred", student, data)
+    if school is None:  # the bureau: its own source, no school
+        event.pop("schoolid")
+        return event | {"source": "bureau/QD-EDU"} | extra
+    return event | {"source": f"sis/{school}", "schoolid": school} | extra
+
+
+async def _emitted(proc: BatchProcessor) -> list[dict[str, Any]]:
+    async with proc.pool.acquire() as conn:
+        rows = await conn.fetch("SELECT value FROM outbox ORDER BY seq")
+    return [json.loads(bytes(r["value"])) for r in rows]
+
+
+async def _school_of(proc: BatchProcessor, student: str) -> str:
+    async with proc.pool.acquire() as conn:
+        return str(
+            await conn.fetchval("SELECT school_id FROM students WHERE student_id = $1", student)
+        )
+
+
+async def test_a_transfer_needs_both_schools_then_the_new_school_owns_the_student(
+    enrollment: BatchProcessor,
+) -> None:
+    await enrollment.process([record(INBOUND, enrolled("TR-1"))])
+    # The receiving school agrees first: nothing changes yet.
+    outcome = await enrollment.process([record(INBOUND, transferred("TR-1", "SCH002"))])
+    assert (outcome.applied, outcome.rejected) == (1, 0)
+    assert await _school_of(enrollment, "TR-1") == "SCH001"
+    # A third school cannot take part.
+    third = await enrollment.process([record(INBOUND, transferred("TR-1", "SCH003"))])
+    assert third.rejected == 1
+    # The owning school agrees: the transfer takes effect.
+    await enrollment.process([record(INBOUND, transferred("TR-1", "SCH001"))])
+    assert await _school_of(enrollment, "TR-1") == "SCH002"
+    [moved] = [e for e in await _emitted(enrollment) if e["type"] == "student.transferred"]
+    assert moved["schoolid"] == "SCH002"
+    assert moved["data"]["from_school_id"] == "SCH001"
+    assert moved["data"]["approved_by"] == ["SCH001", "SCH002"]
+
+    # From now on the old school is another school.
+    late = cloudevent("student.withdrawn", "TR-1", {"on": "2026-04-01", "reason": "x"})
+    outcome = await enrollment.process([record(INBOUND, late)])
+    assert outcome.rejected == 1
+    rejections = [e for e in await _emitted(enrollment) if e["type"] == "submission.rejected"]
+    assert rejections[-1]["data"]["reasons"][0]["code"] == "STUDENT_OTHER_SCHOOL"
+
+
+async def test_the_bureau_approves_a_transfer_alone(enrollment: BatchProcessor) -> None:
+    await enrollment.process([record(INBOUND, enrolled("TR-2"))])
+    await enrollment.process([record(INBOUND, transferred("TR-2", None))])
+    assert await _school_of(enrollment, "TR-2") == "SCH002"
