@@ -150,7 +150,9 @@ class System:
         for svc in starting:
             await self._spawn(svc)
 
-    async def wait_ready(self, timeout: float = 120.0) -> None:
+    async def wait_ready(self, timeout: float | None = None) -> None:
+        # Every process starts at once and competes for the cores: more of them, more time.
+        timeout = timeout or max(120.0, 20.0 * len(self.services))
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient(timeout=2.0) as client:
             for svc in self.services:
