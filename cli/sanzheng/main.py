@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from sanzheng_shared.logging import configure_logging
-from sanzheng_shared.settings import get_settings
+from sanzheng_shared.settings import Settings, get_settings
 
 app = typer.Typer(
     help="sanzheng (三证): three-certificates graduation tracking for vocational schools.\n\n"
@@ -25,17 +25,43 @@ def _root() -> None:
     """Keeps `sanzheng <command>` a group even while it has few commands."""
 
 
+REPLICAS_OPTION = typer.Option(
+    None,
+    "--replicas",
+    "-r",
+    min=1,
+    help="processes of each domain service (enrollment, internship, labor-education, "
+    "certificates), in the same consumer groups, named certificates#1, certificates#2, …; "
+    "the gateway stays one. Default: $SANZHENG_REPLICAS, else 1.",
+)
+
+
+def _settings(replicas: int | None) -> Settings:
+    settings = get_settings()
+    if replicas is not None:
+        settings = settings.model_copy(update={"replicas": replicas})
+    if settings.replicas > settings.topic_partitions:
+        typer.echo(
+            f"note: {settings.replicas} replicas but {settings.topic_partitions} partitions per "
+            "shared topic: the replicas beyond the partition count get no shared partition",
+            err=True,
+        )
+    return settings
+
+
 @app.command()
 def up(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="do not stream the services' logs"),
+    replicas: int | None = REPLICAS_OPTION,
 ) -> None:
     """Run the whole system on this machine until Ctrl-C.
 
-    Prints one line per address (kafka, postgres, each service), then `ready`.
+    Prints one line per address (kafka, postgres, each service or replica), then `ready`.
+    A service process that exits is restarted (each replica on its own).
     """
     from sanzheng.supervisor import run_system
 
-    settings = get_settings()
+    settings = _settings(replicas)
     configure_logging("sanzheng", settings.log_level, "console")
     raise typer.Exit(asyncio.run(run_system(settings, stream_logs=not quiet)))
 
@@ -47,6 +73,7 @@ def demo(
     exit_after: bool = typer.Option(
         False, "--exit", help="stop after the summary instead of running until Ctrl-C"
     ),
+    replicas: int | None = REPLICAS_OPTION,
 ) -> None:
     """Run the system and load a synthetic province (several schools, classes and cohorts,
     complete, incomplete and rule-breaking lifecycles), then print a summary."""
@@ -55,7 +82,7 @@ def demo(
     from sanzheng import demo as demo_mod
     from sanzheng.supervisor import System, run_system
 
-    settings = get_settings()
+    settings = _settings(replicas)
     configure_logging("sanzheng", settings.log_level, "console")
     console = Console()
     generated = demo_mod.generate(students, seed)

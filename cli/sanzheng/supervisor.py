@@ -1,7 +1,10 @@
 """Runs the whole system on one machine: infrastructure, then one OS process per service.
 
-Each service's log lines are streamed with its name in front. SIGINT/SIGTERM stop the
-services first (each finishes and commits its batch), then the broker and the database.
+With `replicas` > 1, each domain service runs that many processes in the same consumer
+groups (the gateway stays one), named `certificates#2` in the address lines and logs; a
+replica that exits is restarted on its own. Each service's log lines are streamed with
+its name in front. SIGINT/SIGTERM stop the services first (each finishes and commits its
+batch), then the broker and the database.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from sanzheng.embedded import EmbeddedBroker, EmbeddedDatabase, free_port, redac
 from sanzheng_shared.settings import Settings
 
 SERVICES = ("enrollment", "internship", "labor-education", "certificates", "gateway")
-WIDTH = max(map(len, SERVICES))
+REPLICA_PORT_STRIDE = 10  # certificates: 8004, certificates#2: 8014, certificates#3: 8024
 
 
 def module_of(service: str) -> str:
@@ -60,9 +63,16 @@ class Infrastructure:
 class ServiceProcess:
     name: str
     port: int
+    replica: int = 1
+    replicas: int = 1
     process: asyncio.subprocess.Process | None = None
     pump: asyncio.Task[None] | None = None
     restarts: int = 0
+
+    @property
+    def label(self) -> str:
+        """`certificates`, or `certificates#2` when the service runs as several replicas."""
+        return self.name if self.replicas == 1 else f"{self.name}#{self.replica}"
 
     @property
     def url(self) -> str:
@@ -77,6 +87,10 @@ class System:
     echo: Callable[[str], None] = print
     stream_logs: bool = True
     _stopping: bool = False
+
+    @property
+    def width(self) -> int:
+        return max((len(svc.label) for svc in self.services), default=0)
 
     def env_for(self, svc: ServiceProcess) -> dict[str, str]:
         env = dict(os.environ)
@@ -105,7 +119,7 @@ class System:
 
     async def _pump(self, svc: ServiceProcess) -> None:
         assert svc.process is not None and svc.process.stdout is not None
-        prefix = f"{svc.name:<{WIDTH}} | "
+        prefix = f"{svc.label:<{self.width}} | "
         async for line in svc.process.stdout:
             if self.stream_logs:
                 self.echo(prefix + line.decode(errors="replace").rstrip())
@@ -113,20 +127,32 @@ class System:
         if not self._stopping:
             svc.restarts += 1
             delay = min(30, 2**svc.restarts)
-            self.echo(f"{svc.name:<{WIDTH}} | exited with code {code}; restarting in {delay}s")
+            self.echo(
+                f"{svc.label:<{self.width}} | exited with code {code}; restarting in {delay}s"
+            )
             await asyncio.sleep(delay)
             if not self._stopping:
                 await self._spawn(svc)
 
     async def start(self, names: tuple[str, ...] = SERVICES) -> None:
         base = self.settings.http_port
+        starting = []
         for name in names:
-            port = free_port(base if name == "gateway" else base + 1 + SERVICES.index(name))
-            svc = ServiceProcess(name, port)
-            self.services.append(svc)
+            replicas = 1 if name == "gateway" else self.settings.replicas
+            for replica in range(1, replicas + 1):
+                preferred = (
+                    base
+                    if name == "gateway"
+                    else base + 1 + SERVICES.index(name) + REPLICA_PORT_STRIDE * (replica - 1)
+                )
+                starting.append(ServiceProcess(name, free_port(preferred), replica, replicas))
+        self.services += starting  # all named before the first log line (the prefix width)
+        for svc in starting:
             await self._spawn(svc)
 
-    async def wait_ready(self, timeout: float = 120.0) -> None:
+    async def wait_ready(self, timeout: float | None = None) -> None:
+        # Every process starts at once and competes for the cores: more of them, more time.
+        timeout = timeout or max(120.0, 20.0 * len(self.services))
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient(timeout=2.0) as client:
             for svc in self.services:
@@ -137,7 +163,7 @@ class System:
                     except httpx.HTTPError:
                         pass
                     if time.monotonic() > deadline:
-                        raise TimeoutError(f"{svc.name} not ready after {timeout:.0f}s")
+                        raise TimeoutError(f"{svc.label} not ready after {timeout:.0f}s")
                     await asyncio.sleep(0.2)
 
     async def stop(self) -> None:
@@ -151,7 +177,7 @@ class System:
             try:
                 await asyncio.wait_for(svc.process.wait(), 60)
             except TimeoutError:
-                self.echo(f"{svc.name:<{WIDTH}} | did not stop in 60s; killing")
+                self.echo(f"{svc.label:<{self.width}} | did not stop in 60s; killing")
                 svc.process.kill()
                 await svc.process.wait()
             if svc.pump:
@@ -166,7 +192,7 @@ def describe(infra: Infrastructure, services: list[ServiceProcess]) -> list[str]
         f"kafka     {infra.bootstrap}{kafka_note}",
         f"postgres  {redact(infra.database_url)}{db_note}",
     ]
-    lines += [f"{svc.name:<9} {svc.url}" for svc in services]
+    lines += [f"{svc.label:<9} {svc.url}" for svc in services]
     return lines
 
 

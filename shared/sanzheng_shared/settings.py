@@ -32,6 +32,11 @@ class Settings(BaseSettings):
         description="also consume each school's own topics sis.<domain>.<schoolid> (SPEC §8)",
     )
     topic_partitions: int = Field(default=6, ge=1, description="partitions of created topics")
+    replicas: int = Field(
+        default=1,
+        ge=1,
+        description="`up`/`demo`: processes of each domain service, in the same consumer groups",
+    )
     topic_replication: int = Field(default=1, ge=1)
     kafka_acks: str = Field(default="all", description="producer acks; `all` on Apache Kafka")
     consumer_max_records: int = Field(default=500, ge=1, description="records per batch")

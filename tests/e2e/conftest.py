@@ -32,6 +32,38 @@ from sanzheng_shared.testing import (
 SCHEMAS = ("enrollment", "internship", "labor_education", "certificates")
 
 
+async def wait_quiet(database_url: str, sent: list[dict[str, Any]], timeout: float = 300) -> None:
+    """Until every event `sent` was applied by its service, every outbox is published, and
+    nothing new was applied for a while: all consequences have been decided."""
+    ids = sorted({e["id"] for e in sent})
+    claimed = " + ".join(
+        f"(SELECT count(DISTINCT id) FROM {s}.inbox WHERE id = ANY($1::text[]))" for s in SCHEMAS
+    )
+    counts = " + ".join(f"(SELECT count(*) FROM {s}.inbox)" for s in SCHEMAS)
+    pending = " + ".join(
+        f"(SELECT count(*) FROM {s}.outbox WHERE published_at IS NULL)" for s in SCHEMAS
+    )
+    seen: list[int] = []
+
+    async def quiet() -> bool:
+        row = (
+            await fetch(
+                database_url,
+                f"SELECT {claimed} AS mine, {counts} AS applied, {pending} AS unsent",
+                ids,
+            )
+        )[0]
+        seen.append(int(row["applied"]))
+        return (
+            row["mine"] >= len(ids)
+            and row["unsent"] == 0
+            and len(seen) >= 4
+            and len(set(seen[-4:])) == 1
+        )
+
+    await eventually(quiet, timeout=timeout, interval=0.5)
+
+
 class Domain:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -78,36 +110,7 @@ class Domain:
         return [e for e in events if e["subject"] == student]
 
     async def wait_quiet(self, sent: list[dict[str, Any]], timeout: float = 300) -> None:
-        """Until every event `sent` was applied by its service, every outbox is published, and
-        nothing new was applied for a while: all consequences have been decided."""
-        ids = sorted({e["id"] for e in sent})
-        claimed = " + ".join(
-            f"(SELECT count(DISTINCT id) FROM {s}.inbox WHERE id = ANY($1::text[]))"
-            for s in SCHEMAS
-        )
-        counts = " + ".join(f"(SELECT count(*) FROM {s}.inbox)" for s in SCHEMAS)
-        pending = " + ".join(
-            f"(SELECT count(*) FROM {s}.outbox WHERE published_at IS NULL)" for s in SCHEMAS
-        )
-        seen: list[int] = []
-
-        async def quiet() -> bool:
-            row = (
-                await fetch(
-                    self.url,
-                    f"SELECT {claimed} AS mine, {counts} AS applied, {pending} AS unsent",
-                    ids,
-                )
-            )[0]
-            seen.append(int(row["applied"]))
-            return (
-                row["mine"] >= len(ids)
-                and row["unsent"] == 0
-                and len(seen) >= 4
-                and len(set(seen[-4:])) == 1
-            )
-
-        await eventually(quiet, timeout=timeout, interval=0.5)
+        await wait_quiet(self.url, sent, timeout)
 
 
 @pytest.fixture(scope="module")

@@ -23,11 +23,14 @@ pytestmark = pytest.mark.slow
 
 
 class RunningSystem:
-    def __init__(self, data_dir: Path) -> None:
+    """`sanzheng up [args]` in a child process, its output collected line by line."""
+
+    def __init__(self, data_dir: Path, *args: str, **settings: str) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SANZHENG_")}
         env.update(SANZHENG_DATA_DIR=str(data_dir), SANZHENG_HTTP_PORT=str(free_port(18000)))
+        env.update(settings)
         self.process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "sanzheng"), "up"],
+            [str(Path(sys.executable).parent / "sanzheng"), "up", *args],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
