@@ -27,3 +27,17 @@ OUTBOX_PUBLISHED = Counter(
     "sanzheng_outbox_published_total", "Outbox messages published to Kafka", ["service", "topic"]
 )
 OUTBOX_PENDING = Gauge("sanzheng_outbox_pending", "Outbox messages not yet published", ["service"])
+OUTBOX_PARKED = Gauge(
+    "sanzheng_outbox_parked_rows",
+    "Outbox rows parked because the broker refused them after their retries (rows with "
+    "their key wait behind them)",
+    ["service"],
+)
+OUTBOX_PARKED_TOTAL = Counter(
+    "sanzheng_outbox_parked_total", "Outbox rows parked, by topic", ["service", "topic"]
+)
+OUTBOX_FAILURES = Counter(
+    "sanzheng_outbox_send_failures_total",
+    "Outbox batches the broker did not acknowledge, by kind (retriable, refused)",
+    ["service", "kind"],
+)

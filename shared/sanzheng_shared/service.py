@@ -219,6 +219,7 @@ class ServiceRuntime:
             acks=settings.kafka_acks,
             batch=settings.outbox_batch,
             poll_seconds=settings.outbox_poll_seconds,
+            max_attempts=settings.outbox_max_attempts,
         )
         await self.relay.start()
         if settings.service_http_port:

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="relay poll when no NOTIFY arrives"
     )
     outbox_batch: int = Field(default=500, ge=1)
+    outbox_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="rounds a row the broker refuses is retried before it is parked",
+    )
     policy_dir: Path | None = Field(
         default=None, description="extra policy files (per school and cohort) beside the default"
     )
