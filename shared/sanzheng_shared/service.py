@@ -9,6 +9,7 @@ stop (SIGTERM/SIGINT): finish and commit the batch in hand -> drain the outbox -
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import signal
@@ -59,6 +60,28 @@ async def _raw_decoder(_message: Any) -> None:
     # The batch processor parses the raw records itself: a non-JSON message must reach it
     # unchanged to be dead-lettered, not fail inside FastStream's decoder.
     return None
+
+
+def _decodable(value: Any) -> bytes:
+    try:
+        value.decode()
+    except (AttributeError, UnicodeDecodeError):
+        return b""
+    return bytes(value)
+
+
+async def _tolerant_parser(records: Any, original: Any) -> Any:
+    """FastStream's batch parser decodes every header value as UTF-8: a null or binary
+    header made it raise, and the whole batch was skipped before our code saw it. It gets
+    copies whose header values decode; the batch processor gets the records unchanged."""
+    batch = records if isinstance(records, tuple | list) else (records,)
+    safe = tuple(
+        dataclasses.replace(r, headers=[(k, _decodable(v)) for k, v in r.headers or ()])
+        for r in batch
+    )
+    message = await original(safe if isinstance(records, tuple | list) else safe[0])
+    message.raw_message = records
+    return message
 
 
 class ServiceRuntime:
@@ -125,6 +148,7 @@ class ServiceRuntime:
             auto_offset_reset="earliest",
             listener=listener,
             decoder=_raw_decoder,
+            parser=_tolerant_parser,
             title=title,
             description=f"CloudEvents consumed by the {self.spec.name} service, in batches",
         )
