@@ -270,6 +270,116 @@ def eligibility(
     console.print(table)
 
 
+dlq_app = typer.Typer(
+    help="Dead letters (`<topic>.dlq`): counted, inspected and re-driven after a fix.",
+    no_args_is_help=True,
+)
+app.add_typer(dlq_app, name="dlq")
+BOOTSTRAP_OPTION = typer.Option(
+    None, "--bootstrap", help="Kafka bootstrap servers (default: $SANZHENG_KAFKA_BOOTSTRAP)"
+)
+
+
+def _bootstrap(given: str | None) -> str:
+    bootstrap = given or get_settings().kafka_bootstrap
+    if not bootstrap:
+        typer.echo(
+            "error: give --bootstrap or set SANZHENG_KAFKA_BOOTSTRAP "
+            "(`sanzheng up` prints the embedded broker's address)",
+            err=True,
+        )
+        raise typer.Exit(2)
+    return bootstrap
+
+
+@dlq_app.command("list")
+def dlq_list(
+    topic: str | None = typer.Argument(None, help="a DLQ topic (default: every one)"),
+    bootstrap: str | None = BOOTSTRAP_OPTION,
+) -> None:
+    """Count the dead letters of each DLQ topic by reason; with TOPIC, list them one by one."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from sanzheng import dlq
+
+    server = _bootstrap(bootstrap)
+    topics = [topic] if topic else dlq.dlq_topics(get_settings().topic_prefix)
+    console = Console()
+    summary = Table("dlq topic", "original topic", "reason", "count")
+    for name in topics:
+        letters = asyncio.run(dlq.read(server, name))
+        for original, kind, count in dlq.count_by_reason(letters):
+            summary.add_row(name, original, kind, str(count))
+        if topic:
+            each = Table("id", "key", "original", "consumer", "reason", title=name)
+            for d in letters:
+                each.add_row(
+                    d.id,
+                    (d.key or b"").decode("utf-8", "replace"),
+                    f"{d.original_topic}:{d.header('x-original-partition')}:"
+                    f"{d.header('x-original-offset')}",
+                    d.header("x-dlq-consumer") or "",
+                    d.reason[:200],
+                )
+            console.print(each)
+    console.print(summary if summary.row_count else "no dead letters")
+
+
+@dlq_app.command("show")
+def dlq_show(
+    topic: str = typer.Argument(..., help="the DLQ topic"),
+    message_id: str = typer.Option(..., "--id", help="PARTITION:OFFSET, as `dlq list` shows"),
+    bootstrap: str | None = BOOTSTRAP_OPTION,
+) -> None:
+    """Show one dead letter: its key, headers and body."""
+    from sanzheng import dlq
+
+    letters = asyncio.run(dlq.read(_bootstrap(bootstrap), topic))
+    try:
+        [letter] = dlq.select(letters, [message_id])
+    except KeyError:
+        typer.echo(f"error: no dead letter {message_id} in {topic}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"id       {topic}:{letter.id}")
+    typer.echo(f"key      {letter.key!r}")
+    for name, value in letter.headers:
+        shown = "(null)" if value is None else value.decode("utf-8", "backslashreplace")
+        typer.echo(f"header   {name}: {shown}")
+    typer.echo("body")
+    typer.echo(dlq.body_text(letter.value))
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    topic: str = typer.Argument(..., help="the DLQ topic"),
+    message_ids: list[str] | None = typer.Option(  # noqa: B008
+        None, "--id", help="PARTITION:OFFSET (repeatable)"
+    ),
+    everything: bool = typer.Option(False, "--all", help="every dead letter of the topic"),
+    bootstrap: str | None = BOOTSTRAP_OPTION,
+) -> None:
+    """Publish dead letters again to their original topic (same key and body), after a fix.
+
+    Consumers de-duplicate CloudEvents by (source, id): re-driving one twice has one effect.
+    """
+    from sanzheng import dlq
+
+    if bool(message_ids) == everything:
+        typer.echo("error: give --id (one or more) or --all", err=True)
+        raise typer.Exit(2)
+    server = _bootstrap(bootstrap)
+    letters = asyncio.run(dlq.read(server, topic))
+    try:
+        chosen = dlq.select(letters, None if everything else message_ids)
+    except KeyError as exc:
+        typer.echo(f"error: no dead letter {exc.args[0]} in {topic}", err=True)
+        raise typer.Exit(1) from None
+    for letter, target in asyncio.run(dlq.redrive(server, chosen)):
+        typer.echo(f"re-driven {topic}:{letter.id} -> {target}")
+    typer.echo(f"{len(chosen)} re-driven")
+
+
 def all_specs() -> list:  # type: ignore[type-arg]
     from sanzheng_certificates.app import SPEC as CERTIFICATES
     from sanzheng_enrollment.app import SPEC as ENROLLMENT
