@@ -89,8 +89,7 @@ async def test_a_dead_letter_is_listed_shown_and_redriven_once(settings, start_s
     await eventually(
         lambda: fetch(
             settings.database_url,
-            "SELECT sum(next_offset) AS n FROM enrollment.consumer_offsets"
-            " WHERE topic = $1",
+            "SELECT sum(next_offset) AS n FROM enrollment.consumer_offsets WHERE topic = $1",
             inbound,
         ),
         lambda rows: rows[0]["n"] == 2,
