@@ -380,6 +380,42 @@ def dlq_redrive(
     typer.echo(f"{len(chosen)} re-driven")
 
 
+@app.command("prune-inbox")
+def prune_inbox(
+    service: str | None = typer.Option(None, help="one service (default: every one)"),
+) -> None:
+    """Delete de-duplication rows older than the broker's retention plus the margin
+    (SANZHENG_BROKER_RETENTION_DAYS + SANZHENG_INBOX_RETENTION_MARGIN_DAYS). Services also
+    do it every SANZHENG_INBOX_PRUNE_EVERY_SECONDS."""
+    import asyncpg
+
+    from sanzheng import tokens_cli
+    from sanzheng_shared.retention import inbox_keep
+    from sanzheng_shared.retention import prune_inbox as prune
+
+    settings = get_settings()
+    specs = [s for s in all_specs() if service in (None, s.name)]
+    if not specs:
+        typer.echo(f"error: no service {service!r}", err=True)
+        raise typer.Exit(2)
+    keep = inbox_keep(settings)
+
+    async def run() -> list[tuple[str, int]]:
+        conn = await asyncpg.connect(tokens_cli.database_url(settings))
+        try:
+            done = []
+            for spec in specs:
+                if await conn.fetchval("SELECT to_regclass($1)", f"{spec.schema}.inbox"):
+                    await conn.execute(f'SET search_path TO "{spec.schema}"')
+                    done.append((spec.name, await prune(conn, keep)))
+            return done
+        finally:
+            await conn.close()
+
+    for name, deleted in asyncio.run(run()):
+        typer.echo(f"{name}: {deleted} inbox rows older than {keep.days} days deleted")
+
+
 def all_specs() -> list:  # type: ignore[type-arg]
     from sanzheng_certificates.app import SPEC as CERTIFICATES
     from sanzheng_enrollment.app import SPEC as ENROLLMENT

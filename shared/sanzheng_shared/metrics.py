@@ -41,3 +41,8 @@ OUTBOX_FAILURES = Counter(
     "Outbox batches the broker did not acknowledge, by kind (retriable, refused)",
     ["service", "kind"],
 )
+INBOX_PRUNED = Counter(
+    "sanzheng_inbox_pruned_total",
+    "Inbox rows deleted because the broker can no longer re-deliver their events",
+    ["service"],
+)

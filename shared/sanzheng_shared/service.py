@@ -35,6 +35,7 @@ from sanzheng_shared.logging import configure_logging, get_logger
 from sanzheng_shared.metrics import CONSUMER_LAG
 from sanzheng_shared.outbox import OutboxRelay
 from sanzheng_shared.policy import PolicyBook, PolicyError
+from sanzheng_shared.retention import prune_periodically
 from sanzheng_shared.settings import Settings, get_settings
 
 log = get_logger(__name__)
@@ -95,6 +96,7 @@ class ServiceRuntime:
         self.processor: BatchProcessor | None = None
         self.relay: OutboxRelay | None = None
         self.http: EmbeddedHttpServer | None = None
+        self.pruner: asyncio.Task[None] | None = None
         self.broker = KafkaBroker(
             self.settings.kafka_bootstrap or "localhost:9092",
             graceful_timeout=60.0,
@@ -246,6 +248,9 @@ class ServiceRuntime:
             max_attempts=settings.outbox_max_attempts,
         )
         await self.relay.start()
+        self.pruner = asyncio.create_task(
+            prune_periodically(self.spec.name, self.pool, settings), name="inbox-pruner"
+        )
         if settings.service_http_port:
             self.http = EmbeddedHttpServer(
                 health_app(self.spec.name, self.ready),
@@ -264,6 +269,8 @@ class ServiceRuntime:
     async def stop(self) -> None:
         log.info("service_stopping")
         await self.broker.stop()  # waits for the batch in hand to commit (graceful_timeout)
+        if self.pruner is not None:
+            self.pruner.cancel()
         if self.relay is not None:
             await self.relay.stop()
         if self.http is not None:
