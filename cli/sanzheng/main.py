@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -414,6 +415,75 @@ def prune_inbox(
 
     for name, deleted in asyncio.run(run()):
         typer.echo(f"{name}: {deleted} inbox rows older than {keep.days} days deleted")
+
+
+outbox_app = typer.Typer(
+    help="Outbox rows the broker refused and the relay parked (rows with their key wait).",
+    no_args_is_help=True,
+)
+app.add_typer(outbox_app, name="outbox")
+
+
+def _in_schema(service: str, work: Any) -> Any:
+    """Run `work(conn)` on a connection to SERVICE's schema."""
+    import asyncpg
+
+    from sanzheng import tokens_cli
+
+    [spec] = [s for s in all_specs() if s.name == service] or [None]
+    if spec is None:
+        typer.echo(f"error: no service {service!r}", err=True)
+        raise typer.Exit(2)
+
+    async def run() -> Any:
+        conn = await asyncpg.connect(tokens_cli.database_url(get_settings()))
+        try:
+            await conn.execute(f'SET search_path TO "{spec.schema}"')
+            return await work(conn, spec.schema)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+@outbox_app.command("parked")
+def outbox_parked(service: str = typer.Argument(..., help="the service")) -> None:
+    """List the parked rows: why, since when, and how many rows wait behind each."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from sanzheng_shared.outbox import parked_rows
+
+    rows = _in_schema(service, lambda conn, _schema: parked_rows(conn))
+    table = Table("seq", "topic", "key", "attempts", "parked", "waiting", "reason")
+    for r in rows:
+        table.add_row(
+            str(r["seq"]),
+            r["topic"],
+            (r["key"] or b"").decode("utf-8", "replace"),
+            str(r["attempts"]),
+            f"{r['parked_at']:%Y-%m-%d %H:%M}",
+            str(r["waiting"]),
+            r["last_error"] or "",
+        )
+    Console().print(table if rows else "no parked rows")
+
+
+@outbox_app.command("unpark")
+def outbox_unpark(
+    service: str = typer.Argument(..., help="the service"),
+    seqs: list[int] | None = typer.Option(None, "--seq", help="a parked row (repeatable)"),  # noqa: B008
+    everything: bool = typer.Option(False, "--all", help="every parked row"),
+) -> None:
+    """After a fix (the topic created, its size limit raised), give parked rows their
+    attempts again; the running relay publishes them, then the rows waiting behind them."""
+    from sanzheng_shared.outbox import unpark
+
+    if bool(seqs) == everything:
+        typer.echo("error: give --seq (one or more) or --all", err=True)
+        raise typer.Exit(2)
+    count = _in_schema(service, lambda conn, schema: unpark(conn, schema, seqs or None))
+    typer.echo(f"{count} row(s) un-parked")
 
 
 def all_specs() -> list:  # type: ignore[type-arg]
