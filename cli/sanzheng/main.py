@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -337,6 +338,221 @@ def replay(
         f"replayed {result.events} events in {result.batches} batches in "
         f"{result.seconds:.1f} s ({result.per_second:.0f} events/s)"
     )
+
+
+dlq_app = typer.Typer(
+    help="Dead letters (`<topic>.dlq`): counted, inspected and re-driven after a fix.",
+    no_args_is_help=True,
+)
+app.add_typer(dlq_app, name="dlq")
+BOOTSTRAP_OPTION = typer.Option(
+    None, "--bootstrap", help="Kafka bootstrap servers (default: $SANZHENG_KAFKA_BOOTSTRAP)"
+)
+
+
+def _bootstrap(given: str | None) -> str:
+    bootstrap = given or get_settings().kafka_bootstrap
+    if not bootstrap:
+        typer.echo(
+            "error: give --bootstrap or set SANZHENG_KAFKA_BOOTSTRAP "
+            "(`sanzheng up` prints the embedded broker's address)",
+            err=True,
+        )
+        raise typer.Exit(2)
+    return bootstrap
+
+
+@dlq_app.command("list")
+def dlq_list(
+    topic: str | None = typer.Argument(None, help="a DLQ topic (default: every one)"),
+    bootstrap: str | None = BOOTSTRAP_OPTION,
+) -> None:
+    """Count the dead letters of each DLQ topic by reason; with TOPIC, list them one by one."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from sanzheng import dlq
+
+    server = _bootstrap(bootstrap)
+    topics = [topic] if topic else dlq.dlq_topics(get_settings().topic_prefix)
+    console = Console()
+    summary = Table("dlq topic", "original topic", "reason", "count")
+    for name in topics:
+        letters = asyncio.run(dlq.read(server, name))
+        for original, kind, count in dlq.count_by_reason(letters):
+            summary.add_row(name, original, kind, str(count))
+        if topic:
+            each = Table("id", "key", "original", "consumer", "reason", title=name)
+            for d in letters:
+                each.add_row(
+                    d.id,
+                    (d.key or b"").decode("utf-8", "replace"),
+                    f"{d.original_topic}:{d.header('x-original-partition')}:"
+                    f"{d.header('x-original-offset')}",
+                    d.header("x-dlq-consumer") or "",
+                    d.reason[:200],
+                )
+            console.print(each)
+    console.print(summary if summary.row_count else "no dead letters")
+
+
+@dlq_app.command("show")
+def dlq_show(
+    topic: str = typer.Argument(..., help="the DLQ topic"),
+    message_id: str = typer.Option(..., "--id", help="PARTITION:OFFSET, as `dlq list` shows"),
+    bootstrap: str | None = BOOTSTRAP_OPTION,
+) -> None:
+    """Show one dead letter: its key, headers and body."""
+    from sanzheng import dlq
+
+    letters = asyncio.run(dlq.read(_bootstrap(bootstrap), topic))
+    try:
+        [letter] = dlq.select(letters, [message_id])
+    except KeyError:
+        typer.echo(f"error: no dead letter {message_id} in {topic}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"id       {topic}:{letter.id}")
+    typer.echo(f"key      {letter.key!r}")
+    for name, value in letter.headers:
+        shown = "(null)" if value is None else value.decode("utf-8", "backslashreplace")
+        typer.echo(f"header   {name}: {shown}")
+    typer.echo("body")
+    typer.echo(dlq.body_text(letter.value))
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    topic: str = typer.Argument(..., help="the DLQ topic"),
+    message_ids: list[str] | None = typer.Option(  # noqa: B008
+        None, "--id", help="PARTITION:OFFSET (repeatable)"
+    ),
+    everything: bool = typer.Option(False, "--all", help="every dead letter of the topic"),
+    bootstrap: str | None = BOOTSTRAP_OPTION,
+) -> None:
+    """Publish dead letters again to their original topic (same key and body), after a fix.
+
+    Consumers de-duplicate CloudEvents by (source, id): re-driving one twice has one effect.
+    """
+    from sanzheng import dlq
+
+    if bool(message_ids) == everything:
+        typer.echo("error: give --id (one or more) or --all", err=True)
+        raise typer.Exit(2)
+    server = _bootstrap(bootstrap)
+    letters = asyncio.run(dlq.read(server, topic))
+    try:
+        chosen = dlq.select(letters, None if everything else message_ids)
+    except KeyError as exc:
+        typer.echo(f"error: no dead letter {exc.args[0]} in {topic}", err=True)
+        raise typer.Exit(1) from None
+    for letter, target in asyncio.run(dlq.redrive(server, chosen)):
+        typer.echo(f"re-driven {topic}:{letter.id} -> {target}")
+    typer.echo(f"{len(chosen)} re-driven")
+
+
+@app.command("prune-inbox")
+def prune_inbox(
+    service: str | None = typer.Option(None, help="one service (default: every one)"),
+) -> None:
+    """Delete de-duplication rows older than the broker's retention plus the margin
+    (SANZHENG_BROKER_RETENTION_DAYS + SANZHENG_INBOX_RETENTION_MARGIN_DAYS). Services also
+    do it every SANZHENG_INBOX_PRUNE_EVERY_SECONDS."""
+    import asyncpg
+
+    from sanzheng import tokens_cli
+    from sanzheng_shared.retention import inbox_keep
+    from sanzheng_shared.retention import prune_inbox as prune
+
+    settings = get_settings()
+    specs = [s for s in all_specs() if service in (None, s.name)]
+    if not specs:
+        typer.echo(f"error: no service {service!r}", err=True)
+        raise typer.Exit(2)
+    keep = inbox_keep(settings)
+
+    async def run() -> list[tuple[str, int]]:
+        conn = await asyncpg.connect(tokens_cli.database_url(settings))
+        try:
+            done = []
+            for spec in specs:
+                if await conn.fetchval("SELECT to_regclass($1)", f"{spec.schema}.inbox"):
+                    await conn.execute(f'SET search_path TO "{spec.schema}"')
+                    done.append((spec.name, await prune(conn, keep)))
+            return done
+        finally:
+            await conn.close()
+
+    for name, deleted in asyncio.run(run()):
+        typer.echo(f"{name}: {deleted} inbox rows older than {keep.days} days deleted")
+
+
+outbox_app = typer.Typer(
+    help="Outbox rows the broker refused and the relay parked (rows with their key wait).",
+    no_args_is_help=True,
+)
+app.add_typer(outbox_app, name="outbox")
+
+
+def _in_schema(service: str, work: Any) -> Any:
+    """Run `work(conn)` on a connection to SERVICE's schema."""
+    import asyncpg
+
+    from sanzheng import tokens_cli
+
+    [spec] = [s for s in all_specs() if s.name == service] or [None]
+    if spec is None:
+        typer.echo(f"error: no service {service!r}", err=True)
+        raise typer.Exit(2)
+
+    async def run() -> Any:
+        conn = await asyncpg.connect(tokens_cli.database_url(get_settings()))
+        try:
+            await conn.execute(f'SET search_path TO "{spec.schema}"')
+            return await work(conn, spec.schema)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+@outbox_app.command("parked")
+def outbox_parked(service: str = typer.Argument(..., help="the service")) -> None:
+    """List the parked rows: why, since when, and how many rows wait behind each."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from sanzheng_shared.outbox import parked_rows
+
+    rows = _in_schema(service, lambda conn, _schema: parked_rows(conn))
+    table = Table("seq", "topic", "key", "attempts", "parked", "waiting", "reason")
+    for r in rows:
+        table.add_row(
+            str(r["seq"]),
+            r["topic"],
+            (r["key"] or b"").decode("utf-8", "replace"),
+            str(r["attempts"]),
+            f"{r['parked_at']:%Y-%m-%d %H:%M}",
+            str(r["waiting"]),
+            r["last_error"] or "",
+        )
+    Console().print(table if rows else "no parked rows")
+
+
+@outbox_app.command("unpark")
+def outbox_unpark(
+    service: str = typer.Argument(..., help="the service"),
+    seqs: list[int] | None = typer.Option(None, "--seq", help="a parked row (repeatable)"),  # noqa: B008
+    everything: bool = typer.Option(False, "--all", help="every parked row"),
+) -> None:
+    """After a fix (the topic created, its size limit raised), give parked rows their
+    attempts again; the running relay publishes them, then the rows waiting behind them."""
+    from sanzheng_shared.outbox import unpark
+
+    if bool(seqs) == everything:
+        typer.echo("error: give --seq (one or more) or --all", err=True)
+        raise typer.Exit(2)
+    count = _in_schema(service, lambda conn, schema: unpark(conn, schema, seqs or None))
+    typer.echo(f"{count} row(s) un-parked")
 
 
 def all_specs() -> list:  # type: ignore[type-arg]

@@ -38,3 +38,22 @@ STUCK = Gauge(
     " message's (see the log line consumer_stuck)",
     ["service"],
 )
+OUTBOX_PARKED = Gauge(
+    "sanzheng_outbox_parked_rows",
+    "Outbox rows parked because the broker refused them after their retries (rows with "
+    "their key wait behind them)",
+    ["service"],
+)
+OUTBOX_PARKED_TOTAL = Counter(
+    "sanzheng_outbox_parked_total", "Outbox rows parked, by topic", ["service", "topic"]
+)
+OUTBOX_FAILURES = Counter(
+    "sanzheng_outbox_send_failures_total",
+    "Outbox batches the broker did not acknowledge, by kind (retriable, refused)",
+    ["service", "kind"],
+)
+INBOX_PRUNED = Counter(
+    "sanzheng_inbox_pruned_total",
+    "Inbox rows deleted because the broker can no longer re-deliver their events",
+    ["service"],
+)

@@ -1,9 +1,16 @@
 """The transactional outbox: emitted messages are rows written with the projection change.
 
-One relay per service (an advisory lock elects it) publishes rows in `seq` order, awaits
-the broker's acks, then marks them published. A NOTIFY in the writing transaction wakes
-the relay; a slow poll is the fallback. Downstream consumers de-duplicate by event id, so
-a crash between the publish and the mark only re-sends.
+One relay per service (a session advisory lock elects it) publishes the rows in `seq` order:
+
+- no transaction stays open while it waits for the broker: the rows are read in one
+  statement, sent, and each acknowledged batch is marked published in another. A crash in
+  between only re-sends, and consumers de-duplicate by (source, id);
+- per-key order survives a partial failure: the relay builds the record batches itself
+  and keeps at most one in flight per partition. When a batch fails, nothing after it on
+  that partition has been sent, so the next round sends e1, e2 again, never e2 before e1;
+- a row the broker refuses (too large, unknown topic, invalid record) is retried a few
+  rounds, then *parked* with the reason, a metric and a log line. The rows after it go on,
+  except those with its (topic, key): they wait behind it until it is un-parked.
 """
 
 from __future__ import annotations
@@ -11,20 +18,42 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    ProducerClosed,
+)
+from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from sanzheng_shared.db.pool import connection, is_transient
 from sanzheng_shared.events.envelope import CONTENT_TYPE, CloudEvent
+from sanzheng_shared.kafka.topics import DLQ_MAX_MESSAGE_BYTES
 from sanzheng_shared.logging import get_logger
-from sanzheng_shared.metrics import OUTBOX_PENDING, OUTBOX_PUBLISHED
+from sanzheng_shared.metrics import (
+    OUTBOX_FAILURES,
+    OUTBOX_PARKED,
+    OUTBOX_PARKED_TOTAL,
+    OUTBOX_PENDING,
+    OUTBOX_PUBLISHED,
+)
 
 log = get_logger(__name__)
 
-Headers = tuple[tuple[str, bytes], ...]
+Header = tuple[str, bytes | None]
+Headers = tuple[Header, ...]
+
+# An inbound message may be up to the broker's 1 MiB; dead-lettered, it gains a few headers.
+# DLQ topics accept 2 MiB, so the relay's requests may be as large.
+MAX_REQUEST_BYTES = DLQ_MAX_MESSAGE_BYTES
+BATCH_BYTES = 256 * 1024
+MAX_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -44,13 +73,31 @@ def notify_channel(schema: str) -> str:
     return f"outbox_{schema}"
 
 
-def _encode_headers(headers: Headers) -> str:
-    return json.dumps([[k, base64.b64encode(v).decode()] for k, v in headers])
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
 
 
-def _decode_headers(raw: str | list[Any]) -> list[tuple[str, bytes]]:
+def _encode_headers(headers: Iterable[Header]) -> str:
+    """JSON that jsonb accepts whatever the header holds: the key and the value in base64
+    (a NUL in a key would be refused as text), a null value as null."""
+    return json.dumps(
+        [
+            {"k": _b64(k.encode("utf-8", "surrogateescape")), "v": None if v is None else _b64(v)}
+            for k, v in headers
+        ]
+    )
+
+
+def _decode_headers(raw: str | list[Any]) -> list[Header]:
     items = json.loads(raw) if isinstance(raw, str) else raw
-    return [(k, base64.b64decode(v)) for k, v in items]
+    out: list[Header] = []
+    for item in items:
+        if isinstance(item, dict):
+            key = base64.b64decode(item["k"]).decode("utf-8", "surrogateescape")
+            out.append((key, None if item["v"] is None else base64.b64decode(item["v"])))
+        else:  # rows written before keys were encoded: [key, base64 value]
+            out.append((item[0], base64.b64decode(item[1])))
+    return out
 
 
 async def write_outbox(conn: Any, schema: str, messages: Sequence[OutboxMessage]) -> None:
@@ -68,6 +115,33 @@ async def write_outbox(conn: Any, schema: str, messages: Sequence[OutboxMessage]
     await conn.execute("SELECT pg_notify($1, '')", notify_channel(schema))
 
 
+@dataclass
+class _Row:
+    seq: int
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: list[Header]
+    attempts: int
+
+    @property
+    def ordering_key(self) -> tuple[str, bytes] | None:
+        """Rows sharing it keep their order; a row without a key orders nothing."""
+        return None if self.key is None else (self.topic, self.key)
+
+
+class RoundIncomplete(Exception):
+    """Some rows were neither published nor parked in this round: back off, then retry."""
+
+
+def _refused(exc: BaseException) -> bool:
+    """The broker (or the client) refuses this record: retrying will not help by itself.
+    Otherwise (no leader, timeout, connection lost) the broker is away and will be back."""
+    if isinstance(exc, KafkaTimeoutError | KafkaConnectionError | ProducerClosed):
+        return False
+    return isinstance(exc, KafkaError) and not exc.retriable
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -79,24 +153,32 @@ class OutboxRelay:
         acks: str = "all",
         batch: int = 500,
         poll_seconds: float = 1.0,
+        max_attempts: int = MAX_ATTEMPTS,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
     ) -> None:
         self.service = service
         self.schema = schema
         self.pool = pool
         self.batch = batch
         self.poll_seconds = poll_seconds
+        self.max_attempts = max_attempts
+        self.max_request_bytes = max_request_bytes
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap,
             acks=acks if acks == "all" else int(acks),
-            linger_ms=5,
-            # Ordering per key: one request in flight per partition; no idempotence (Tansu).
+            max_request_size=max_request_bytes,
+            max_batch_size=BATCH_BYTES,
+            # No idempotence (Tansu has none): order comes from one batch in flight per
+            # partition, which this relay enforces itself (see _send_partition).
             enable_idempotence=False,
         )
+        self._partitioner = DefaultPartitioner()
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._listen_conn: Any = None
-        self._publishes = 0
+        self._elected = False
+        self._rounds = 0
 
     async def start(self) -> None:
         await self._producer.start()
@@ -116,31 +198,45 @@ class OutboxRelay:
     async def _listen(self) -> None:
         if self._listen_conn is not None and not self._listen_conn.is_closed():
             return
+        self._elected = False
         self._listen_conn = await self.pool.acquire()
         await self._listen_conn.add_listener(notify_channel(self.schema), self._on_notify)
 
+    async def _elect(self) -> bool:
+        """One relay per schema: a session lock held on the listening connection, so it
+        lasts as long as that connection (and no transaction has to stay open for it)."""
+        await self._listen()
+        if not self._elected:
+            self._elected = await self._listen_conn.fetchval(
+                "SELECT pg_try_advisory_lock(hashtext($1))", f"outbox:{self.schema}"
+            )
+        return bool(self._elected)
+
     async def _unlisten(self) -> None:
         conn, self._listen_conn = self._listen_conn, None
+        elected, self._elected = self._elected, False
         if conn is None:
             return
         try:
             await conn.remove_listener(notify_channel(self.schema), self._on_notify)
+            if elected:
+                await conn.execute("SELECT pg_advisory_unlock_all()")
         except Exception:
-            pass  # the connection is gone already; releasing it is enough
+            pass  # the connection is gone already (and its lock with it); releasing is enough
         await self.pool.release(conn)
 
     async def _run(self) -> None:
         failures = 0
         while True:
             try:
-                await self._listen()
                 published = await self.publish_once()
                 failures = 0
             except Exception as exc:
-                if not is_transient(exc) and not _is_kafka_error(exc):
-                    log.exception("outbox_relay_error", error=str(exc))
+                if not isinstance(exc, RoundIncomplete):  # that one is logged per partition
+                    if not is_transient(exc) and not isinstance(exc, KafkaError):
+                        log.exception("outbox_relay_error", error=str(exc))
+                    await self._unlisten()
                 failures += 1
-                await self._unlisten()
                 delay = min(1.0 if self._stopping else 30.0, 0.2 * 2**failures)
                 log.warning("outbox_relay_retry", error=repr(exc), retry_in_s=delay)
                 if self._stopping and failures > 5:
@@ -160,46 +256,238 @@ class OutboxRelay:
         await self._unlisten()
 
     async def publish_once(self) -> int:
-        async with connection(self.pool) as conn, conn.transaction():
-            elected = await conn.fetchval(
-                "SELECT pg_try_advisory_xact_lock(hashtext($1))", f"outbox:{self.schema}"
-            )
-            if not elected:
-                return 0
-            rows = await conn.fetch(
-                "SELECT seq, topic, key, value, headers FROM outbox"
-                " WHERE published_at IS NULL ORDER BY seq LIMIT $1",
-                self.batch,
-            )
-            if not rows:
-                OUTBOX_PENDING.labels(self.service).set(0)
-                return 0
-            futures = [
-                await self._producer.send(
-                    r["topic"],
-                    value=r["value"],
-                    key=r["key"],
-                    headers=_decode_headers(r["headers"]),
-                )
-                for r in rows
-            ]
-            await asyncio.gather(*futures)
-            await conn.execute(
-                "UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[])",
-                [r["seq"] for r in rows],
-            )
-            self._publishes += 1
-            if self._publishes % 200 == 0:
-                # Published rows are kept for a day for operators, then dropped.
+        """One round: returns how many rows were published; raises RoundIncomplete when some
+        rows must be retried later (they were not sent past, so nothing is reordered)."""
+        if not await self._elect():
+            return 0
+        rows = await self._fetch()
+        if not rows:
+            await self._report_backlog()
+            return 0
+        by_partition: dict[tuple[str, int], list[_Row]] = {}
+        failed: list[BaseException] = []
+        for topic in dict.fromkeys(r.topic for r in rows):
+            partitions = await self._partitions(topic)
+            of_topic = [r for r in rows if r.topic == topic]
+            if partitions is None:
+                error = f"topic {topic!r} does not exist"
+                failed.append(KafkaError(error))
+                await self._refused(self._heads(of_topic), error)
+                continue
+            for row in of_topic:
+                p = self._partitioner(row.key, partitions, partitions)
+                by_partition.setdefault((topic, p), []).append(row)
+        results = await asyncio.gather(
+            *(self._send_partition(t, p, rs) for (t, p), rs in by_partition.items()),
+            return_exceptions=True,
+        )
+        published = 0
+        for result in results:
+            if isinstance(result, BaseException):
+                failed.append(result)
+            else:
+                published += result[0]
+                failed += result[1]
+        self._rounds += 1
+        if self._rounds % 200 == 0:
+            # Published rows are kept for a day for operators, then dropped.
+            async with connection(self.pool) as conn:
                 await conn.execute(
                     "DELETE FROM outbox WHERE published_at < now() - interval '1 day'"
                 )
-        for r in rows:
-            OUTBOX_PUBLISHED.labels(self.service, r["topic"]).inc()
-        return len(rows)
+        await self._report_backlog()
+        if failed:
+            not_kafka = [e for e in failed if not isinstance(e, KafkaError)]
+            if not_kafka:
+                raise not_kafka[0]
+            raise RoundIncomplete(f"{len(failed)} send(s) failed, first: {failed[0]!r}")
+        return published
+
+    async def _fetch(self) -> list[_Row]:
+        """The next rows in order, without the parked ones and those waiting behind them."""
+        async with connection(self.pool) as conn:
+            rows = await conn.fetch(
+                "SELECT seq, topic, key, value, headers, attempts FROM outbox o"
+                " WHERE published_at IS NULL AND parked_at IS NULL AND NOT EXISTS ("
+                "   SELECT 1 FROM outbox p WHERE p.published_at IS NULL"
+                "   AND p.parked_at IS NOT NULL AND p.topic = o.topic AND p.key = o.key"
+                "   AND p.seq < o.seq)"
+                " ORDER BY seq LIMIT $1",
+                self.batch,
+            )
+        return [
+            _Row(
+                r["seq"],
+                r["topic"],
+                r["key"],
+                r["value"],
+                _decode_headers(r["headers"]),
+                r["attempts"],
+            )
+            for r in rows
+        ]
+
+    async def _partitions(self, topic: str) -> list[int] | None:
+        """The topic's partitions, or None when the broker does not know the topic. Bounded
+        by one metadata request, not by the producer's 40 s wait for a topic to appear."""
+        client = self._producer.client
+        partitions = client.cluster.partitions_for_topic(topic)
+        if partitions is None:
+            await client.add_topic(topic)
+            partitions = client.cluster.partitions_for_topic(topic)
+        if partitions is None:
+            await client.force_metadata_update()
+            partitions = client.cluster.partitions_for_topic(topic)
+        return None if partitions is None else sorted(partitions)
+
+    @staticmethod
+    def _heads(rows: Iterable[_Row]) -> list[_Row]:
+        """The first row of each key (the others wait behind it), and every keyless row."""
+        seen: set[tuple[str, bytes]] = set()
+        heads = []
+        for row in rows:
+            key = row.ordering_key
+            if key is None or key not in seen:
+                heads.append(row)
+            if key is not None:
+                seen.add(key)
+        return heads
+
+    async def _send_partition(
+        self, topic: str, partition: int, rows: list[_Row]
+    ) -> tuple[int, list[BaseException]]:
+        """Send one partition's rows in order, one batch in flight at a time. A batch the
+        broker refuses is re-sent one row at a time to find the row at fault; a batch that
+        fails otherwise stops the partition for this round, with nothing sent after it."""
+        published = 0
+        failed: list[BaseException] = []
+        blocked: set[tuple[str, bytes]] = set()
+        one_by_one = False
+        queue = list(rows)
+        while queue:
+            batch = self._producer.create_batch()
+            taken: list[_Row] = []
+            rest: list[_Row] = []
+            for row in queue:
+                if row.ordering_key in blocked:
+                    continue  # waits behind a row of its key that was not published
+                if rest or (one_by_one and taken):
+                    rest.append(row)
+                    continue
+                size = DefaultRecordBatchBuilder.estimate_size_in_bytes(
+                    row.key, row.value, row.headers
+                )
+                if size > self.max_request_bytes:
+                    reason = f"message of {size} bytes exceeds the limit of "
+                    reason += f"{self.max_request_bytes} bytes per request"
+                    await self._park(row, reason)
+                    if row.ordering_key is not None:
+                        blocked.add(row.ordering_key)
+                    continue
+                if batch.append(key=row.key, value=row.value, timestamp=None, headers=row.headers):
+                    taken.append(row)
+                else:
+                    rest.append(row)  # the batch is full: the next one starts here
+            queue = rest
+            if not taken:
+                continue
+            try:
+                delivered = await self._producer.send_batch(batch, topic, partition=partition)
+                await delivered
+            except Exception as exc:
+                failed.append(exc)
+                if not _refused(exc):
+                    OUTBOX_FAILURES.labels(self.service, "retriable").inc()
+                    log.warning(
+                        "outbox_partition_waits",
+                        topic=topic,
+                        partition=partition,
+                        first_seq=taken[0].seq,
+                        error=repr(exc),
+                    )
+                    return published, failed
+                OUTBOX_FAILURES.labels(self.service, "refused").inc()
+                if len(taken) > 1:
+                    one_by_one = True  # find the row at fault; nothing of this batch landed
+                    queue = taken + queue
+                    continue
+                [row] = taken
+                await self._refused([row], repr(exc))
+                if row.ordering_key is not None:
+                    blocked.add(row.ordering_key)
+                continue
+            async with connection(self.pool) as conn:
+                await conn.execute(
+                    "UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[])",
+                    [r.seq for r in taken],
+                )
+            published += len(taken)
+            for _ in taken:
+                OUTBOX_PUBLISHED.labels(self.service, topic).inc()
+        return published, failed
+
+    async def _refused(self, rows: list[_Row], error: str) -> None:
+        """Count an attempt for each row; park those that have had all of theirs."""
+        for row in rows:
+            if row.attempts + 1 >= self.max_attempts:
+                await self._park(row, f"after {row.attempts + 1} attempts: {error}")
+                continue
+            async with connection(self.pool) as conn:
+                await conn.execute(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE seq = $1",
+                    row.seq,
+                    error[:1000],
+                )
+            log.warning("outbox_row_refused", seq=row.seq, topic=row.topic, error=error)
+
+    async def _park(self, row: _Row, reason: str) -> None:
+        async with connection(self.pool) as conn:
+            await conn.execute(
+                "UPDATE outbox SET parked_at = now(), attempts = attempts + 1, last_error = $2"
+                " WHERE seq = $1",
+                row.seq,
+                reason[:1000],
+            )
+        OUTBOX_PARKED_TOTAL.labels(self.service, row.topic).inc()
+        log.error(
+            "outbox_row_parked",
+            seq=row.seq,
+            topic=row.topic,
+            key=None if row.key is None else row.key.decode(errors="replace"),
+            reason=reason,
+            action="rows with its key wait behind it; `sanzheng outbox unpark` retries it",
+        )
+
+    async def _report_backlog(self) -> None:
+        async with connection(self.pool) as conn:
+            row = await conn.fetchrow(
+                "SELECT count(*) FILTER (WHERE parked_at IS NULL) AS pending,"
+                " count(*) FILTER (WHERE parked_at IS NOT NULL) AS parked"
+                " FROM outbox WHERE published_at IS NULL"
+            )
+        OUTBOX_PENDING.labels(self.service).set(row["pending"])
+        OUTBOX_PARKED.labels(self.service).set(row["parked"])
 
 
-def _is_kafka_error(exc: BaseException) -> bool:
-    from aiokafka.errors import KafkaError
+async def parked_rows(conn: Any) -> list[Any]:
+    """The parked rows of the connection's schema, oldest first, and how many wait behind."""
+    return list(
+        await conn.fetch(
+            "SELECT p.seq, p.topic, p.key, p.attempts, p.last_error, p.parked_at,"
+            " (SELECT count(*) FROM outbox w WHERE w.published_at IS NULL AND w.topic = p.topic"
+            "  AND w.key = p.key AND w.seq > p.seq) AS waiting"
+            " FROM outbox p WHERE p.published_at IS NULL AND p.parked_at IS NOT NULL"
+            " ORDER BY p.seq"
+        )
+    )
 
-    return isinstance(exc, KafkaError)
+
+async def unpark(conn: Any, schema: str, seqs: Sequence[int] | None = None) -> int:
+    """Give parked rows (all when `seqs` is None) their attempts again, after a fix."""
+    status = await conn.execute(
+        "UPDATE outbox SET parked_at = NULL, attempts = 0 WHERE parked_at IS NOT NULL"
+        " AND published_at IS NULL AND ($1::bigint[] IS NULL OR seq = ANY($1::bigint[]))",
+        None if seqs is None else list(seqs),
+    )
+    await conn.execute("SELECT pg_notify($1, '')", notify_channel(schema))
+    return int(status.split()[-1])

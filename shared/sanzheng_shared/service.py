@@ -9,6 +9,7 @@ stop (SIGTERM/SIGINT): finish and commit the batch in hand -> drain the outbox -
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import signal
@@ -35,6 +36,7 @@ from sanzheng_shared.logging import configure_logging, get_logger
 from sanzheng_shared.metrics import CONSUMER_LAG
 from sanzheng_shared.outbox import OutboxRelay
 from sanzheng_shared.policy import PolicyBook, PolicyError
+from sanzheng_shared.retention import prune_periodically
 from sanzheng_shared.settings import Settings, get_settings
 
 log = get_logger(__name__)
@@ -64,6 +66,28 @@ async def _raw_decoder(_message: Any) -> None:
     return None
 
 
+def _decodable(value: Any) -> bytes:
+    try:
+        value.decode()
+    except (AttributeError, UnicodeDecodeError):
+        return b""
+    return bytes(value)
+
+
+async def _tolerant_parser(records: Any, original: Any) -> Any:
+    """FastStream's batch parser decodes every header value as UTF-8: a null or binary
+    header made it raise, and the whole batch was skipped before our code saw it. It gets
+    copies whose header values decode; the batch processor gets the records unchanged."""
+    batch = records if isinstance(records, tuple | list) else (records,)
+    safe = tuple(
+        dataclasses.replace(r, headers=[(k, _decodable(v)) for k, v in r.headers or ()])
+        for r in batch
+    )
+    message = await original(safe if isinstance(records, tuple | list) else safe[0])
+    message.raw_message = records
+    return message
+
+
 class ServiceRuntime:
     def __init__(self, spec: ServiceSpec, settings: Settings | None = None) -> None:
         self.spec = spec
@@ -75,6 +99,7 @@ class ServiceRuntime:
         self.processor: BatchProcessor | None = None
         self.relay: OutboxRelay | None = None
         self.http: EmbeddedHttpServer | None = None
+        self.pruner: asyncio.Task[None] | None = None
         self.broker = KafkaBroker(
             self.settings.kafka_bootstrap or "localhost:9092",
             graceful_timeout=60.0,
@@ -128,6 +153,7 @@ class ServiceRuntime:
             auto_offset_reset="earliest",
             listener=listener,
             decoder=_raw_decoder,
+            parser=_tolerant_parser,
             title=title,
             description=f"CloudEvents consumed by the {self.spec.name} service, in batches",
         )
@@ -228,8 +254,12 @@ class ServiceRuntime:
             acks=settings.kafka_acks,
             batch=settings.outbox_batch,
             poll_seconds=settings.outbox_poll_seconds,
+            max_attempts=settings.outbox_max_attempts,
         )
         await self.relay.start()
+        self.pruner = asyncio.create_task(
+            prune_periodically(self.spec.name, self.pool, settings), name="inbox-pruner"
+        )
         if settings.service_http_port:
             self.http = EmbeddedHttpServer(
                 health_app(self.spec.name, self.ready),
@@ -248,6 +278,8 @@ class ServiceRuntime:
     async def stop(self) -> None:
         log.info("service_stopping")
         await self.broker.stop()  # waits for the batch in hand to commit (graceful_timeout)
+        if self.pruner is not None:
+            self.pruner.cancel()
         if self.relay is not None:
             await self.relay.stop()
         if self.http is not None:

@@ -45,6 +45,27 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="relay poll when no NOTIFY arrives"
     )
     outbox_batch: int = Field(default=500, ge=1)
+    outbox_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="rounds a row the broker refuses is retried before it is parked",
+    )
+    broker_retention_days: float = Field(
+        default=90,
+        gt=0,
+        description="how long the broker keeps the consumed topics (log.retention.hours / 24); "
+        "at least the real retention, or a re-delivered duplicate could be applied twice",
+    )
+    inbox_retention_margin_days: float = Field(
+        default=10,
+        ge=0,
+        description="inbox rows are kept for the broker's retention plus this margin",
+    )
+    inbox_prune_every_seconds: float = Field(
+        default=3600,
+        ge=0,
+        description="how often each service prunes its inbox (0: never; see prune-inbox)",
+    )
     policy_dir: Path | None = Field(
         default=None, description="extra policy files (per school and cohort) beside the default"
     )

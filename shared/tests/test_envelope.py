@@ -98,3 +98,48 @@ def test_a_v0_skill_certificate_is_upcast_to_an_x_certificate() -> None:
     current = cloudevent("certificate.earned", "S1", data)  # v1 must say which regime issued it
     with pytest.raises(InvalidData, match="issuer_type"):
         validate_data(parse_cloudevent(_raw(current)))
+
+
+@pytest.mark.parametrize("attribute", ["id", "source", "type", "subject", "schoolid"])
+@pytest.mark.parametrize("bad", ["\u0000", "\u0007", "\n", "\u007f", "\u0085", "\ud800"])
+def test_control_characters_in_envelope_attributes_are_not_a_cloudevent(
+    attribute: str, bad: str
+) -> None:
+    # PostgreSQL refuses NUL in text: such an id once failed the inbox insert and took the
+    # whole batch down with it. It must be refused here, before any statement.
+    doc = enrolled("S1")
+    doc[attribute] = f"A{bad}B"
+    with pytest.raises(NotACloudEvent, match=f"attribute '{attribute}' holds a control"):
+        parse_cloudevent(json.dumps(doc).encode(), frozenset({"student.enrolled", "A\x00B"}))
+
+
+def test_control_characters_in_an_extension_attribute_are_not_a_cloudevent() -> None:
+    doc = enrolled("S1") | {"correlationid": "corr\u00001"}
+    with pytest.raises(NotACloudEvent, match="correlationid"):
+        parse_cloudevent(json.dumps(doc).encode())
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda d: d.update(name="张\u0000三"), "name"),
+        (lambda d: d.update(major_name="\ud83d"), "major_name"),
+        (lambda d: d.update(extra={"k": ["ok", "bad\u0000"]}), "extra.k.1"),
+        (lambda d: d.update({"bad\u0000key": 1}), "data"),
+    ],
+)
+def test_text_postgresql_cannot_store_in_data_is_rejected_with_the_field(change, field) -> None:
+    doc = enrolled("S1")
+    change(doc["data"])
+    event = parse_cloudevent(json.dumps(doc).encode())
+    with pytest.raises(InvalidData) as err:
+        validate_data(event)
+    [reason] = err.value.reasons
+    assert (reason.code, reason.field) == ("DATA_INVALID", field)
+    assert "\u0000" not in reason.message
+
+
+def test_tabs_and_newlines_inside_data_are_kept() -> None:
+    doc = enrolled("S1")
+    doc["data"]["name"] = "张三\t(转学)\n李四"
+    assert validate_data(parse_cloudevent(json.dumps(doc).encode())).name == "张三\t(转学)\n李四"

@@ -154,3 +154,12 @@ def test_no_secret_literals_are_committed() -> None:
     assert not (ROOT / "deploy" / "kubernetes" / "base" / "secrets.env").exists() or (
         "secrets.env" in (ROOT / ".gitignore").read_text()
     )
+
+
+def test_the_inbox_is_kept_at_least_as_long_as_the_broker_keeps_records() -> None:
+    # Pruning an inbox row the broker can still re-deliver would let a duplicate apply twice.
+    [kafka] = _kinds("Kafka")
+    hours = kafka["spec"]["kafka"]["config"]["log.retention.hours"]
+    config = next(m for m in _kinds("ConfigMap") if m["metadata"]["name"] == "sanzheng-config")
+    assert float(config["data"]["SANZHENG_BROKER_RETENTION_DAYS"]) * 24 >= hours
+    assert Settings().broker_retention_days * 24 >= hours

@@ -27,7 +27,12 @@ import structlog
 from sanzheng_shared import failpoints
 from sanzheng_shared.consumer.context import Handler, HandlerContext
 from sanzheng_shared.consumer.dead_letter import dead_letter
-from sanzheng_shared.consumer.inbox import claim_new, mark_dead_lettered, save_offsets
+from sanzheng_shared.consumer.inbox import (
+    allow_redrive,
+    claim_new,
+    mark_dead_lettered,
+    save_offsets,
+)
 from sanzheng_shared.db.pool import connection, is_transient
 from sanzheng_shared.engine import eventlog
 from sanzheng_shared.engine.counting import CountingConnection
@@ -191,6 +196,9 @@ class BatchProcessor:
         outcome = BatchOutcome()
         parsed = [(record, self._parse(record)) for record in records]
         keys = dict.fromkeys(_key(r, ev) for r, ev in parsed)
+        if not replay:
+            redriven = [_key(r, ev) for r, ev in parsed if _redriven(r)]
+            await allow_redrive(conn, self.service, redriven)
         fresh = set(keys) if replay else await claim_new(conn, self.service, keys)
         dead: list[tuple[DedupKey, str]] = []
         outbox: list[OutboxMessage] = []
@@ -326,6 +334,14 @@ class BatchProcessor:
                 "subject",
             )
         return None
+
+
+REDRIVEN_FROM = "x-redriven-from"
+
+
+def _redriven(record: Any) -> bool:
+    """Re-published by `sanzheng dlq redrive` (which sets this header): an explicit act."""
+    return any(k == REDRIVEN_FROM for k, _ in (record.headers or ()))
 
 
 def _may_transfer(event: CloudEvent) -> bool:

@@ -47,15 +47,19 @@ async def mark_dead_lettered(
     )
 
 
-async def allow_redrive(conn: Any, consumer: str, key: tuple[str, str]) -> bool:
-    """Clear a dead letter's inbox row, so that its re-driven copy is applied (once)."""
-    done = await conn.execute(
-        "DELETE FROM inbox WHERE consumer = $1 AND source = $2 AND id = $3"
-        " AND dead_lettered_at IS NOT NULL",
+async def allow_redrive(conn: Any, consumer: str, keys: list[tuple[str, str]]) -> None:
+    """Clear dead letters' inbox rows for their re-driven copies (`sanzheng dlq redrive`
+    marks them), so that those are applied, once. A plain re-read of the original record
+    finds the marked row and stays a duplicate."""
+    if not keys:
+        return
+    await conn.execute(
+        "DELETE FROM inbox USING unnest($2::text[], $3::text[]) AS k(s, i)"
+        " WHERE consumer = $1 AND source = k.s AND id = k.i AND dead_lettered_at IS NOT NULL",
         consumer,
-        *key,
+        [k[0] for k in keys],
+        [k[1] for k in keys],
     )
-    return bool(done != "DELETE 0")
 
 
 async def save_offsets(

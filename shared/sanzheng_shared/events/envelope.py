@@ -8,6 +8,7 @@ CloudEvent* and is dead-lettered; a CloudEvent whose `data` breaks the catalogue
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -19,6 +20,12 @@ from sanzheng_shared.events.upcast import upcast
 
 CONTENT_TYPE = "application/cloudevents+json"
 MAX_EVENT_BYTES = 256 * 1024
+
+# Control characters (C0, DEL, C1) and lone surrogates: PostgreSQL refuses NUL in text and
+# jsonb, and a surrogate cannot be encoded as UTF-8, so neither may reach a statement.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# Inside `data`, text may hold tabs and newlines (a remark); only what cannot be stored is refused.
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
 class CloudEvent(BaseModel):
@@ -86,6 +93,14 @@ def parse_cloudevent(raw: bytes | str, known_types: frozenset[str] | None = None
         raise NotACloudEvent(f"not JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise NotACloudEvent("not a JSON object")
+    for name, value in doc.items():
+        if name == "data":
+            continue
+        text = isinstance(value, str) and _CONTROL.search(value)
+        if _CONTROL.search(name) or text or _unstorable_field(value) is not None:
+            raise NotACloudEvent(
+                f"not a CloudEvent 1.0: attribute {name!r} holds a control character"
+            )
     try:
         event = CloudEvent.model_validate(doc)
     except ValidationError as exc:
@@ -97,6 +112,25 @@ def parse_cloudevent(raw: bytes | str, known_types: frozenset[str] | None = None
     return event
 
 
+def _unstorable_field(value: Any, path: str = "") -> str | None:
+    """The path of the first key or text in `value` that PostgreSQL cannot store, if any."""
+    if isinstance(value, str):
+        return (path or "data") if _UNSTORABLE.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if _UNSTORABLE.search(str(key)):
+                return path or "data"  # the object holding the key: the key is not echoed
+            here = f"{path}.{key}" if path else str(key)
+            if (found := _unstorable_field(item, here)) is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _unstorable_field(item, f"{path}.{index}" if path else str(index))
+            if found is not None:
+                return found
+    return None
+
+
 def validate_data(event: CloudEvent) -> EventData:
     """Upcast old `dataversion`s, then validate `data` against the catalogue."""
     model = data_model_for(event.type)
@@ -104,6 +138,9 @@ def validate_data(event: CloudEvent) -> EventData:
         raise NotACloudEvent(f"unknown type {event.type!r}")
     if not isinstance(event.data, dict):
         raise InvalidData([Reason("DATA_REQUIRED", "`data` must be a JSON object", "data")])
+    if (where := _unstorable_field(event.data)) is not None:
+        message = f"`{where}` holds a NUL character or invalid Unicode"
+        raise InvalidData([Reason("DATA_INVALID", message, where)])
     data = upcast(event.type, event.dataversion, event.data)
     try:
         return model.model_validate(data)

@@ -14,6 +14,9 @@ from aiokafka.errors import TopicAlreadyExistsError
 from sanzheng_shared.logging import get_logger
 
 DOMAINS = ("enrollment", "internship", "labor-education", "certificates")
+# A dead letter is the original message (up to the broker's 1 MiB) plus a few headers, so a
+# DLQ topic takes larger messages than the others (compose and Strimzi set the same).
+DLQ_MAX_MESSAGE_BYTES = 2 * 1024 * 1024
 
 log = get_logger(__name__)
 
@@ -56,11 +59,21 @@ class TopicNames:
         return None
 
     def all(self) -> list[str]:
-        names = [self.rejections, self.graduation, self.dlq(self.graduation)]
-        for domain in DOMAINS:
-            for topic in (self.inbound(domain), self.outbound(domain)):
-                names += [topic, self.dlq(topic)]
+        """Every topic of SPEC §3, each with its dead-letter topic (every one of them is
+        consumed by some service, and a consumer dead-letters to `<topic>.dlq`)."""
+        names = []
+        for topic in (
+            self.rejections,
+            self.graduation,
+            *(t for d in DOMAINS for t in (self.inbound(d), self.outbound(d))),
+        ):
+            names += [topic, self.dlq(topic)]
         return names
+
+    @staticmethod
+    def config(topic: str) -> dict[str, str]:
+        """Topic-level settings at creation: DLQ topics take a dead-lettered 1 MiB message."""
+        return {"max.message.bytes": str(DLQ_MAX_MESSAGE_BYTES)} if topic.endswith(".dlq") else {}
 
 
 async def ensure_topics(
@@ -77,7 +90,12 @@ async def ensure_topics(
         try:
             await admin.create_topics(
                 [
-                    NewTopic(n, num_partitions=partitions, replication_factor=replication)
+                    NewTopic(
+                        n,
+                        num_partitions=partitions,
+                        replication_factor=replication,
+                        topic_configs=TopicNames.config(n),
+                    )
                     for n in missing
                 ]
             )
