@@ -1,4 +1,8 @@
-"""The gateway's read model: students, the timeline, decisions and their history."""
+"""The gateway's read model: students, the timeline, decisions and their history.
+
+A student belongs to the school that enrolled it: nothing here ever moves a record to
+another school. An event that names another school for a known student changes nothing
+(the domain services reject those; this is the read model's own guard)."""
 
 from __future__ import annotations
 
@@ -14,16 +18,31 @@ STATUS_BY_EVENT = {
 }
 
 
+# The birth date is never shown (it rebuilds a national id with the masked form); the
+# students table keeps it for the age, the timeline does not need it.
+UNSTORED_FIELDS = ("birth_date",)
+NOT_OTHER_SCHOOL = (
+    "NOT EXISTS (SELECT 1 FROM students WHERE student_id = $2 AND school_id IS DISTINCT FROM $3)"
+)
+
+
+def last_four(masked: str | None) -> str | None:
+    """At most the last four characters, whatever an (older) producer sent."""
+    return "*" * 14 + masked[-4:] if masked else None
+
+
 async def record(conn: Any, event: CloudEvent) -> None:
+    data = {k: v for k, v in (event.data or {}).items() if k not in UNSTORED_FIELDS}
     await conn.execute(
         "INSERT INTO timeline (event_id, student_id, school_id, type, time, data)"
-        " VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (event_id) DO NOTHING",
+        f" SELECT $1, $2, $3, $4, $5, $6::jsonb WHERE {NOT_OTHER_SCHOOL}"
+        " ON CONFLICT (event_id) DO NOTHING",
         event.id,
         event.subject,
         event.schoolid,
         event.type,
         event.time,
-        json.dumps(event.data, ensure_ascii=False),
+        json.dumps(data, ensure_ascii=False),
     )
 
 
@@ -33,12 +52,13 @@ async def upsert_student(conn: Any, event: CloudEvent) -> None:
         "INSERT INTO students (student_id, school_id, name, class_id, cohort, major_code,"
         " major_name, birth_date, enrolled_on, national_id_masked)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::date, $9::text::date, $10)"
-        " ON CONFLICT (student_id) DO UPDATE SET school_id = excluded.school_id,"
+        " ON CONFLICT (student_id) DO UPDATE SET"
         " name = excluded.name, class_id = excluded.class_id, cohort = excluded.cohort,"
         " major_code = excluded.major_code, major_name = excluded.major_name,"
         " birth_date = excluded.birth_date, enrolled_on = excluded.enrolled_on,"
         " national_id_masked = coalesce(excluded.national_id_masked,"
-        " students.national_id_masked)",
+        " students.national_id_masked)"
+        " WHERE students.school_id = excluded.school_id",
         event.subject,
         event.schoolid,
         d["name"],
@@ -48,15 +68,16 @@ async def upsert_student(conn: Any, event: CloudEvent) -> None:
         d.get("major_name"),
         d.get("birth_date"),
         d.get("enrolled_on"),
-        d.get("national_id_masked"),
+        last_four(d.get("national_id_masked")),
     )
 
 
 async def set_status(conn: Any, event: CloudEvent) -> None:
     await conn.execute(
-        "UPDATE students SET status = $2 WHERE student_id = $1",
+        "UPDATE students SET status = $2 WHERE student_id = $1 AND school_id = $3",
         event.subject,
         STATUS_BY_EVENT[event.type],
+        event.schoolid,
     )
 
 
@@ -66,10 +87,11 @@ async def record_decision(conn: Any, event: CloudEvent) -> None:
     requirements = json.dumps(d["requirements"], ensure_ascii=False)
     await conn.execute(
         "INSERT INTO decision_history (event_id, student_id, eligible, requirements,"
-        " policy_version, decided_at) VALUES ($1, $2, $3, $4::jsonb, $5,"
-        " $6::text::timestamptz) ON CONFLICT DO NOTHING",
+        " policy_version, decided_at) SELECT $1, $2, $4, $5::jsonb, $6,"
+        f" $7::text::timestamptz WHERE {NOT_OTHER_SCHOOL} ON CONFLICT DO NOTHING",
         event.id,
         event.subject,
+        event.schoolid,
         d["eligible"],
         requirements,
         d["policy_version"],
@@ -80,10 +102,12 @@ async def record_decision(conn: Any, event: CloudEvent) -> None:
         "INSERT INTO decisions (student_id, school_id, eligible, requirements, missing,"
         " policy_version, decided_at) VALUES ($1, $2, $3, $4::jsonb, $5, $6,"
         " $7::text::timestamptz) ON CONFLICT (student_id) DO UPDATE SET"
-        " school_id = excluded.school_id, eligible = excluded.eligible,"
+        " school_id = coalesce(decisions.school_id, excluded.school_id),"
+        " eligible = excluded.eligible,"
         " requirements = excluded.requirements, missing = excluded.missing,"
         " policy_version = excluded.policy_version, decided_at = excluded.decided_at"
-        " WHERE decisions.decided_at <= excluded.decided_at",
+        " WHERE decisions.decided_at <= excluded.decided_at"
+        " AND (decisions.school_id IS NULL OR decisions.school_id = excluded.school_id)",
         event.subject,
         event.schoolid,
         d["eligible"],
