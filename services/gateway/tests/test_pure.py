@@ -22,7 +22,7 @@ def test_a_batch_routes_each_event_to_its_domain() -> None:
         ]
     ).encode()
     routed = check(body, "application/cloudevents-batch+json", "SCH001")
-    assert [domain for domain, _ in routed] == ["enrollment", "certificates"]
+    assert [ready.domain for ready in routed] == ["enrollment", "certificates"]
 
 
 @pytest.mark.parametrize(
@@ -55,7 +55,7 @@ def test_bad_submissions_say_why(body: bytes, media: str, status: int, code: str
 
 def test_tokens_are_prefixed_random_and_hashed() -> None:
     token, token_id = new_token("counselor")
-    assert token.startswith("szk_c_") and token_id == token[:14]
+    assert token.startswith("szk_c_") and token_id.startswith("szk_c_id_")
     assert new_token("counselor")[0] != token
     assert digest(token) != token and len(digest(token)) == 64
 
