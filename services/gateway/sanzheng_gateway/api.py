@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from sanzheng_gateway import errors, queries
+from sanzheng_gateway.bounded import BodyLimit
 from sanzheng_gateway.docs_page import mount_docs
 from sanzheng_gateway.errors import ApiError, Problem
 from sanzheng_gateway.headers import SecurityHeaders
@@ -154,12 +155,15 @@ def create_api(
         # FastAPI's own /docs and /redoc load their scripts from a CDN.
         docs_url=None,
         redoc_url=None,
-        # Refused from Content-Length, or while streaming, before the body is read whole.
-        max_body_size=MAX_OTHER_BODY_BYTES,
     )
     app.state.throttle = throttle = throttle or FailureThrottle()
     errors.install(app)
-    app.add_middleware(SecurityHeaders)
+    # Refused from Content-Length, or while streaming, before the body is read whole.
+    app.add_middleware(
+        BodyLimit,
+        limit_for=lambda path: MAX_BODY_BYTES if path == "/v1/events" else MAX_OTHER_BODY_BYTES,
+    )
+    app.add_middleware(SecurityHeaders)  # added last: outermost, so even a 413 has them
     if docs:
         mount_docs(app)
 
@@ -246,7 +250,6 @@ def create_api(
         },
         summary="Publish CloudEvents (structured or batch) for the token's school",
         openapi_extra={"requestBody": EVENTS_BODY},
-        max_body_size=MAX_BODY_BYTES,
     )
     async def post_events(
         request: Request, who: Annotated[Principal, Depends(role("sis"))]
@@ -254,7 +257,7 @@ def create_api(
         ingest = ingest_of()
         if ingest is None:
             raise ApiError(503, "not ready")
-        body = await request.body()  # bounded by max_body_size while it streams in
+        body = await request.body()  # bounded by BodyLimit while it streams in
         try:
             ids = await ingest.submit(body, request.headers.get("content-type", ""), who.school_id)
         except IngestError as exc:
