@@ -33,6 +33,8 @@ def last_four(masked: str | None) -> str | None:
 
 async def record(conn: Any, event: CloudEvent) -> None:
     data = {k: v for k, v in (event.data or {}).items() if k not in UNSTORED_FIELDS}
+    if data.get("national_id_masked"):
+        data["national_id_masked"] = last_four(data["national_id_masked"])
     await conn.execute(
         "INSERT INTO timeline (event_id, student_id, school_id, type, time, data)"
         f" SELECT $1, $2, $3, $4, $5, $6::jsonb WHERE {NOT_OTHER_SCHOOL}"
