@@ -81,3 +81,4 @@ async def test_the_read_model_keeps_no_more_than_the_last_four(conn) -> None:
     assert record is not None and record["national_id_masked"] == "**************1233"
     [item] = await queries.timeline(conn, "S2")
     assert "birth_date" not in item["data"]
+    assert item["data"]["national_id_masked"] == "**************1233"

@@ -36,6 +36,15 @@ def shown_enrollment(record: dict[str, Any], on: date | None = None) -> dict[str
     return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in shown.items()}
 
 
+def shown_data(data: dict[str, Any]) -> dict[str, Any]:
+    """An event's data as shown: no birth date, a masked id cut to its last four (rows
+    stored before the masked form was shortened keep the region code)."""
+    shown = {k: v for k, v in data.items() if k not in HIDDEN_FIELDS}
+    if masked := shown.get("national_id_masked"):
+        shown["national_id_masked"] = "*" * 14 + str(masked)[-4:]
+    return shown
+
+
 async def school_of(conn: Any, student_id: str) -> str | None:
     """The school the record belongs to, from the record itself (students; or decisions,
     events or held submissions of a student whose enrollment has not arrived)."""
@@ -85,7 +94,7 @@ async def timeline(conn: Any, student_id: str) -> list[dict[str, Any]]:
             "id": r["event_id"],
             "type": r["type"],
             "time": r["time"].isoformat() if r["time"] else None,
-            "data": {k: v for k, v in json.loads(r["data"]).items() if k not in HIDDEN_FIELDS},
+            "data": shown_data(json.loads(r["data"])),
         }
         for r in rows
     ]
