@@ -133,30 +133,35 @@ def token_create(
     role: str = typer.Option(..., help="sis | counselor | bureau | admin"),
     school: str | None = typer.Option(None, help="the school a sis/counselor token belongs to"),
     label: str | None = typer.Option(None, help="who or what the token is for"),
+    expires: str | None = typer.Option(
+        None, help="lifetime (30d, 12h) or expiry date (2026-07-01); default 90 days"
+    ),
 ) -> None:
     """Create a token and print it once (only its hash is stored)."""
     from sanzheng import tokens_cli
     from sanzheng_gateway import tokens
 
-    async def create() -> str:
+    async def create() -> tuple[str, str | None]:
+        expires_at = tokens.expiry(expires)
         conn = await tokens_cli.with_gateway_schema(tokens_cli.database_url(get_settings()))
         try:
-            return await tokens.create(conn, role, school, label)
+            token = await tokens.create(conn, role, school, label, expires_at)
+            return token, await tokens.id_of(conn, token)
         finally:
             await conn.close()
 
     try:
-        token = asyncio.run(create())
+        token, token_id = asyncio.run(create())
     except tokens.TokenError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(token)
-    typer.echo(f"(shown once: keep it; revoke with `sanzheng token revoke {token[:14]}`)", err=True)
+    typer.echo(f"(shown once: keep it; revoke with `sanzheng token revoke {token_id}`)", err=True)
 
 
 @token_app.command("revoke")
 def token_revoke(
-    token_id: str = typer.Argument(..., help="the token or its first 14 characters"),
+    token_id: str = typer.Argument(..., help="the token's id (see `token list`) or the token"),
 ) -> None:
     """Revoke a token at once."""
     from sanzheng import tokens_cli
@@ -169,10 +174,11 @@ def token_revoke(
         finally:
             await conn.close()
 
+    # Echo at most the id-sized start: the argument may be the secret itself.
     if not asyncio.run(revoke()):
-        typer.echo(f"error: no active token {token_id[:14]}", err=True)
+        typer.echo(f"error: no active token {token_id[:20]}", err=True)
         raise typer.Exit(1)
-    typer.echo(f"revoked {token_id[:14]}")
+    typer.echo(f"revoked {token_id[:20]}")
 
 
 @token_app.command("list")
@@ -191,7 +197,7 @@ def token_list() -> None:
         finally:
             await conn.close()
 
-    table = Table("token id", "role", "school", "label", "created", "revoked")
+    table = Table("token id", "role", "school", "label", "created", "expires", "revoked")
     for r in asyncio.run(rows()):
         table.add_row(
             r["token_id"],
@@ -199,6 +205,7 @@ def token_list() -> None:
             r["school_id"] or "*",
             r["label"] or "",
             f"{r['created_at']:%Y-%m-%d %H:%M}",
+            f"{r['expires_at']:%Y-%m-%d %H:%M}",
             f"{r['revoked_at']:%Y-%m-%d %H:%M}" if r["revoked_at"] else "",
         )
     Console().print(table)

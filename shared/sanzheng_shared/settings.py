@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     )
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, description="the gateway's HTTP port")
+    api_docs: bool = Field(
+        default=True, description="serve Swagger UI at /docs (from vendored assets, no CDN)"
+    )
     service_http_port: int = Field(
         default=0, description="health/metrics port of one service process (0: none)"
     )

@@ -23,8 +23,10 @@ class ProtectedId:
 
 
 def mask(number: str) -> str:
-    """`110105********1234`: the region and the last four, as the SPEC shows it."""
-    return number[:6] + "*" * max(0, len(number) - 10) + number[-4:]
+    """`**************1234`: the last four characters at most (SPEC §8). The region code
+    used to be kept too; with the birth date it rebuilt the whole number (issue 10)."""
+    shown = number[-4:] if len(number) > 4 else ""
+    return "*" * (len(number) - len(shown)) + shown
 
 
 class NationalIdVault:

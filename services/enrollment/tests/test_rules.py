@@ -27,7 +27,7 @@ def test_a_wrong_checksum_is_refused_without_echoing_the_number() -> None:
 def test_a_birth_date_that_differs_from_the_id_is_refused_with_the_masked_id() -> None:
     _, [reason] = check_national_id(VALID, date(2008, 5, 2))
     assert (reason.code, reason.field) == ("ENR_NATIONAL_ID", "birth_date")
-    assert "110105********1233" in reason.message and VALID not in reason.message
+    assert "**************1233" in reason.message and VALID[:6] not in reason.message
 
 
 @pytest.mark.parametrize(
@@ -62,7 +62,7 @@ def test_the_vault_encrypts_hashes_and_masks() -> None:
     protected = vault.protect(VALID)
     assert VALID.encode() not in protected.ciphertext
     assert vault.reveal(protected.ciphertext) == VALID
-    assert protected.masked == mask(VALID) == "110105********1233"
+    assert protected.masked == mask(VALID) == "**************1233"
     assert protected.fingerprint == vault.fingerprint(VALID)
     assert protected.fingerprint != NationalIdVault("key-2", None).fingerprint(VALID)
 

@@ -1,25 +1,37 @@
 """The HTTP API of SPEC §5.2. Every request is scoped to the token's school unless the
 role is bureau/admin; the school is checked on the record read, and across schools the
-answer is 404, never the record. Every read of a student record is logged, denials too."""
+answer is 404, never the record. Every read of personal data is logged, denials too:
+student records, cohort lists (a row per student listed) and the access log itself.
 
-import uuid
+Only the `Authorization: Bearer` header authenticates here: the dashboard's cookie is a
+session of the dashboard, and a browser would send it along with a forged request."""
+
 from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
-from sanzheng_gateway import queries
+from sanzheng_gateway import errors, queries
+from sanzheng_gateway.bounded import BodyLimit
+from sanzheng_gateway.docs_page import mount_docs
+from sanzheng_gateway.errors import ApiError, Problem
+from sanzheng_gateway.headers import SecurityHeaders
 from sanzheng_gateway.ingest import Ingest, IngestError
+from sanzheng_gateway.inputs import escaped, is_school_id, is_student_id
+from sanzheng_gateway.throttle import FailureThrottle
 from sanzheng_gateway.tokens import Principal, authenticate
 from sanzheng_shared.db.pool import connection
 from sanzheng_shared.events.envelope import CloudEvent
 
-MAX_BODY_BYTES = 1024 * 1024
+MAX_BODY_BYTES = 1024 * 1024  # POST /v1/events
+MAX_OTHER_BODY_BYTES = 64 * 1024  # everything else (the login form, what-if)
 READERS = ("counselor", "bureau", "admin")
+# `as_of` is a day of a school's life: far-off dates are refused, not computed with.
+FIRST_DAY, LAST_DAY = date(1990, 1, 1), date(2199, 12, 31)
 
 
 class Requirement(BaseModel):
@@ -37,11 +49,6 @@ class Decision(BaseModel):
 
 class Accepted(BaseModel):
     accepted: list[str]
-
-
-class Problem(BaseModel):
-    detail: str
-    reasons: list[dict[str, Any]] = []
 
 
 class HeldSubmission(BaseModel):
@@ -119,9 +126,15 @@ EVENTS_BODY = {
 
 NOT_FOUND = {404: {"model": Problem, "description": "no such record for this token"}}
 AUTH = {
-    401: {"model": Problem, "description": "missing, unknown or revoked token"},
+    401: {"model": Problem, "description": "missing, unknown, expired or revoked token"},
     403: {"model": Problem, "description": "the role may not do this"},
+    422: {"model": Problem, "description": "a parameter is invalid (`reasons` say which)"},
+    429: {"model": Problem, "description": "too many failed authentications from here"},
 }
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 def create_api(
@@ -129,6 +142,9 @@ def create_api(
     ingest_of: Callable[[], Ingest | None],
     ready: Callable[[], Awaitable[dict[str, bool]]],
     lifespan: Callable[[FastAPI], Any] | None = None,
+    *,
+    docs: bool = True,
+    throttle: FailureThrottle | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="sanzheng gateway",
@@ -136,54 +152,89 @@ def create_api(
         description="Three-certificates graduation tracking: student status, decisions, "
         "cohort lists, and CloudEvents ingest for school systems.",
         lifespan=lifespan,
+        # FastAPI's own /docs and /redoc load their scripts from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
+    app.state.throttle = throttle = throttle or FailureThrottle()
+    errors.install(app)
+    # Refused from Content-Length, or while streaming, before the body is read whole.
+    app.add_middleware(
+        BodyLimit,
+        limit_for=lambda path: MAX_BODY_BYTES if path == "/v1/events" else MAX_OTHER_BODY_BYTES,
+    )
+    app.add_middleware(SecurityHeaders)  # added last: outermost, so even a 413 has them
+    if docs:
+        mount_docs(app)
 
     async def principal(
         request: Request, authorization: Annotated[str | None, Header()] = None
     ) -> Principal:
+        address = client_address(request)
+        if wait := throttle.retry_after(address):
+            raise ApiError(
+                429, "too many failed authentications", headers={"Retry-After": str(wait)}
+            )
         token = ""
         if authorization and authorization.lower().startswith("bearer "):
             token = authorization[7:].strip()
-        token = token or request.cookies.get("sz_token", "")
         if not token:
-            raise HTTPException(
+            raise ApiError(
                 401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"}
             )
         async with connection(pool_of()) as conn:
             found = await authenticate(conn, token)
         if found is None:
-            raise HTTPException(
-                401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"}
+            throttle.failed(address)
+            raise ApiError(
+                401,
+                "unknown, expired or revoked token",
+                headers={"WWW-Authenticate": "Bearer"},
             )
         return found
 
     def role(*allowed: str) -> Callable[..., Awaitable[Principal]]:
         async def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
             if who.role not in allowed:
-                raise HTTPException(403, f"the {who.role} role may not do this")
+                raise ApiError(403, f"the {who.role} role may not do this")
             return who
 
         return check
 
     Reader = Annotated[Principal, Depends(role(*READERS))]
 
-    @app.middleware("http")
-    async def request_id(request: Request, call_next: Any) -> Response:
-        request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        response: Response = await call_next(request)
-        response.headers["x-request-id"] = request.state.request_id
-        return response
+    async def checked_id(
+        conn: Any, request: Request, who: Principal, student_id: str, action: str
+    ) -> None:
+        """Refuse an id no student can have before it reaches a query (a NUL byte would
+        fail the query and its access-log row): logged in escaped form, then 422."""
+        if is_student_id(student_id):
+            return
+        await queries.log_refused(conn, who, escaped(student_id), action, request.state.request_id)
+        raise ApiError(
+            422,
+            "invalid student id",
+            "STUDENT_ID_INVALID",
+            [
+                {
+                    "code": "STUDENT_ID_INVALID",
+                    "field": "student_id",
+                    "message": "1 to 100 characters, no control characters",
+                }
+            ],
+        )
 
     async def visible_student(
         request: Request, who: Principal, student_id: str, action: str
     ) -> None:
         """404 unless the record exists and belongs to the token's school; logged."""
         async with connection(pool_of()) as conn:
+            await checked_id(conn, request, who, student_id, action)
             school = await queries.open_record(
                 conn, who, student_id, action, request.state.request_id
             )
         if school is None:
-            raise HTTPException(404, f"no student {student_id}")
+            raise ApiError(404, f"no student {student_id}")
 
     @app.post(
         "/v1/events",
@@ -205,17 +256,12 @@ def create_api(
     ) -> Accepted:
         ingest = ingest_of()
         if ingest is None:
-            raise HTTPException(503, "not ready")
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            raise HTTPException(413, f"body over {MAX_BODY_BYTES} bytes")
+            raise ApiError(503, "not ready")
+        body = await request.body()  # bounded by BodyLimit while it streams in
         try:
             ids = await ingest.submit(body, request.headers.get("content-type", ""), who.school_id)
         except IngestError as exc:
-            return JSONResponse(
-                status_code=exc.status,  # type: ignore[return-value]
-                content={"detail": exc.detail, "reasons": exc.reasons},
-            )
+            raise ApiError(exc.status, exc.detail, reasons=exc.reasons) from None
         return Accepted(accepted=ids)
 
     @app.get(
@@ -233,9 +279,7 @@ def create_api(
             school = await queries.school_of(conn, student_id)
             held = await queries.held(conn, student_id)
         if enrollment:
-            enrollment = {
-                k: (v.isoformat() if isinstance(v, date) else v) for k, v in enrollment.items()
-            }
+            enrollment = queries.shown_enrollment(enrollment)
         folded = queries.status_from(items)
         return StudentStatus(
             student_id=student_id,
@@ -253,13 +297,16 @@ def create_api(
         summary="The graduation decision, now or as of a day",
     )
     async def get_graduation(
-        request: Request, student_id: str, who: Reader, as_of: date | None = None
+        request: Request,
+        student_id: str,
+        who: Reader,
+        as_of: Annotated[date | None, Query(ge=FIRST_DAY, le=LAST_DAY)] = None,
     ) -> Decision:
         await visible_student(request, who, student_id, "graduation")
         async with connection(pool_of()) as conn:
             decision = await queries.graduation(conn, student_id, as_of)
         if decision is None:
-            raise HTTPException(
+            raise ApiError(
                 404, f"no decision for {student_id}" + (f" as of {as_of}" if as_of else "")
             )
         return Decision(**decision)
@@ -282,9 +329,21 @@ def create_api(
         summary="Who viewed this student (admin)",
     )
     async def get_access_log(
-        student_id: str, who: Annotated[Principal, Depends(role("admin"))]
+        request: Request, student_id: str, who: Annotated[Principal, Depends(role("admin"))]
     ) -> list[Access]:
         async with connection(pool_of()) as conn:
+            await checked_id(conn, request, who, student_id, "access_log")
+            # Reading the log is itself logged: it names students and who read them.
+            await queries.log_access(
+                conn,
+                token_id=who.token_id,
+                role=who.role,
+                school_id=who.school_id,
+                student_id=student_id,
+                action="access_log",
+                outcome="allowed",
+                request_id=request.state.request_id,
+            )
             return [Access(**row) for row in await queries.viewers(conn, student_id)]
 
     @app.get(
@@ -307,8 +366,10 @@ def create_api(
         page: Annotated[int, Query(ge=1, le=10000)] = 1,
         page_size: Annotated[int, Query(ge=1, le=500)] = 50,
     ) -> CohortPage:
+        if not is_school_id(school_id):
+            raise ApiError(422, "invalid school id", "SCHOOL_ID_INVALID")
         if not who.may_see(school_id):
-            raise HTTPException(404, f"no school {school_id}")
+            raise ApiError(404, f"no school {school_id}")
         async with connection(pool_of()) as conn:
             result = await queries.cohort(
                 conn,
@@ -319,6 +380,13 @@ def create_api(
                 missing=missing,
                 page=page,
                 page_size=page_size,
+            )
+            await queries.log_listed(
+                conn,
+                who,
+                [s["student_id"] for s in result["students"]],
+                "cohort_list",
+                request.state.request_id,
             )
         return CohortPage(**result)
 

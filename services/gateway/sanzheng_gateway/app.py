@@ -50,7 +50,10 @@ class Gateway:
         self.runtime = ServiceRuntime(SPEC, settings.model_copy(update={"service_http_port": 0}))
         self.ingest: Ingest | None = None
         self.api: FastAPI = create_api(
-            lambda: self.runtime.pool, lambda: self.ingest, self.runtime.ready
+            lambda: self.runtime.pool,
+            lambda: self.ingest,
+            self.runtime.ready,
+            docs=settings.api_docs,
         )
         mount_dashboard(self.api, lambda: self.runtime.pool)
         self.http: EmbeddedHttpServer | None = None

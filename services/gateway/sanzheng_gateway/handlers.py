@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from sanzheng_gateway.projection import STATUS_BY_EVENT, GatewayState, parse_time
+from sanzheng_gateway.projection import (
+    STATUS_BY_EVENT,
+    GatewayState,
+    last_four,
+    parse_time,
+    timeline_data,
+)
 from sanzheng_shared.consumer.context import Handler, HandlerContext
 from sanzheng_shared.events.catalogue import EventData
 from sanzheng_shared.events.envelope import CloudEvent
@@ -10,6 +16,8 @@ from sanzheng_shared.events.envelope import CloudEvent
 
 def timeline_only(event: CloudEvent, _data: EventData, ctx: HandlerContext) -> None:
     state: GatewayState = ctx.state
+    if state.other_school(event.subject, event.schoolid):
+        return
     state.timeline.put(
         {
             "event_id": event.id,
@@ -17,7 +25,7 @@ def timeline_only(event: CloudEvent, _data: EventData, ctx: HandlerContext) -> N
             "school_id": event.schoolid,
             "type": event.type,
             "time": event.time,
-            "data": event.data,
+            "data": timeline_data(event.data),
         }
     )
 
@@ -25,6 +33,8 @@ def timeline_only(event: CloudEvent, _data: EventData, ctx: HandlerContext) -> N
 def student_enrolled(event: CloudEvent, _data: EventData, ctx: HandlerContext) -> None:
     state: GatewayState = ctx.state
     d = event.data or {}
+    if state.other_school(event.subject, event.schoolid):
+        return
     old = state.students.get(event.subject) or {}
     state.students.put(
         old
@@ -39,7 +49,8 @@ def student_enrolled(event: CloudEvent, _data: EventData, ctx: HandlerContext) -
             "major_name": d.get("major_name"),
             "birth_date": d.get("birth_date"),
             "enrolled_on": d.get("enrolled_on"),
-            "national_id_masked": d.get("national_id_masked") or old.get("national_id_masked"),
+            "national_id_masked": last_four(d.get("national_id_masked"))
+            or old.get("national_id_masked"),
             "status": old.get("status", "enrolled"),
         }
     )
@@ -49,8 +60,9 @@ def student_enrolled(event: CloudEvent, _data: EventData, ctx: HandlerContext) -
 def student_status(event: CloudEvent, _data: EventData, ctx: HandlerContext) -> None:
     state: GatewayState = ctx.state
     row = state.students.get(event.subject)
-    if row is not None:
-        state.students.update(row, status=STATUS_BY_EVENT[event.type])
+    if row is None or row["school_id"] != event.schoolid:
+        return
+    state.students.update(row, status=STATUS_BY_EVENT[event.type])
     timeline_only(event, _data, ctx)
 
 
@@ -58,6 +70,9 @@ def student_transferred(event: CloudEvent, _data: EventData, ctx: HandlerContext
     state: GatewayState = ctx.state
     d = event.data or {}
     row = state.students.get(event.subject)
+    decision = state.decisions.get(event.subject)
+    if decision is not None:  # the new school's decisions follow
+        state.decisions.update(decision, school_id=d["to_school_id"])
     if row is not None:
         state.students.update(
             row,
@@ -72,6 +87,8 @@ def student_transferred(event: CloudEvent, _data: EventData, ctx: HandlerContext
 def eligibility_changed(event: CloudEvent, _data: EventData, ctx: HandlerContext) -> None:
     state: GatewayState = ctx.state
     d = event.data or {}
+    if state.other_school(event.subject, event.schoolid):
+        return
     decided_at = parse_time(d["decided_at"])
     row = {
         "student_id": event.subject,
@@ -82,7 +99,9 @@ def eligibility_changed(event: CloudEvent, _data: EventData, ctx: HandlerContext
     }
     state.decision_history.put(row | {"event_id": event.id})
     current = state.decisions.get(event.subject)
-    # Keep the latest decision, whatever order decisions arrive in.
+    # Keep the latest decision, whatever order decisions arrive in, and its school.
+    if current is not None and current["school_id"] not in (None, event.schoolid):
+        return
     if current is None or current["decided_at"] <= decided_at:
         state.decisions.put(
             row

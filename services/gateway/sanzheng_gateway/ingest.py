@@ -1,18 +1,22 @@
 """CloudEvents over HTTP (SPEC §5.2): structured or batch, checked strictly, published to
-the inbound topics for the token's school. All or nothing: one bad event refuses the batch
-with the reasons of every bad one, so the school fixes them together."""
+the inbound topics for the token's school. All or nothing: every event is validated *and
+serialised* before the first one is sent, and one bad event refuses the batch with the
+reasons of every bad one, so the school fixes them together."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from sanzheng_gateway.bounded import MAX_JSON_DEPTH, json_depth
 from sanzheng_shared.events.catalogue import INBOUND_TYPES
 from sanzheng_shared.events.envelope import (
     CONTENT_TYPE,
+    CloudEvent,
     InvalidData,
     NotACloudEvent,
     parse_cloudevent,
@@ -33,14 +37,30 @@ class IngestError(Exception):
         self.status, self.detail, self.reasons = status, detail, reasons or []
 
 
-def check(body: bytes, content_type: str, school_id: str | None) -> list[tuple[str, Any]]:
-    """(topic domain, event) for every event of the body, or IngestError with reasons."""
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")  # Python's parser accepts NaN and Infinity
+
+
+@dataclass(frozen=True)
+class Ready:
+    """An event checked and already serialised: sending it cannot fail on its content."""
+
+    domain: str
+    event: CloudEvent
+    payload: bytes
+
+
+def check(body: bytes, content_type: str, school_id: str | None) -> list[Ready]:
+    """Every event of the body, checked and serialised, or IngestError with reasons."""
     media = content_type.split(";")[0].strip().lower()
     if media not in (CONTENT_TYPE, BATCH_TYPE, "application/json"):
         raise IngestError(415, f"content-type must be {CONTENT_TYPE} or {BATCH_TYPE}")
+    if json_depth(body) > MAX_JSON_DEPTH:
+        raise IngestError(400, f"the body nests deeper than {MAX_JSON_DEPTH} levels")
     try:
-        doc = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        doc = json.loads(body, parse_constant=_not_json)
+    # ValueError also covers numbers longer than Python's int-parsing limit.
+    except (ValueError, RecursionError) as exc:
         raise IngestError(400, f"the body is not JSON: {exc}") from None
     batch = media == BATCH_TYPE or isinstance(doc, list)
     items = doc if batch else [doc]
@@ -48,7 +68,7 @@ def check(body: bytes, content_type: str, school_id: str | None) -> list[tuple[s
         raise IngestError(400, "a batch is a non-empty JSON array of CloudEvents")
     if len(items) > MAX_BATCH:
         raise IngestError(413, f"at most {MAX_BATCH} events per batch")
-    accepted: list[tuple[str, Any]] = []
+    accepted: list[Ready] = []
     reasons: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         where = {"index": index} if batch else {}
@@ -83,7 +103,24 @@ def check(body: bytes, content_type: str, school_id: str | None) -> list[tuple[s
                 }
             )
             continue
-        accepted.append((DOMAIN_OF[event.type], event))
+        # The inbound (source, id) is the services' de-duplication key: a school may only
+        # use its own source, or it could claim (and so suppress) another school's events.
+        if school_id is not None and event.source != f"sis/{school_id}":
+            reasons.append(
+                {
+                    **where,
+                    "code": "SOURCE_MISMATCH",
+                    "field": "source",
+                    "message": f"this token publishes with source sis/{school_id} only",
+                }
+            )
+            continue
+        try:
+            payload = event.to_json_bytes()
+        except ValueError as exc:  # pydantic's serialisation errors are ValueErrors
+            reasons.append({**where, "code": "NOT_A_CLOUDEVENT", "message": str(exc)[:200]})
+            continue
+        accepted.append(Ready(DOMAIN_OF[event.type], event, payload))
     if reasons:
         raise IngestError(422, "some events are invalid; none was published", reasons)
     return accepted
@@ -108,12 +145,12 @@ class Ingest:
         events = check(body, content_type, school_id)
         futures = [
             await self.producer.send(
-                self.topics.inbound(domain),
-                event.to_json_bytes(),
-                key=(event.subject or "").encode(),
+                self.topics.inbound(ready.domain),
+                ready.payload,
+                key=(ready.event.subject or "").encode(),
                 headers=[("content-type", CONTENT_TYPE.encode())],
             )
-            for domain, event in events
+            for ready in events
         ]
         await asyncio.gather(*futures)  # 202 only once the broker acknowledged every one
-        return [event.id for _, event in events]
+        return [ready.event.id for ready in events]

@@ -1,9 +1,15 @@
 """The gateway's read model as one batch sees it: students, the timeline, decisions and
-their history, and the submissions other services hold."""
+their history, and the submissions other services hold.
+
+A student belongs to the school that enrolled it: nothing here moves a record to another
+school except an accepted `student.transferred`. An event that names another school for a
+known student changes nothing (the domain services reject those; this is the read
+model's own guard)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sanzheng_shared.engine.state import ProjectionState
 from sanzheng_shared.engine.table import Table
@@ -13,6 +19,22 @@ STATUS_BY_EVENT = {
     "student.resumed": "enrolled",
     "student.withdrawn": "withdrawn",
 }
+
+# The birth date is never shown (with the masked form it rebuilds a national id); the
+# students table keeps it for the age, the timeline does not need it.
+UNSTORED_FIELDS = ("birth_date",)
+
+
+def last_four(masked: str | None) -> str | None:
+    """At most the last four characters, whatever an (older) producer sent."""
+    return "*" * 14 + masked[-4:] if masked else None
+
+
+def timeline_data(data: dict[str, Any] | None) -> dict[str, Any]:
+    kept = {k: v for k, v in (data or {}).items() if k not in UNSTORED_FIELDS}
+    if kept.get("national_id_masked"):
+        kept["national_id_masked"] = last_four(kept["national_id_masked"])
+    return kept
 
 
 class GatewayState(ProjectionState):
@@ -45,6 +67,11 @@ class GatewayState(ProjectionState):
     def owner(self, student_id: str) -> str | None:
         row = self.students.get(student_id)
         return row["school_id"] if row else None
+
+    def other_school(self, student_id: str | None, school: str | None) -> bool:
+        """True when the event names another school than the known student's."""
+        owner = self.owner(student_id) if student_id else None
+        return owner is not None and owner != school
 
 
 def parse_time(value: str) -> datetime:

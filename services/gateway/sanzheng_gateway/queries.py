@@ -7,13 +7,42 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sanzheng_gateway.inputs import like_pattern
+from sanzheng_shared.domain.school_year import age_on, grade_year
+
 LOCAL = ZoneInfo("Asia/Shanghai")
+# Never shown: with the masked national id it narrows the number to a handful (issue 10).
+HIDDEN_FIELDS = frozenset({"birth_date"})
 REQUIREMENTS = ("ENROLLED", "DIPLOMA", "SKILL_1X", "QUALITY", "LABOR_MONTH", "INTERNSHIP")
 
 
 async def student(conn: Any, student_id: str) -> dict[str, Any] | None:
     row = await conn.fetchrow("SELECT * FROM students WHERE student_id = $1", student_id)
     return dict(row) if row else None
+
+
+def today() -> date:
+    return datetime.now(LOCAL).date()
+
+
+def shown_enrollment(record: dict[str, Any], on: date | None = None) -> dict[str, Any]:
+    """The enrollment as counselors see it: the age and the grade year instead of the birth
+    date (the birth date, region code and last four digits rebuild a national id)."""
+    on = on or today()
+    birth = record.get("birth_date")
+    shown = {k: v for k, v in record.items() if k not in HIDDEN_FIELDS}
+    shown["age"] = age_on(birth, on) if isinstance(birth, date) else None
+    shown["grade_year"] = grade_year(record["cohort"], on) if record.get("cohort") else None
+    return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in shown.items()}
+
+
+def shown_data(data: dict[str, Any]) -> dict[str, Any]:
+    """An event's data as shown: no birth date, a masked id cut to its last four (rows
+    stored before the masked form was shortened keep the region code)."""
+    shown = {k: v for k, v in data.items() if k not in HIDDEN_FIELDS}
+    if masked := shown.get("national_id_masked"):
+        shown["national_id_masked"] = "*" * 14 + str(masked)[-4:]
+    return shown
 
 
 async def school_of(conn: Any, student_id: str) -> str | None:
@@ -65,7 +94,7 @@ async def timeline(conn: Any, student_id: str) -> list[dict[str, Any]]:
             "id": r["event_id"],
             "type": r["type"],
             "time": r["time"].isoformat() if r["time"] else None,
-            "data": json.loads(r["data"]),
+            "data": shown_data(json.loads(r["data"])),
         }
         for r in rows
     ]
@@ -171,7 +200,7 @@ async def search(
         " WHERE ($2::text IS NULL OR school_id = $2)"
         " AND (student_id ILIKE $1 || '%' OR name LIKE '%' || $1 || '%')"
         " ORDER BY student_id LIMIT $3",
-        text,
+        like_pattern(text),
         school_id,
         limit,
     )
@@ -219,6 +248,40 @@ async def log_access(
         student_id,
         action,
         outcome,
+        request_id,
+    )
+
+
+async def log_refused(conn: Any, who: Any, shown_id: str, action: str, request_id: str) -> None:
+    """An attempt with an id no record can have, kept with the id in escaped form."""
+    await log_access(
+        conn,
+        token_id=who.token_id,
+        role=who.role,
+        school_id=who.school_id,
+        student_id=shown_id,
+        action=action,
+        outcome="invalid_id",
+        request_id=request_id,
+    )
+
+
+async def log_listed(
+    conn: Any, who: Any, students: list[str], action: str, request_id: str
+) -> None:
+    """A list (search results, a cohort page) shows personal data of every student on it:
+    one access-log row per student shown, so `who viewed X` includes the lists; one row
+    without a student when the list is empty."""
+    await conn.execute(
+        "INSERT INTO access_log (token_id, role, school_id, student_id, action, outcome,"
+        " request_id) SELECT $1, $2, $3, s, $5, 'allowed', $6"
+        " FROM unnest(CASE WHEN cardinality($4::text[]) = 0 THEN ARRAY[NULL]::text[]"
+        " ELSE $4::text[] END) AS s",
+        who.token_id,
+        who.role,
+        who.school_id,
+        students,
+        action,
         request_id,
     )
 

@@ -1,27 +1,33 @@
 """The counselors' dashboard (SPEC §5.3): server-rendered Jinja2 pages, htmx vendored in
 `static/` (no CDN, no build step). Chinese labels by default, `?lang=en` for English,
-times in Asia/Shanghai. The same token, school scoping and access log as the API."""
+times in Asia/Shanghai. The same school scoping and access log as the API.
+
+Logging in with a token starts a server-side session (sessions.py): the cookie never holds
+the token. The login and logout forms carry a CSRF token and must come from this origin;
+failed logins are throttled per client address like failed API authentication."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Form, Request
+from fastapi import FastAPI, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from sanzheng_gateway import queries
+from sanzheng_gateway import queries, sessions
+from sanzheng_gateway.errors import ApiError
+from sanzheng_gateway.inputs import escaped, has_control, is_school_id, is_student_id
 from sanzheng_gateway.labels import LABELS
+from sanzheng_gateway.throttle import FailureThrottle
 from sanzheng_gateway.tokens import Principal, authenticate
 from sanzheng_shared.db.pool import connection
 
 HERE = Path(__file__).parent
-COOKIE = "sz_token"
+DASHBOARD_ROLES = ("counselor", "bureau", "admin")
 
 
 def _local(value: str | None) -> str:
@@ -34,6 +40,7 @@ def mount_dashboard(app: FastAPI, pool_of: Callable[[], Any]) -> None:
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters["local"] = _local
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    throttle: FailureThrottle = app.state.throttle
 
     def lang(request: Request) -> str:
         chosen = request.query_params.get("lang") or request.cookies.get("sz_lang") or "zh"
@@ -41,20 +48,23 @@ def mount_dashboard(app: FastAPI, pool_of: Callable[[], Any]) -> None:
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
         language = lang(request)
+        csrf, new_csrf = sessions.csrf_token(request)
         response = templates.TemplateResponse(
-            request, name, {"t": LABELS[language], "lang": language, **context}, status_code=status
+            request,
+            name,
+            {"t": LABELS[language], "lang": language, "csrf": csrf, **context},
+            status_code=status,
         )
+        if new_csrf:
+            sessions.set_csrf_cookie(request, response, csrf)
         if request.query_params.get("lang") in LABELS:
             response.set_cookie("sz_lang", language, samesite="strict")
         return response
 
     async def who(request: Request) -> Principal | None:
-        token = request.cookies.get(COOKIE, "")
-        if not token:
-            return None
         async with connection(pool_of()) as conn:
-            found = await authenticate(conn, token)
-        return found if found and found.role in ("counselor", "bureau", "admin") else None
+            found = await sessions.current(conn, request)
+        return found if found and found.role in DASHBOARD_ROLES else None
 
     @app.get("/", include_in_schema=False)
     async def home(request: Request) -> Response:
@@ -63,26 +73,41 @@ def mount_dashboard(app: FastAPI, pool_of: Callable[[], Any]) -> None:
         return RedirectResponse("/ui/search", status_code=303)
 
     @app.post("/ui/login", include_in_schema=False)
-    async def login(request: Request, token: str = Form(max_length=200)) -> Response:
+    async def login(
+        request: Request,
+        token: Annotated[str, Form(max_length=200)],
+        csrf: Annotated[str, Form(max_length=100)] = "",
+    ) -> Response:
+        if not sessions.form_is_ours(request, csrf):
+            return page(request, "login.html", status=403, error="form_expired")
+        address = request.client.host if request.client else "unknown"
+        if wait := throttle.retry_after(address):
+            raise ApiError(429, "too many failed logins", headers={"Retry-After": str(wait)})
         async with connection(pool_of()) as conn:
             found = await authenticate(conn, token.strip())
-        if found is None or found.role not in ("counselor", "bureau", "admin"):
-            return page(request, "login.html", status=401, error=True)
-        response = RedirectResponse("/ui/search", status_code=303)
-        response.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict")
+            if found is None or found.role not in DASHBOARD_ROLES:
+                throttle.failed(address)
+                return page(request, "login.html", status=401, error="bad_token")
+            response = RedirectResponse("/ui/search", status_code=303)
+            await sessions.start(conn, found, request, response)
         return response
 
-    @app.get("/ui/logout", include_in_schema=False)
-    async def logout() -> Response:
+    @app.post("/ui/logout", include_in_schema=False)
+    async def logout(request: Request, csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
+        if not sessions.form_is_ours(request, csrf):
+            return page(request, "login.html", status=403, error="form_expired")
         response = RedirectResponse("/", status_code=303)
-        response.delete_cookie(COOKIE)
+        async with connection(pool_of()) as conn:
+            await sessions.end(conn, request, response)
         return response
 
     @app.get("/ui/search", include_in_schema=False)
-    async def search(request: Request, q: str = "") -> Response:
+    async def search(request: Request, q: Annotated[str, Query(max_length=200)] = "") -> Response:
         principal = await who(request)
         if principal is None:
             return RedirectResponse("/", status_code=303)
+        if has_control(q):
+            raise ApiError(422, "the search text has control characters", "QUERY_INVALID")
         results = []
         if q.strip():
             async with connection(pool_of()) as conn:
@@ -90,6 +115,13 @@ def mount_dashboard(app: FastAPI, pool_of: Callable[[], Any]) -> None:
                     conn,
                     q.strip()[:50],
                     principal.school_id if principal.role == "counselor" else None,
+                )
+                await queries.log_listed(
+                    conn,
+                    principal,
+                    [r["student_id"] for r in results],
+                    "search",
+                    request.state.request_id,
                 )
         template = "search_results.html" if request.headers.get("hx-request") else "search.html"
         return page(request, template, q=q, results=results, me=principal)
@@ -100,8 +132,13 @@ def mount_dashboard(app: FastAPI, pool_of: Callable[[], Any]) -> None:
         if principal is None:
             return RedirectResponse("/", status_code=303)
         async with connection(pool_of()) as conn:
+            if not is_student_id(student_id):
+                await queries.log_refused(
+                    conn, principal, escaped(student_id), "dashboard", request.state.request_id
+                )
+                raise ApiError(422, "invalid student id", "STUDENT_ID_INVALID")
             school = await queries.open_record(
-                conn, principal, student_id, "dashboard", uuid.uuid4().hex
+                conn, principal, student_id, "dashboard", request.state.request_id
             )
             if school is None:
                 return page(
@@ -115,7 +152,7 @@ def mount_dashboard(app: FastAPI, pool_of: Callable[[], Any]) -> None:
             request,
             "student.html",
             student_id=student_id,
-            record=record,
+            record=queries.shown_enrollment(record) if record else None,
             school=school,
             decision=decision,
             timeline=items,
@@ -128,27 +165,37 @@ def mount_dashboard(app: FastAPI, pool_of: Callable[[], Any]) -> None:
     async def cohort(
         request: Request,
         school_id: str,
-        cohort: str = "",
-        class_id: str = "",
-        missing: str = "",
-        eligible: str = "",
-        page_no: int = 1,
+        # A four-digit year or nothing: `²` is a digit to str.isdigit() but not to int().
+        cohort: Annotated[str, Query(pattern="^([0-9]{4})?$")] = "",
+        class_id: Annotated[str, Query(max_length=50)] = "",
+        missing: Annotated[str, Query(max_length=20)] = "",
+        eligible: Annotated[str, Query(max_length=5)] = "",
+        page_no: Annotated[int, Query(ge=1, le=10000)] = 1,
     ) -> Response:
         principal = await who(request)
         if principal is None:
             return RedirectResponse("/", status_code=303)
+        if has_control(class_id) or not is_school_id(school_id):
+            raise ApiError(422, "a filter has control characters", "QUERY_INVALID")
         if not principal.may_see(school_id):
             return page(request, "not_found.html", status=404, student_id=school_id, me=principal)
         async with connection(pool_of()) as conn:
             result = await queries.cohort(
                 conn,
                 school_id,
-                cohort=int(cohort) if cohort.isdigit() else None,
+                cohort=int(cohort) if cohort else None,
                 class_id=class_id or None,
                 missing=missing if missing in queries.REQUIREMENTS else None,
                 eligible={"yes": True, "no": False}.get(eligible),
-                page=max(1, page_no),
+                page=page_no,
                 page_size=100,
+            )
+            await queries.log_listed(
+                conn,
+                principal,
+                [s["student_id"] for s in result["students"]],
+                "cohort_list",
+                request.state.request_id,
             )
         return page(
             request,

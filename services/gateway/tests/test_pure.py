@@ -22,7 +22,7 @@ def test_a_batch_routes_each_event_to_its_domain() -> None:
         ]
     ).encode()
     routed = check(body, "application/cloudevents-batch+json", "SCH001")
-    assert [domain for domain, _ in routed] == ["enrollment", "certificates"]
+    assert [ready.domain for ready in routed] == ["enrollment", "certificates"]
 
 
 @pytest.mark.parametrize(
@@ -55,7 +55,7 @@ def test_bad_submissions_say_why(body: bytes, media: str, status: int, code: str
 
 def test_tokens_are_prefixed_random_and_hashed() -> None:
     token, token_id = new_token("counselor")
-    assert token.startswith("szk_c_") and token_id == token[:14]
+    assert token.startswith("szk_c_") and token_id.startswith("szk_c_id_")
     assert new_token("counselor")[0] != token
     assert digest(token) != token and len(digest(token)) == 64
 
@@ -84,3 +84,105 @@ def test_status_folds_internships_and_revocations() -> None:
     [internship] = folded["internships"]
     assert internship["status"] == "completed" and internship["flags"][0]["code"] == "INT_QUOTA"
     assert folded["certificates"][0]["revoked"] is True
+
+
+def test_a_token_id_shares_nothing_with_the_secret() -> None:
+    token, token_id = new_token("sis")
+    secret = token.removeprefix("szk_s_")
+    assert not any(secret[i : i + 6] in token_id for i in range(len(secret) - 5))
+
+
+def test_token_lifetimes() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sanzheng_gateway.tokens import DEFAULT_LIFETIME, TokenError, expiry
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert expiry(None, now) == now + DEFAULT_LIFETIME == now + timedelta(days=90)
+    assert expiry("30d", now) == now + timedelta(days=30)
+    assert expiry("12h", now) == now + timedelta(hours=12)
+    assert expiry("2026-07-01", now) == datetime(2026, 7, 1, tzinfo=UTC)
+    for bad in ("2025-01-01", "forever", "-3d"):
+        with pytest.raises(TokenError):
+            expiry(bad, now)
+
+
+def test_failures_are_throttled_per_address_until_they_age_out() -> None:
+    from sanzheng_gateway.throttle import FailureThrottle
+
+    now = [1000.0]
+    throttle = FailureThrottle(limit=3, window=60, clock=lambda: now[0])
+    for _ in range(3):
+        assert throttle.retry_after("10.0.0.1") is None
+        throttle.failed("10.0.0.1")
+    assert throttle.retry_after("10.0.0.1") == 60
+    assert throttle.retry_after("10.0.0.2") is None
+    now[0] += 45
+    assert throttle.retry_after("10.0.0.1") == 15
+    now[0] += 15
+    assert throttle.retry_after("10.0.0.1") is None
+
+
+def test_the_throttle_forgets_the_stalest_address_when_full() -> None:
+    from sanzheng_gateway.throttle import FailureThrottle
+
+    throttle = FailureThrottle(limit=1, max_addresses=2)
+    for address in ("a", "b", "c"):
+        throttle.failed(address)
+    assert throttle.retry_after("a") is None and throttle.retry_after("c") is not None
+
+
+@pytest.mark.parametrize(
+    ("body", "depth"),
+    [
+        (b"{}", 1),
+        (b'[{"a": [1, {"b": "]]]]"}]}]', 4),  # brackets inside strings do not count
+        (b'{"a": "\\"["}', 1),  # nor after an escaped quote
+        (b"[" * 5000 + b"]" * 5000, 5000),
+    ],
+)
+def test_json_depth_is_measured_without_parsing(body: bytes, depth: int) -> None:
+    from sanzheng_gateway.bounded import json_depth
+
+    assert json_depth(body) == depth
+
+
+def test_a_deep_or_non_standard_body_is_refused_before_parsing() -> None:
+    for body in (b"[" * 5000 + b"]" * 5000, b"1" * 5000, b'{"a": NaN}'):
+        with pytest.raises(IngestError) as err:
+            check(body, CE, "SCH001")
+        assert err.value.status == 400
+
+
+def test_every_event_is_serialised_before_anything_is_sent() -> None:
+    body = json.dumps([enrolled("S1"), enrolled("S2")]).encode()
+    ready = check(body, "application/cloudevents-batch+json", "SCH001")
+    assert [json.loads(r.payload)["subject"] for r in ready] == ["S1", "S2"]
+
+
+@pytest.mark.parametrize(
+    ("supplied", "kept"),
+    [
+        ("0B1C6F8E-4F4E-4C47-9A1B-2A3C0F1D2B7E", "0b1c6f8e-4f4e-4c47-9a1b-2a3c0f1d2b7e"),
+        ("job-17:retry.2", "job-17:retry.2"),
+        ("x" * 64, "x" * 64),
+        ("x" * 65, None),
+        ("a\nb", None),
+        ("", None),
+    ],
+)
+def test_request_ids(supplied: str, kept: str | None) -> None:
+    from sanzheng_gateway.inputs import request_id
+
+    got = request_id(supplied)
+    assert got == kept if kept else (got != supplied and len(got) == 32)
+
+
+def test_the_shown_enrollment_has_age_and_grade_not_the_birth_date() -> None:
+    from datetime import date
+
+    from sanzheng_gateway.queries import shown_enrollment
+
+    record = {"student_id": "S1", "cohort": 2024, "birth_date": date(2008, 9, 30)}
+    shown = shown_enrollment(record, on=date(2025, 9, 29))
+    assert shown == {"student_id": "S1", "cohort": 2024, "age": 16, "grade_year": 2}

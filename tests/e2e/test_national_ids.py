@@ -1,0 +1,166 @@
+"""Finding 2 of issue 10: a national id could be rebuilt from one read. The masked form kept
+the region code and the last four digits, and the same response carried the birth date:
+exactly the missing middle, so one checksum-valid number was left.
+
+Here an attacker with a bureau token and a counselor's dashboard session collects every
+response about generated students (API status, decision, timeline, cohort list; dashboard
+student page, search and cohort page) and, for each student, counts the checksum-valid
+numbers consistent with everything shown. At least 1,000 must remain for every student."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import date, timedelta
+from importlib import resources
+
+import httpx
+import pytest
+from stdnum.cn import ric
+
+from sanzheng.synthetic import ProvinceGenerator
+from sanzheng_gateway.queries import today
+from sanzheng_shared.domain.school_year import age_on
+from sanzheng_shared.testing import eventually
+from tests.e2e.conftest import BATCH, RunningGateway
+
+pytestmark = pytest.mark.slow
+ENOUGH = 1000
+STUDENTS = 24
+# A masked national id, with whatever it keeps in clear: a region prefix (the old form,
+# `110105********1234`) and the last four.
+MASKED = re.compile(r"([0-9]{6})?\*{8,14}([0-9]{3}[0-9X])")
+ISO_DAY = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+
+
+def region_codes() -> list[str]:
+    """Every county-level code python-stdnum knows (its copy of the official list)."""
+    codes: list[str] = []
+    province = ""
+    text = (resources.files("stdnum") / "cn" / "loc.dat").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        if re.match(r"\d{2} ", line):
+            province = line[:2]
+        elif found := re.match(r"\s+(\d{4}) ", line):
+            codes.append(province + found.group(1))
+    return codes
+
+
+def candidates(shown: str, regions: list[str], on: date, enough: int = ENOUGH) -> int:
+    """Checksum-valid numbers consistent with `shown` (every text served about a student),
+    counted up to `enough`. What is shown narrows each part of the number:
+    - the last four: the masked form, or nothing if no masked form is shown;
+    - the birth date: any day shown in a response, kept if it fits a shown age; if no
+      usable day is shown, every day consistent with the shown age;
+    - the region: the masked form's prefix when it keeps one, else every region."""
+    [(prefix, last_four)] = set(MASKED.findall(shown)) or {("", "")}
+    ages = {int(a) for a in re.findall(r'"age":\s*(\d+)', shown)}
+    ages |= {int(a) for a in re.findall(r"(?:年龄|Age)\s+(\d+)", shown)}
+    if not ages or not last_four:
+        return enough
+    days = {date(*map(int, m)) for m in ISO_DAY.findall(shown) if _is_day(m)}
+    window = [on - timedelta(days=n) for n in range(366 * (min(ages) + 1) + 1)]
+    possible = [d for d in window if age_on(d, on) in ages]
+    births = [d for d in possible if d in days] or possible
+    found = 0
+    for region in [prefix] if prefix else regions:
+        for birth in births:
+            body = f"{region}{birth:%Y%m%d}{last_four[:3]}"
+            if ric.calc_check_digit(body) == last_four[3]:
+                found += 1
+                if found >= enough:
+                    return found
+    return found
+
+
+def _is_day(parts: tuple[str, str, str]) -> bool:
+    try:
+        date(*map(int, parts))
+    except ValueError:
+        return False
+    return True
+
+
+async def _everything_shown(
+    gateway: RunningGateway, dashboard: httpx.AsyncClient, sid: str, school: str, cohort: int
+) -> str:
+    bureau = gateway.headers("bureau")
+    api = [
+        f"/v1/students/{sid}",
+        f"/v1/students/{sid}/graduation",
+        f"/v1/students/{sid}/timeline",
+        f"/v1/schools/{school}/graduation?cohort={cohort}&page_size=500",
+    ]
+    pages = [
+        f"/ui/students/{sid}",
+        f"/ui/students/{sid}?lang=en",
+        f"/ui/search?q={sid}",
+        f"/ui/schools/{school}?cohort={cohort}",
+    ]
+    texts = [(await dashboard.get(path, headers=bureau)).text for path in api]
+    texts += [(await dashboard.get(path)).text for path in pages]
+    return "\n".join(texts)
+
+
+async def test_no_national_id_can_be_rebuilt_from_what_is_shown(gateway) -> None:
+    generator = ProvinceGenerator(seed=10, schools=2, id_prefix=f"N{uuid.uuid4().hex[:4]}")
+    students = list(generator.students(STUDENTS))
+    async with httpx.AsyncClient(base_url=gateway.url) as client:
+        for n, school in enumerate(("SCH001", "SCH002"), start=1):
+            events = [sub.event for s in students if s.school_id == school for sub in s.submissions]
+            answer = await client.post(
+                "/v1/events",
+                content=json.dumps(events),
+                headers={**BATCH, **gateway.headers(f"sis-{n}")},
+            )
+            assert answer.status_code == 202, answer.text
+
+        async def masked() -> int:
+            count = 0
+            for s in students:
+                r = await client.get(
+                    f"/v1/students/{s.student_id}", headers=gateway.headers("bureau")
+                )
+                enrollment = r.json().get("enrollment") if r.status_code == 200 else None
+                count += bool(enrollment and enrollment.get("national_id_masked"))
+            return count
+
+        await eventually(masked, lambda n: n == STUDENTS, timeout=120)
+
+    national_ids = {
+        s.student_id: sub.event["data"]["national_id"]
+        for s in students
+        for sub in s.submissions
+        if sub.event["type"] == "student.enrolled"
+    }
+    regions = region_codes()
+    assert len(regions) > 3000
+    on = today()
+    async with httpx.AsyncClient(base_url=gateway.url) as dashboard:
+        login = await dashboard.get("/")
+        csrf = login.text.split('name="csrf" value="')[1].split('"')[0]
+        await dashboard.post(
+            "/ui/login",
+            data={"token": gateway.tokens["bureau"], "csrf": csrf},
+            headers={"Origin": gateway.url},
+        )
+        for s in students:
+            shown = await _everything_shown(gateway, dashboard, s.student_id, s.school_id, s.cohort)
+            number = national_ids[s.student_id]
+            assert number not in shown and number[:6] not in shown
+            assert s.birth_date.isoformat() not in shown, s.student_id
+            assert MASKED.search(shown), "the counselor still sees the last four"
+            count = candidates(shown, regions, on)
+            assert count >= ENOUGH, (s.student_id, count)
+
+
+def test_the_count_finds_the_one_number_when_region_and_birth_date_are_shown() -> None:
+    """The counting itself: what the gateway showed before is narrowed to one number."""
+    number = "11010520080501123" + ric.calc_check_digit("11010520080501123")
+    on = date(2025, 9, 1)
+    before = f'{{"national_id_masked": "110105********{number[-4:]}", "birth_date":'
+    before += f' "2008-05-01", "age": {age_on(date(2008, 5, 1), on)}}}'
+    assert candidates(before, region_codes(), on) == 1
+    after = f'{{"national_id_masked": "{"*" * 14}{number[-4:]}", "age": 17}}'
+    assert candidates(after, region_codes(), on) >= ENOUGH
