@@ -17,9 +17,11 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+import asyncpg
 import httpx
 
 from sanzheng.embedded import EmbeddedBroker, EmbeddedDatabase, free_port, redact
+from sanzheng_shared.db import roles
 from sanzheng_shared.settings import Settings
 
 SERVICES = ("enrollment", "internship", "labor-education", "certificates", "gateway")
@@ -87,6 +89,8 @@ class System:
     echo: Callable[[str], None] = print
     stream_logs: bool = True
     _stopping: bool = False
+    database_urls: dict[str, str] = field(default_factory=dict)
+    """service -> the URL with its own database role (empty: the configured user)"""
 
     @property
     def width(self) -> int:
@@ -96,7 +100,7 @@ class System:
         env = dict(os.environ)
         env.update(
             SANZHENG_KAFKA_BOOTSTRAP=self.infra.bootstrap,
-            SANZHENG_DATABASE_URL=self.infra.database_url,
+            SANZHENG_DATABASE_URL=self.database_urls.get(svc.name, self.infra.database_url),
             SANZHENG_SERVICE_HTTP_PORT=str(svc.port),
             PYTHONUNBUFFERED="1",
             SANZHENG_SUPERVISOR_PID=str(os.getpid()),
@@ -134,7 +138,28 @@ class System:
             if not self._stopping:
                 await self._spawn(svc)
 
+    async def provision_roles(self, names: tuple[str, ...] = SERVICES) -> None:
+        """Each service connects as its own role, owning its own schema only (SPEC §8)."""
+        if not self.settings.db_roles:
+            return
+        conn = await asyncpg.connect(self.infra.database_url)
+        try:
+            if not await roles.can_provision(conn):
+                self.echo(
+                    "note: the database user cannot create roles: every service connects "
+                    "as it (set SANZHENG_DB_ROLES=false to silence this)"
+                )
+                return
+            secret = self.settings.id_hash_key
+            for name in names:
+                schema = name.replace("-", "_")
+                await roles.provision(conn, schema, secret)
+                self.database_urls[name] = roles.url_for(self.infra.database_url, schema, secret)
+        finally:
+            await conn.close()
+
     async def start(self, names: tuple[str, ...] = SERVICES) -> None:
+        await self.provision_roles(names)
         base = self.settings.http_port
         starting = []
         for name in names:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -110,9 +111,22 @@ async def write_outbox(conn: Any, schema: str, messages: Sequence[OutboxMessage]
         [m.topic for m in messages],
         [m.key for m in messages],
         [m.value for m in messages],
-        [_encode_headers(m.headers) for m in messages],
+        [encoded(m.headers) for m in messages],
     )
     await conn.execute("SELECT pg_notify($1, '')", notify_channel(schema))
+
+
+def encoded(headers: Iterable[Header]) -> str:
+    """Most rows carry the same headers (the content type): encoded once per process."""
+    try:
+        return _encode_cached(tuple(headers))
+    except TypeError:  # a header value that cannot be hashed: encode it on its own
+        return _encode_headers(headers)
+
+
+@functools.lru_cache(maxsize=64)
+def _encode_cached(headers: tuple[Header, ...]) -> str:
+    return _encode_headers(headers)
 
 
 @dataclass

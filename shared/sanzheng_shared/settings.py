@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     policy_dir: Path | None = Field(
         default=None, description="extra policy files (per school and cohort) beside the default"
     )
+    db_roles: bool = Field(
+        default=True,
+        description="`up` gives each service its own database role owning only its schema",
+    )
     log_level: str = "INFO"
     log_format: str = Field(default="json", description="`json` or `console`")
     id_hash_key: str = Field(

@@ -12,6 +12,7 @@ import yaml
 from sanzheng_shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
+SERVICE_NAMES = ("enrollment", "internship", "labor-education", "certificates", "gateway")
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 MANIFEST_FILES = sorted((ROOT / "deploy" / "kubernetes").rglob("*.yaml"))
 MANIFESTS = [doc for f in MANIFEST_FILES for doc in yaml.safe_load_all(f.read_text()) if doc]
@@ -163,3 +164,14 @@ def test_the_inbox_is_kept_at_least_as_long_as_the_broker_keeps_records() -> Non
     config = next(m for m in _kinds("ConfigMap") if m["metadata"]["name"] == "sanzheng-config")
     assert float(config["data"]["SANZHENG_BROKER_RETENTION_DAYS"]) * 24 >= hours
     assert Settings().broker_retention_days * 24 >= hours
+
+
+def test_compose_gives_each_service_its_own_database_role() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    schemas = [s.replace("-", "_") for s in SERVICE_NAMES]
+    assert services["db-roles"]["command"][-len(schemas) :] == schemas
+    for name, schema in zip(SERVICE_NAMES, schemas, strict=True):
+        url = services[name]["environment"]["SANZHENG_DATABASE_URL"]
+        assert url.startswith(f"postgresql://sanzheng_{schema}:"), (name, url)
+        assert "db-roles" in services[name]["depends_on"]

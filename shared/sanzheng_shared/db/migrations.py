@@ -36,7 +36,10 @@ async def migrate(
     applied_now: list[str] = []
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"migrate:{schema}")
-        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        # A service's own role owns its schema but may not create schemas in the database:
+        # CREATE SCHEMA only when it is missing (PostgreSQL checks the right first).
+        if not await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema):
+            await conn.execute(f'CREATE SCHEMA "{schema}"')
         await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from sanzheng_shared.events.catalogue import EventData, data_model_for
 from sanzheng_shared.events.upcast import upcast
@@ -26,6 +26,9 @@ MAX_EVENT_BYTES = 256 * 1024
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 # Inside `data`, text may hold tabs and newlines (a remark); only what cannot be stored is refused.
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+# In JSON text those can only arrive escaped (raw ones are invalid JSON or UTF-8): when no
+# such escape is in the message, the walk over every value of `data` is not needed.
+_ESCAPED_UNSTORABLE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 
 class CloudEvent(BaseModel):
@@ -43,6 +46,8 @@ class CloudEvent(BaseModel):
     schoolid: str | None = Field(default=None, max_length=50)
     dataversion: str = "1"
     data: Any = None
+    _storable: bool = PrivateAttr(default=False)
+    """Set when parsing showed that no text in the event can be refused by PostgreSQL."""
 
     @property
     def correlation_id(self) -> str:
@@ -109,6 +114,10 @@ def parse_cloudevent(raw: bytes | str, known_types: frozenset[str] | None = None
         raise NotACloudEvent(f"not a CloudEvent 1.0: {where}: {first['msg']}") from None
     if known_types is not None and event.type not in known_types:
         raise NotACloudEvent(f"unknown type {event.type!r}")
+    encoded = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    event._storable = _ESCAPED_UNSTORABLE.search(encoded) is None and not (
+        isinstance(raw, str) and _UNSTORABLE.search(raw)
+    )
     return event
 
 
@@ -138,7 +147,7 @@ def validate_data(event: CloudEvent) -> EventData:
         raise NotACloudEvent(f"unknown type {event.type!r}")
     if not isinstance(event.data, dict):
         raise InvalidData([Reason("DATA_REQUIRED", "`data` must be a JSON object", "data")])
-    if (where := _unstorable_field(event.data)) is not None:
+    if not event._storable and (where := _unstorable_field(event.data)) is not None:
         message = f"`{where}` holds a NUL character or invalid Unicode"
         raise InvalidData([Reason("DATA_INVALID", message, where)])
     data = upcast(event.type, event.dataversion, event.data)
