@@ -94,6 +94,69 @@ def demo(
     raise typer.Exit(asyncio.run(run_system(settings, after_ready=after_ready, stream_logs=False)))
 
 
+@app.command()
+def bench(
+    students: int = typer.Option(
+        10_000, min=1, help="synthetic students (≈ 4.7 inbound events each); streamed, not held"
+    ),
+    rate: float = typer.Option(
+        1_000.0, min=1, help="offered load of the latency stage, in inbound events/s"
+    ),
+    latency_seconds: float = typer.Option(
+        30.0, min=1, help="how long the latency stage publishes at --rate"
+    ),
+    stages: str = typer.Option(
+        "all",
+        help="comma-separated subset: raw, naive, enrollment, internship, labor-education, "
+        "certificates (or `services` for the four), e2e, latency. A service alone needs the "
+        "services before it, which then run too",
+    ),
+    out: Path = typer.Option(  # noqa: B008
+        Path("bench-results.json"), help="JSON file of every figure"
+    ),
+    chart: Path = typer.Option(  # noqa: B008
+        Path("bench-results.png"), help="PNG chart: throughput per stage, latency percentiles"
+    ),
+    no_chart: bool = typer.Option(False, "--no-chart", help="do not draw the chart"),
+    markdown: bool = typer.Option(
+        False, "--markdown", help="also print the table in Markdown (for docs/scaling.md)"
+    ),
+    seed: int = typer.Option(2026, help="seed of the synthetic province"),
+) -> None:
+    """Measure the system on this machine (SPEC §6); every figure comes from this one run.
+
+    \b
+    Stages, each on its own database and topics:
+      raw          consume → validate → COPY in one process: the machine's limit
+      naive        a tutorial FastStream consumer, one message → one transaction
+      <service>    enrollment, internship, labor-education, certificates, each alone as its
+                   own process over inputs filled before it starts, until it caught up
+      e2e          all services and the gateway: first inbound publish → last decision
+      latency      publish → graduation decision at --rate events/s (p50, p95, p99)
+
+    Also SQL statements per event (the services' sanzheng_db_statements_total, else
+    pg_stat_statements, else pg_stat_database transactions) and the peak RSS (VmHWM) of each
+    service process. With SANZHENG_KAFKA_BOOTSTRAP / SANZHENG_DATABASE_URL unset it starts its
+    own embedded broker and PostgreSQL in a temporary directory. Prints a table with the
+    ratios (service ÷ naive, end to end ÷ raw), writes --out and --chart.
+    """
+    from rich.console import Console
+
+    from sanzheng.bench.run import BenchConfig, parse_stages, run_bench, write_outputs
+
+    try:
+        chosen = parse_stages(stages)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--stages") from None
+    settings = get_settings()
+    configure_logging("sanzheng", "WARNING", "console")
+    console = Console()
+    config = BenchConfig(students, rate, latency_seconds, seed, chosen)
+    console.print(f"stages: {', '.join(chosen)}")
+    results = asyncio.run(run_bench(config, settings, console))
+    write_outputs(results, out, None if no_chart else chart, console, markdown)
+
+
 token_app = typer.Typer(
     help="API tokens: random, shown once, stored hashed, revocable.", no_args_is_help=True
 )
