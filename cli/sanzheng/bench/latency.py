@@ -21,7 +21,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from sanzheng.bench import workload
-from sanzheng.bench.environment import BenchEnvironment, connect, outbox_counts, wait_caught_up
+from sanzheng.bench.caught_up import outbox_counts, wait_caught_up
+from sanzheng.bench.environment import BenchEnvironment, connect
 from sanzheng_shared.service import ServiceSpec
 
 

@@ -145,7 +145,7 @@ async def run_bench(config: BenchConfig, settings: Settings, console: Console) -
                         specs[name],
                         fill,
                         on_topics,
-                        lambda p, t=t: progress.update(  # type: ignore[misc]
+                        lambda p, t=t: progress.update(
                             t, completed=p.consumed, total=max(p.expected, 1)
                         ),
                     )

@@ -14,13 +14,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sanzheng.bench.environment import (
-    BenchEnvironment,
-    Progress,
-    connect,
-    outbox_counts,
-    wait_caught_up,
-)
+from sanzheng.bench.caught_up import outbox_counts, wait_caught_up
+from sanzheng.bench.environment import BenchEnvironment, connect
 from sanzheng_shared.kafka.topics import TopicNames
 from sanzheng_shared.service import ServiceSpec
 
@@ -114,7 +109,3 @@ async def run_alone(
         per_topic,
     )
     return result, emitted
-
-
-def progress_of(p: Progress) -> tuple[int, int]:
-    return p.consumed, max(p.expected, 1)
