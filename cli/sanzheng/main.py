@@ -97,7 +97,9 @@ def demo(
 @app.command()
 def bench(
     students: int = typer.Option(
-        10_000, min=1, help="synthetic students (≈ 4.7 inbound events each); streamed, not held"
+        10_000,
+        min=1,
+        help="synthetic students (about 4.7 inbound events each), streamed, never all in memory",
     ),
     rate: float = typer.Option(
         1_000.0, min=1, help="offered load of the latency stage, in inbound events/s"
@@ -123,22 +125,25 @@ def bench(
     ),
     seed: int = typer.Option(2026, help="seed of the synthetic province"),
 ) -> None:
-    """Measure the system on this machine (SPEC §6); every figure comes from this one run.
+    """Measure the system on this machine (SPEC §6), all figures from one run.
 
-    \b
     Stages, each on its own database and topics:
-      raw          consume → validate → COPY in one process: the machine's limit
-      naive        a tutorial FastStream consumer, one message → one transaction
-      <service>    enrollment, internship, labor-education, certificates, each alone as its
-                   own process over inputs filled before it starts, until it caught up
-      e2e          all services and the gateway: first inbound publish → last decision
-      latency      publish → graduation decision at --rate events/s (p50, p95, p99)
+      raw        consume → validate → COPY in one process (the limit)
+      naive      tutorial FastStream consumer: 1 message, 1 transaction
+      enrollment, internship, labor-education, certificates:
+                 each service alone, its own process, over inputs filled
+                 before it starts, timed from ready until caught up
+      e2e        every service and the gateway: first inbound publish
+                 to the last graduation decision
+      latency    publish → decision (p50, p95, p99) at --rate events/s
 
-    Also SQL statements per event (the services' sanzheng_db_statements_total, else
-    pg_stat_statements, else pg_stat_database transactions) and the peak RSS (VmHWM) of each
-    service process. With SANZHENG_KAFKA_BOOTSTRAP / SANZHENG_DATABASE_URL unset it starts its
-    own embedded broker and PostgreSQL in a temporary directory. Prints a table with the
-    ratios (service ÷ naive, end to end ÷ raw), writes --out and --chart.
+    Also SQL statements per event (sanzheng_db_statements_total, else
+    pg_stat_statements, else pg_stat_database transactions) and the peak
+    RSS (VmHWM) of each service process. Prints a table with the ratios
+    (service ÷ naive, end to end ÷ raw limit); writes --out and --chart.
+
+    With SANZHENG_KAFKA_BOOTSTRAP and SANZHENG_DATABASE_URL unset, starts
+    its own embedded broker and PostgreSQL in a temporary directory.
     """
     from rich.console import Console
 
