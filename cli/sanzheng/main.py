@@ -124,6 +124,12 @@ def bench(
         False, "--markdown", help="also print the table in Markdown (for docs/scaling.md)"
     ),
     seed: int = typer.Option(2026, help="seed of the synthetic province"),
+    naive_events: int = typer.Option(
+        50_000,
+        min=1,
+        help="events the naive peer consumes at most, from the filled topics (it is slow by "
+        "design: a whole 1M-student province would take hours)",
+    ),
 ) -> None:
     """Measure the system on this machine (SPEC §6), all figures from one run.
 
@@ -156,7 +162,7 @@ def bench(
     settings = get_settings()
     configure_logging("sanzheng", "WARNING", "console")
     console = Console()
-    config = BenchConfig(students, rate, latency_seconds, seed, chosen)
+    config = BenchConfig(students, rate, latency_seconds, seed, naive_events, chosen)
     console.print(f"stages: {', '.join(chosen)}")
     results = asyncio.run(run_bench(config, settings, console))
     write_outputs(results, out, None if no_chart else chart, console, markdown)

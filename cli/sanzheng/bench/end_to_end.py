@@ -85,6 +85,7 @@ async def run(
             await conn.close()
     finally:
         await system.stop()
+        await env.delete_topics(topics)
     return EndToEndResult(
         published.students,
         published.total,

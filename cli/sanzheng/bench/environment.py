@@ -27,7 +27,10 @@ import httpx
 from sanzheng.embedded import EmbeddedDatabase, free_port
 from sanzheng.supervisor import Infrastructure, ServiceProcess, System
 from sanzheng_shared.kafka.topics import TopicNames, ensure_topics
+from sanzheng_shared.logging import get_logger
 from sanzheng_shared.settings import Settings
+
+log = get_logger(__name__)
 
 STATEMENTS_METRIC = "sanzheng_db_statements_total"
 
@@ -103,6 +106,21 @@ class BenchEnvironment:
             self.settings.topic_partitions,
             self.settings.topic_replication,
         )
+
+    async def delete_topics(self, topics: TopicNames) -> None:
+        """Drop a stage's topics once it is done: the embedded broker keeps them in memory."""
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        try:
+            mine = [t for t in await admin.list_topics() if t.startswith(topics.prefix)]
+            if mine:
+                await admin.delete_topics(mine)
+        except Exception as exc:  # a broker that refuses only costs memory
+            log.warning("bench_topics_not_deleted", prefix=topics.prefix, error=repr(exc))
+        finally:
+            await admin.close()
 
     async def database(self, stage: str) -> str:
         """A fresh database for one stage, so its statements and rows are its own."""

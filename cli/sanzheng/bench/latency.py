@@ -152,6 +152,7 @@ async def run(
     finally:
         await watcher.stop()
         await system.stop()
+        await env.delete_topics(topics)
     latencies: list[float] = []
     matched = 0
     for arrived, event in watcher.arrivals:

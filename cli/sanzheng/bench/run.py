@@ -55,6 +55,7 @@ class BenchConfig:
     rate: float = 1_000.0
     latency_seconds: float = 30.0
     seed: int = 2026
+    naive_events: int = 50_000
     stages: list[str] = field(default_factory=lambda: list(STAGES))
 
 
@@ -122,12 +123,13 @@ async def run_bench(config: BenchConfig, settings: Settings, console: Console) -
                 console.print(f"raw limit: {stages['raw']['events_per_s']:,.0f} events/s")
             if "naive" in config.stages:
                 url = await env.database("naive")
-                with _task(progress, "naive peer", total) as t:
+                sample = min(total, config.naive_events)
+                with _task(progress, "naive peer", sample) as t:
                     nresult = await naive.run(
                         env.bootstrap,
                         url,
                         inbound,
-                        total,
+                        sample,
                         f"{fill.prefix}naive",
                         lambda n: progress.advance(t, n),
                     )
@@ -155,6 +157,8 @@ async def run_bench(config: BenchConfig, settings: Settings, console: Console) -
                     f"{name} alone: {sresult.messages:,} messages,"
                     f" {stages['services'][name]['events_per_s']:,.0f} events/s"
                 )
+            if filled:
+                await env.delete_topics(fill)
             if "e2e" in config.stages:
                 with (
                     _task(progress, "end to end: publishing", config.students) as tp,
