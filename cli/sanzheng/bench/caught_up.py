@@ -120,7 +120,7 @@ async def wait_caught_up(
     produced_elsewhere: Counter[str],
     *,
     on_progress: Any = lambda _p: None,
-    interval: float = 0.1,
+    interval: float = 0.2,
     stall_timeout: float = 300.0,
 ) -> float:
     """Poll until caught up; returns time.time() when it first held. Fails when nothing

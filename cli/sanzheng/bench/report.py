@@ -171,9 +171,12 @@ def write_chart(results: dict[str, Any], path: Path) -> None:
     for y, value in enumerate(rates[::-1]):
         left.text(value, y, f" {value:,.0f}", va="center", fontsize=8)
     labels = [k for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms") if k in lat]
-    right.bar([k.removesuffix("_ms") for k in labels], [lat[k] for k in labels], color="#DD8452")
+    bars = right.bar(
+        [k.removesuffix("_ms") for k in labels], [lat[k] for k in labels], color="#DD8452"
+    )
+    right.bar_label(bars, labels=[f"{lat[k]:,.0f}" for k in labels], fontsize=8)
     right.set_ylabel("ms")
-    offered = f" at {lat['offered_rate']:,.0f} events/s offered" if lat else ""
+    offered = f"\nat {lat['offered_rate']:,.0f} events/s offered" if lat else ""
     right.set_title("publish → decision latency" + offered)
     cfg = results["config"]
     fig.suptitle(f"sanzheng bench, {cfg['students']:,} students, {results['machine']['cpus']} CPUs")
