@@ -124,6 +124,14 @@ def bench(
         False, "--markdown", help="also print the table in Markdown (for docs/scaling.md)"
     ),
     seed: int = typer.Option(2026, help="seed of the synthetic province"),
+    report: Path | None = typer.Option(  # noqa: B008
+        None,
+        "--report",
+        help="measure nothing: print the tables of an earlier results file (and with "
+        "--markdown its Markdown), and redraw its chart to --chart",
+        exists=True,
+        dir_okay=False,
+    ),
     naive_events: int = typer.Option(
         50_000,
         min=1,
@@ -151,10 +159,16 @@ def bench(
     With SANZHENG_KAFKA_BOOTSTRAP and SANZHENG_DATABASE_URL unset, starts
     its own embedded broker and PostgreSQL in a temporary directory.
     """
+    import json
+
     from rich.console import Console
 
     from sanzheng.bench.run import BenchConfig, parse_stages, run_bench, write_outputs
 
+    if report is not None:
+        earlier = json.loads(report.read_text())
+        write_outputs(earlier, None, None if no_chart else chart, Console(), markdown)
+        return
     try:
         chosen = parse_stages(stages)
     except ValueError as exc:

@@ -206,14 +206,19 @@ async def run_bench(config: BenchConfig, settings: Settings, console: Console) -
 
 
 def write_outputs(
-    results: dict[str, Any], out: Path, chart: Path | None, console: Console, markdown: bool
+    results: dict[str, Any],
+    out: Path | None,
+    chart: Path | None,
+    console: Console,
+    markdown: bool,
 ) -> None:
     for table in report.tables(results):
         console.print(table)
     if markdown:
         console.print(report.markdown(results), markup=False, highlight=False, soft_wrap=True)
-    report.write_json(results, out)
-    console.print(f"wrote {out}")
+    if out is not None:
+        report.write_json(results, out)
+        console.print(f"wrote {out}")
     if chart is not None:
         report.write_chart(results, chart)
         console.print(f"wrote {chart}")
