@@ -133,7 +133,14 @@ def markdown(results: dict[str, Any]) -> str:
         lines += ["", "| latency at a fixed offered load | value |", "|---|---|"]
         lines += [f"| {a} | {b} |" for a, b in lat]
     source = results.get("statement_source")
-    lines += ["", f"SQL/event from `{source}`; machine: {results['machine']['cpus']} CPUs."]
+    machine = results["machine"]
+    load = machine.get("load_average_1_5_15_after")
+    busy = f", load average {load[1]:.1f} (5 min) at the end" if load else ""
+    lines += [
+        "",
+        f"SQL/event from `{source}`; {machine['cpus']} CPUs{busy};"
+        f" the run took {results.get('seconds', 0):,.0f} s.",
+    ]
     return "\n".join(lines)
 
 

@@ -3,6 +3,7 @@ alone, end to end, latency; every stage on its own database and topics."""
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -91,6 +92,8 @@ async def run_bench(config: BenchConfig, settings: Settings, console: Console) -
     )
     stages: dict[str, Any] = {}
     started = datetime.now(UTC)
+    machine = describe_machine()
+    load_before = os.getloadavg()
     try:
         with _progress(console) as progress:
             fill = env.topics("fill")
@@ -196,7 +199,12 @@ async def run_bench(config: BenchConfig, settings: Settings, console: Console) -
     results: dict[str, Any] = {
         "started_at": started.isoformat(timespec="seconds"),
         "seconds": round((datetime.now(UTC) - started).total_seconds(), 1),
-        "machine": describe_machine(),
+        "machine": machine
+        | {
+            # Other work on the machine moves every figure: say how busy it was.
+            "load_average_1_5_15_before": [round(x, 2) for x in load_before],
+            "load_average_1_5_15_after": [round(x, 2) for x in os.getloadavg()],
+        },
         "config": asdict(config),
         "statement_source": env.statement_source,
         "stages": stages,
