@@ -122,6 +122,94 @@ def demo(
     raise typer.Exit(asyncio.run(run_system(settings, after_ready=after_ready, stream_logs=False)))
 
 
+@app.command()
+def bench(
+    students: int = typer.Option(
+        10_000,
+        min=1,
+        help="synthetic students (about 4.7 inbound events each), streamed, never all in memory",
+    ),
+    rate: float = typer.Option(
+        1_000.0, min=1, help="offered load of the latency stage, in inbound events/s"
+    ),
+    latency_seconds: float = typer.Option(
+        30.0, min=1, help="how long the latency stage publishes at --rate"
+    ),
+    stages: str = typer.Option(
+        "all",
+        help="comma-separated subset: raw, naive, enrollment, internship, labor-education, "
+        "certificates (or `services` for the four), e2e, latency. A service alone needs the "
+        "services before it, which then run too",
+    ),
+    out: Path = typer.Option(  # noqa: B008
+        Path("bench-results.json"), help="JSON file of every figure"
+    ),
+    chart: Path = typer.Option(  # noqa: B008
+        Path("bench-results.png"), help="PNG chart: throughput per stage, latency percentiles"
+    ),
+    no_chart: bool = typer.Option(False, "--no-chart", help="do not draw the chart"),
+    markdown: bool = typer.Option(
+        False, "--markdown", help="also print the table in Markdown (for docs/scaling.md)"
+    ),
+    seed: int = typer.Option(2026, help="seed of the synthetic province"),
+    report: Path | None = typer.Option(  # noqa: B008
+        None,
+        "--report",
+        help="measure nothing: print the tables of an earlier results file (and with "
+        "--markdown its Markdown), and redraw its chart to --chart",
+        exists=True,
+        dir_okay=False,
+    ),
+    naive_events: int = typer.Option(
+        50_000,
+        min=1,
+        help="events the naive peer consumes at most, from the filled topics (it is slow by "
+        "design: a whole 1M-student province would take hours)",
+    ),
+) -> None:
+    """Measure the system on this machine (SPEC §6), all figures from one run.
+
+    Stages, each on its own database and topics:
+      raw        consume → validate → COPY in one process (the limit)
+      naive      tutorial FastStream consumer: 1 message, 1 transaction
+      enrollment, internship, labor-education, certificates:
+                 each service alone, its own process, over inputs filled
+                 before it starts, timed from ready until caught up
+      e2e        every service and the gateway: first inbound publish
+                 to the last graduation decision
+      latency    publish → decision (p50, p95, p99) at --rate events/s
+
+    Also SQL statements per event (sanzheng_db_statements_total, else
+    pg_stat_statements, else pg_stat_database transactions) and the peak
+    RSS (VmHWM) of each service process. Prints a table with the ratios
+    (service ÷ naive, end to end ÷ raw limit); writes --out and --chart.
+
+    With SANZHENG_KAFKA_BOOTSTRAP and SANZHENG_DATABASE_URL unset, starts
+    its own embedded broker and PostgreSQL in a temporary directory.
+    """
+    import json
+
+    from rich.console import Console
+
+    from sanzheng.bench.run import BenchConfig, parse_stages, run_bench, write_outputs
+
+    if report is not None:
+        earlier = json.loads(report.read_text())
+        write_outputs(earlier, None, None if no_chart else chart, Console(), markdown)
+        return
+    try:
+        chosen = parse_stages(stages)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--stages") from None
+    settings = get_settings()
+    configure_logging("sanzheng", "WARNING", "console")
+    console = Console()
+    config = BenchConfig(students, rate, latency_seconds, seed, naive_events, chosen)
+    console.print(f"stages: {', '.join(chosen)}")
+    results = asyncio.run(run_bench(config, settings, console))
+    write_outputs(results, out, None if no_chart else chart, console, markdown)
+
+
 token_app = typer.Typer(
     help="API tokens: random, shown once, stored hashed, revocable.", no_args_is_help=True
 )

@@ -1,0 +1,101 @@
+"""End to end: every service and the gateway as `sanzheng up` runs them, the province
+published as fast as the broker takes it, timed from the first inbound publish to the last
+graduation decision stored by the certificates service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sanzheng.bench import workload
+from sanzheng.bench.caught_up import wait_caught_up
+from sanzheng.bench.environment import BenchEnvironment, connect
+from sanzheng.bench.services import per_event
+from sanzheng_shared.service import ServiceSpec
+
+
+@dataclass
+class EndToEndResult:
+    students: int
+    inbound_events: int
+    seconds: float
+    seconds_until_quiet: float
+    publish_seconds: float
+    messages_consumed: int
+    decisions: int
+    database: dict[str, int]
+    peak_rss_mb: dict[str, float]
+    metric_statements: dict[str, float] | None
+    restarts: int
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "students": self.students,
+            "inbound_events": self.inbound_events,
+            "seconds": round(self.seconds, 3),
+            "events_per_s": round(self.inbound_events / self.seconds, 1),
+            "seconds_until_quiet": round(self.seconds_until_quiet, 3),
+            "publish_seconds": round(self.publish_seconds, 3),
+            "messages_consumed": self.messages_consumed,
+            "decisions": self.decisions,
+            "peak_rss_mb": self.peak_rss_mb,
+            "restarts": self.restarts,
+        }
+        total = sum(self.metric_statements.values()) if self.metric_statements else None
+        out.update(per_event(self.database, self.inbound_events, total))
+        if self.metric_statements:
+            out["statements_per_service"] = self.metric_statements
+        return out
+
+
+async def run(
+    env: BenchEnvironment,
+    specs: list[ServiceSpec],
+    students: int,
+    seed: int,
+    *,
+    on_student: Any = lambda _n: None,
+    on_progress: Any = lambda _p: None,
+) -> EndToEndResult:
+    topics = env.topics("e2e")
+    url = await env.database("e2e")
+    system = env.system(url, topics)
+    schemas = {spec.schema: list(spec.routes(topics)) for spec in specs}
+    try:
+        await system.start(tuple(spec.name for spec in specs))
+        await system.wait_ready_each()
+        published = await workload.publish(
+            env.bootstrap, workload.students(students, seed, topics), on_student=on_student
+        )
+        quiet = await wait_caught_up(url, schemas, published.per_topic, on_progress=on_progress)
+        rss = system.peak_rss_mb()
+        metric = await system.statement_metric()
+        conn = await connect(url)
+        try:
+            row = await conn.fetchrow(
+                "SELECT extract(epoch FROM max(decided_at))::float8 AS last, count(*) AS n"
+                " FROM certificates.decisions"
+            )
+            consumed = 0
+            for schema in schemas:
+                consumed += await conn.fetchval(
+                    f"SELECT coalesce(sum(next_offset), 0)::bigint FROM {schema}.consumer_offsets"
+                )
+        finally:
+            await conn.close()
+    finally:
+        await system.stop()
+        await env.delete_topics(topics)
+    return EndToEndResult(
+        published.students,
+        published.total,
+        float(row["last"]) - published.first_at,
+        quiet - published.first_at,
+        published.last_at - published.first_at,
+        int(consumed),
+        int(row["n"]),
+        await env.statements(url),
+        rss,
+        metric,
+        system.restarts,
+    )

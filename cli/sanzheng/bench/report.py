@@ -1,0 +1,192 @@
+"""The results: a rich table with the ratios, the same in Markdown, the JSON file, the chart."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+Row = tuple[str, str, str, str, str, str, str]
+HEADER: Row = ("stage", "messages", "seconds", "events/s", "ratio", "SQL/event", "peak RSS MB")
+
+
+def ratios(stages: dict[str, Any]) -> dict[str, float]:
+    """Each service alone ÷ the naive peer; end to end ÷ the raw limit."""
+    out: dict[str, float] = {}
+    naive = stages.get("naive", {}).get("events_per_s")
+    for name, figures in stages.get("services", {}).items():
+        if naive:
+            out[f"{name}_vs_naive"] = round(figures["events_per_s"] / naive, 2)
+    raw = stages.get("raw", {}).get("events_per_s")
+    e2e = stages.get("end_to_end", {}).get("events_per_s")
+    if raw and e2e:
+        out["end_to_end_vs_raw"] = round(e2e / raw, 3)
+    return out
+
+
+def _cost(figures: dict[str, Any]) -> str:
+    if "statements_per_event" in figures:
+        return f"{figures['statements_per_event']:.1f}"
+    if "transactions_per_event" in figures:
+        return f"{figures['transactions_per_event']:.2f} tx"
+    return "—"
+
+
+def rows(results: dict[str, Any]) -> list[Row]:
+    stages, r = results["stages"], results["ratios"]
+    out: list[Row] = []
+    if raw := stages.get("raw"):
+        out.append(
+            (
+                "raw limit (consume → validate → COPY)",
+                f"{raw['events']:,}",
+                f"{raw['seconds']:.1f}",
+                f"{raw['events_per_s']:,.0f}",
+                "reference",
+                "—",
+                "—",
+            )
+        )
+    if naive := stages.get("naive"):
+        out.append(
+            (
+                "naive peer (1 message, 1 transaction)",
+                f"{naive['events']:,}",
+                f"{naive['seconds']:.1f}",
+                f"{naive['events_per_s']:,.0f}",
+                "reference",
+                _cost(naive),
+                "—",
+            )
+        )
+    for name, s in stages.get("services", {}).items():
+        ratio = r.get(f"{name}_vs_naive")
+        out.append(
+            (
+                f"{name} alone",
+                f"{s['messages']:,}",
+                f"{s['seconds']:.1f}",
+                f"{s['events_per_s']:,.0f}",
+                f"{ratio:.2f}× naive" if ratio is not None else "—",
+                _cost(s),
+                f"{s['peak_rss_mb']:.0f}" if s.get("peak_rss_mb") else "—",
+            )
+        )
+    if e2e := stages.get("end_to_end"):
+        ratio = r.get("end_to_end_vs_raw")
+        rss = e2e.get("peak_rss_mb") or {}
+        out.append(
+            (
+                f"end to end ({e2e['students']:,} students)",
+                f"{e2e['inbound_events']:,}",
+                f"{e2e['seconds']:.1f}",
+                f"{e2e['events_per_s']:,.0f}",
+                f"{ratio:.3f}× raw" if ratio is not None else "—",
+                _cost(e2e),
+                f"{max(rss.values()):.0f} (max)" if rss else "—",
+            )
+        )
+    return out
+
+
+def latency_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
+    lat = results["stages"].get("latency")
+    if not lat:
+        return []
+    return [
+        (
+            "offered / achieved",
+            f"{lat['offered_rate']:,.0f} / {lat['achieved_rate']:,.0f} events/s",
+        ),
+        ("events / decisions", f"{lat['events']:,} / {lat['decisions']:,}"),
+        ("p50", f"{lat.get('p50_ms', 0):,.0f} ms"),
+        ("p95", f"{lat.get('p95_ms', 0):,.0f} ms"),
+        ("p99", f"{lat.get('p99_ms', 0):,.0f} ms"),
+        ("max", f"{lat.get('max_ms', 0):,.0f} ms"),
+    ]
+
+
+def tables(results: dict[str, Any]) -> list[Table]:
+    cfg = results["config"]
+    main = Table(title=f"sanzheng bench — {cfg['students']:,} students")
+    for i, name in enumerate(HEADER):
+        main.add_column(name, justify="left" if i == 0 else "right")
+    for row in rows(results):
+        main.add_row(*row)
+    out = [main]
+    if lat := latency_rows(results):
+        table = Table(title="publish → decision latency")
+        table.add_column("figure")
+        table.add_column("value", justify="right")
+        for row2 in lat:
+            table.add_row(*row2)
+        out.append(table)
+    return out
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows(results)]
+    if lat := latency_rows(results):
+        lines += ["", "| latency at a fixed offered load | value |", "|---|---|"]
+        lines += [f"| {a} | {b} |" for a, b in lat]
+    source = results.get("statement_source")
+    machine = results["machine"]
+    load = machine.get("load_average_1_5_15_after")
+    busy = f", load average {load[1]:.1f} (5 min) at the end" if load else ""
+    lines += [
+        "",
+        f"SQL/event from `{source}`; {machine['cpus']} CPUs{busy};"
+        f" the run took {results.get('seconds', 0):,.0f} s.",
+    ]
+    return "\n".join(lines)
+
+
+def write_json(results: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_chart(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    stages = results["stages"]
+    names: list[str] = []
+    rates: list[float] = []
+    if "raw" in stages:
+        names.append("raw limit")
+        rates.append(stages["raw"]["events_per_s"])
+    if "naive" in stages:
+        names.append("naive peer")
+        rates.append(stages["naive"]["events_per_s"])
+    for name, s in stages.get("services", {}).items():
+        names.append(f"{name} alone")
+        rates.append(s["events_per_s"])
+    if "end_to_end" in stages:
+        names.append("end to end")
+        rates.append(stages["end_to_end"]["events_per_s"])
+    lat = stages.get("latency", {})
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [3, 2]})
+    left.barh(names[::-1], rates[::-1], color="#4C72B0")
+    left.set_xscale("log")
+    left.set_xlabel("events/s (log scale)")
+    left.set_title("throughput per stage")
+    for y, value in enumerate(rates[::-1]):
+        left.text(value, y, f" {value:,.0f}", va="center", fontsize=8)
+    labels = [k for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms") if k in lat]
+    bars = right.bar(
+        [k.removesuffix("_ms") for k in labels], [lat[k] for k in labels], color="#DD8452"
+    )
+    right.bar_label(bars, labels=[f"{lat[k]:,.0f}" for k in labels], fontsize=8)
+    right.set_ylabel("ms")
+    offered = f"\nat {lat['offered_rate']:,.0f} events/s offered" if lat else ""
+    right.set_title("publish → decision latency" + offered)
+    cfg = results["config"]
+    fig.suptitle(f"sanzheng bench, {cfg['students']:,} students, {results['machine']['cpus']} CPUs")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,232 @@
+"""The bench in order: fill the inbound topics once, then raw limit, naive peer, each service
+alone, end to end, latency; every stage on its own database and topics."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from sanzheng.bench import end_to_end, latency, naive, raw, report, services, workload
+from sanzheng.bench.environment import BenchEnvironment, describe_machine
+from sanzheng_shared.kafka.topics import DOMAINS
+from sanzheng_shared.settings import Settings
+
+STAGES = ("raw", "naive", *services.ORDER, "e2e", "latency")
+ALIASES = {"services": services.ORDER, "all": STAGES}
+
+
+def parse_stages(text: str) -> list[str]:
+    """`all`, or a comma-separated subset of STAGES (`services` means the four services)."""
+    chosen: list[str] = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        names = ALIASES.get(part, (part,))
+        for name in names:
+            if name not in STAGES:
+                raise ValueError(f"unknown stage {name!r}; choose from {', '.join(STAGES)}")
+            if name not in chosen:
+                chosen.append(name)
+    if not chosen:
+        raise ValueError("no stage chosen")
+    # A service alone reads what the services before it emitted: they run first.
+    last = max((services.ORDER.index(n) for n in chosen if n in services.ORDER), default=-1)
+    needed = set(chosen) | set(services.ORDER[: last + 1])
+    return [s for s in STAGES if s in needed]
+
+
+@dataclass
+class BenchConfig:
+    students: int = 10_000
+    rate: float = 1_000.0
+    latency_seconds: float = 30.0
+    seed: int = 2026
+    naive_events: int = 50_000
+    stages: list[str] = field(default_factory=lambda: list(STAGES))
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description:<34}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+@contextmanager
+def _task(progress: Progress, description: str, total: int | None) -> Iterator[TaskID]:
+    task = progress.add_task(description, total=total)
+    try:
+        yield task
+    finally:
+        progress.update(task, visible=False)
+
+
+async def run_bench(config: BenchConfig, settings: Settings, console: Console) -> dict[str, Any]:
+    from sanzheng.main import all_specs
+
+    specs = {spec.name: spec for spec in all_specs()}
+    env = await BenchEnvironment.open(settings)
+    console.print(
+        f"broker {env.bootstrap}, PostgreSQL {'embedded' if env.infra else 'external'};"
+        f" SQL statements counted with {env.statement_source}"
+    )
+    stages: dict[str, Any] = {}
+    started = datetime.now(UTC)
+    machine = describe_machine()
+    load_before = os.getloadavg()
+    try:
+        with _progress(console) as progress:
+            fill = env.topics("fill")
+            filled: Counter[str] = Counter()
+            total = 0
+            if {"raw", "naive", *services.ORDER} & set(config.stages):
+                await env.create_topics(fill)
+                with _task(progress, "publishing the province", config.students) as t:
+                    published = await workload.publish(
+                        env.bootstrap,
+                        workload.students(config.students, config.seed, fill),
+                        on_student=lambda n: progress.advance(t, n),
+                    )
+                filled, total = published.per_topic, published.total
+                console.print(
+                    f"published {published.total:,} events for {published.students:,} students"
+                    f" in {published.last_at - published.first_at:.1f} s"
+                )
+            inbound = [fill.inbound(d) for d in DOMAINS]
+            if "raw" in config.stages:
+                with _task(progress, "raw limit", total) as t:
+                    result = await raw.run(
+                        env.bootstrap,
+                        await env.database("raw"),
+                        inbound,
+                        total,
+                        lambda n: progress.advance(t, n),
+                    )
+                stages["raw"] = result.as_dict()
+                console.print(f"raw limit: {stages['raw']['events_per_s']:,.0f} events/s")
+            if "naive" in config.stages:
+                url = await env.database("naive")
+                sample = min(total, config.naive_events)
+                with _task(progress, "naive peer", sample) as t:
+                    nresult = await naive.run(
+                        env.bootstrap,
+                        url,
+                        inbound,
+                        sample,
+                        f"{fill.prefix}naive",
+                        lambda n: progress.advance(t, n),
+                    )
+                stages["naive"] = nresult.as_dict() | services.per_event(
+                    await env.statements(url), nresult.events, None
+                )
+                console.print(f"naive peer: {stages['naive']['events_per_s']:,.0f} events/s")
+            on_topics = Counter(filled)
+            for name in services.ORDER:
+                if name not in config.stages:
+                    continue
+                with _task(progress, f"{name} alone", None) as t:
+                    sresult, emitted = await services.run_alone(
+                        env,
+                        specs[name],
+                        fill,
+                        on_topics,
+                        lambda p, t=t: progress.update(
+                            t, completed=p.consumed, total=max(p.expected, 1)
+                        ),
+                    )
+                on_topics += emitted
+                stages.setdefault("services", {})[name] = sresult.as_dict()
+                console.print(
+                    f"{name} alone: {sresult.messages:,} messages,"
+                    f" {stages['services'][name]['events_per_s']:,.0f} events/s"
+                )
+            if filled:
+                await env.delete_topics(fill)
+            if "e2e" in config.stages:
+                with (
+                    _task(progress, "end to end: publishing", config.students) as tp,
+                    _task(progress, "end to end: consuming", None) as tc,
+                ):
+                    eresult = await end_to_end.run(
+                        env,
+                        list(specs.values()),
+                        config.students,
+                        config.seed,
+                        on_student=lambda n: progress.advance(tp, n),
+                        on_progress=lambda p: progress.update(
+                            tc, completed=p.consumed, total=max(p.expected, 1)
+                        ),
+                    )
+                stages["end_to_end"] = eresult.as_dict()
+                console.print(
+                    f"end to end: {eresult.inbound_events:,} events,"
+                    f" {stages['end_to_end']['events_per_s']:,.0f} events/s"
+                )
+            if "latency" in config.stages:
+                budget = max(1, int(config.rate * config.latency_seconds))
+                with _task(progress, f"latency at {config.rate:,.0f} events/s", budget) as t:
+                    lresult = await latency.run(
+                        env,
+                        list(specs.values()),
+                        config.rate,
+                        budget,
+                        config.seed + 1,
+                        on_event=lambda: progress.advance(t, 1),
+                    )
+                stages["latency"] = lresult.as_dict()
+    finally:
+        await env.close()
+    results: dict[str, Any] = {
+        "started_at": started.isoformat(timespec="seconds"),
+        "seconds": round((datetime.now(UTC) - started).total_seconds(), 1),
+        "machine": machine
+        | {
+            # Other work on the machine moves every figure: say how busy it was.
+            "load_average_1_5_15_before": [round(x, 2) for x in load_before],
+            "load_average_1_5_15_after": [round(x, 2) for x in os.getloadavg()],
+        },
+        "config": asdict(config),
+        "statement_source": env.statement_source,
+        "stages": stages,
+    }
+    results["ratios"] = report.ratios(stages)
+    return results
+
+
+def write_outputs(
+    results: dict[str, Any],
+    out: Path | None,
+    chart: Path | None,
+    console: Console,
+    markdown: bool,
+) -> None:
+    for table in report.tables(results):
+        console.print(table)
+    if markdown:
+        console.print(report.markdown(results), markup=False, highlight=False, soft_wrap=True)
+    if out is not None:
+        report.write_json(results, out)
+        console.print(f"wrote {out}")
+    if chart is not None:
+        report.write_chart(results, chart)
+        console.print(f"wrote {chart}")

@@ -1,0 +1,111 @@
+"""Each domain service alone, as its own OS process, over inputs filled before it starts.
+
+The services run in the order the data flows (enrollment, internship, labor-education,
+certificates), one at a time, each on a fresh database: a service's inbound topic was
+filled with the whole province before the bench started, and the canonical topics it also
+reads (`enrollment.events`, …, `sis.rejections`) were filled by the services run before it.
+The clock starts when the service is ready (partitions assigned) and stops when it has
+consumed every message of its inputs and published everything it emitted.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from sanzheng.bench.caught_up import outbox_counts, wait_caught_up
+from sanzheng.bench.environment import BenchEnvironment, connect
+from sanzheng_shared.kafka.topics import TopicNames
+from sanzheng_shared.service import ServiceSpec
+
+ORDER = ("enrollment", "internship", "labor-education", "certificates")
+
+
+@dataclass
+class ServiceResult:
+    name: str
+    messages: int
+    seconds: float
+    database: dict[str, int]
+    peak_rss_mb: float | None
+    metric_statements: float | None = None
+    restarts: int = 0
+    per_topic: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "messages": self.messages,
+            "messages_per_topic": self.per_topic,
+            "seconds": round(self.seconds, 3),
+            "events_per_s": round(self.messages / self.seconds, 1),
+            "peak_rss_mb": self.peak_rss_mb,
+            "restarts": self.restarts,
+        }
+        out.update(per_event(self.database, self.messages, self.metric_statements))
+        return out
+
+
+def per_event(
+    database: dict[str, int], events: int, metric_statements: float | None
+) -> dict[str, Any]:
+    """SQL cost per event from the best source there is, saying which."""
+    if metric_statements is not None:
+        return {
+            "statements_per_event": round(metric_statements / events, 2),
+            "statements_source": "sanzheng_db_statements_total",
+        }
+    if "statements" in database:
+        return {
+            "statements_per_event": round(database["statements"] / events, 2),
+            "statements_source": "pg_stat_statements",
+        }
+    return {
+        "transactions_per_event": round(database["transactions"] / events, 3),
+        "rows_written_per_event": round(database["rows_written"] / events, 2),
+        "statements_source": "pg_stat_database",
+    }
+
+
+async def run_alone(
+    env: BenchEnvironment,
+    spec: ServiceSpec,
+    topics: TopicNames,
+    produced: Counter[str],
+    on_progress: Any = lambda _p: None,
+) -> tuple[ServiceResult, Counter[str]]:
+    """Run one service over `produced` (messages already on each topic); returns its figures
+    and what it published (the next service's input)."""
+    url = await env.database(spec.name)
+    system = env.system(url, topics)
+    inputs = list(spec.routes(topics))
+    try:
+        await system.start((spec.name,))
+        ready = await system.wait_ready_each()
+        done = await wait_caught_up(url, {spec.schema: inputs}, produced, on_progress=on_progress)
+        rss = system.peak_rss_mb().get(spec.name)
+        metric = await system.statement_metric()
+        conn = await connect(url)
+        try:
+            rows = await conn.fetch(
+                f"SELECT topic, sum(next_offset)::bigint AS n FROM {spec.schema}.consumer_offsets"
+                " WHERE topic = ANY($1::text[]) GROUP BY topic",
+                inputs,
+            )
+            emitted = await outbox_counts(conn, [spec.schema])
+        finally:
+            await conn.close()
+    finally:
+        await system.stop()
+    per_topic = {r["topic"]: int(r["n"]) for r in rows}
+    result = ServiceResult(
+        spec.name,
+        sum(per_topic.values()),
+        done - ready,
+        await env.statements(url),
+        rss,
+        metric.get(spec.name) if metric else None,
+        system.restarts,
+        per_topic,
+    )
+    return result, emitted

@@ -1,0 +1,83 @@
+"""`sanzheng bench` at a small size, through its own embedded broker and PostgreSQL: it
+completes and writes every stage's figures. No timing is asserted (SPEC §6: a benchmark,
+not a timed test)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+SERVICES = ("enrollment", "internship", "labor-education", "certificates")
+
+
+def _positive(figures: dict[str, Any], *keys: str) -> None:
+    for key in keys:
+        assert isinstance(figures.get(key), int | float), (key, figures)
+        assert figures[key] > 0, (key, figures)
+
+
+def _cost(figures: dict[str, Any]) -> None:
+    if figures["statements_source"] == "pg_stat_database":
+        _positive(figures, "transactions_per_event")
+    else:
+        _positive(figures, "statements_per_event")
+
+
+@pytest.mark.timeout(1200)
+def test_a_small_bench_completes_and_writes_every_figure(tmp_path: Path) -> None:
+    out, chart = tmp_path / "bench.json", tmp_path / "bench.png"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SANZHENG_")}
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "sanzheng"),
+            "bench",
+            "--students",
+            "300",
+            "--rate",
+            "200",
+            "--latency-seconds",
+            "5",
+            "--out",
+            str(out),
+            "--chart",
+            str(chart),
+            "--markdown",
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=1100,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "| stage |" in done.stdout  # the Markdown table for docs/scaling.md
+    assert chart.stat().st_size > 0
+
+    results = json.loads(out.read_text())
+    stages = results["stages"]
+    assert results["statement_source"] == "pg_stat_statements"  # loaded in its own database
+    _positive(stages["raw"], "events", "seconds", "events_per_s", "copy_per_s")
+    _positive(stages["naive"], "events", "seconds", "events_per_s")
+    _cost(stages["naive"])
+    assert set(stages["services"]) == set(SERVICES)
+    for name in SERVICES:
+        figures = stages["services"][name]
+        _positive(figures, "messages", "seconds", "events_per_s", "peak_rss_mb")
+        _cost(figures)
+        _positive(results["ratios"], f"{name}_vs_naive")
+    e2e = stages["end_to_end"]
+    _positive(e2e, "students", "inbound_events", "seconds", "events_per_s", "decisions")
+    _cost(e2e)
+    assert set(e2e["peak_rss_mb"]) == {*SERVICES, "gateway"}
+    assert all(v > 0 for v in e2e["peak_rss_mb"].values())
+    _positive(results["ratios"], "end_to_end_vs_raw")
+    _positive(stages["latency"], "events", "decisions", "p50_ms", "p95_ms", "p99_ms")
+    assert stages["latency"]["p50_ms"] <= stages["latency"]["p95_ms"] <= stages["latency"]["p99_ms"]
