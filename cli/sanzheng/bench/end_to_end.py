@@ -72,9 +72,12 @@ async def run(
         metric = await system.statement_metric()
         conn = await connect(url)
         try:
+            # When the last decision was made: its outbox row's creation (a decision's own
+            # decided_at is the broker time of the newest event behind it, for replays).
             row = await conn.fetchrow(
-                "SELECT extract(epoch FROM max(decided_at))::float8 AS last, count(*) AS n"
-                " FROM certificates.decisions"
+                "SELECT (SELECT extract(epoch FROM max(created_at))::float8"
+                "  FROM certificates.outbox WHERE topic LIKE '%graduation.events') AS last,"
+                " (SELECT count(*) FROM certificates.decisions) AS n"
             )
             consumed = 0
             for schema in schemas:
