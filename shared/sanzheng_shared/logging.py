@@ -10,6 +10,8 @@ import sys
 
 import structlog
 
+from sanzheng_shared.connectivity import OUTAGE  # repeated broker errors, summarised here
+
 
 def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
     renderer: structlog.types.Processor = (
@@ -20,6 +22,7 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
     processors: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
+        OUTAGE,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
         structlog.processors.format_exc_info,
@@ -45,6 +48,7 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
             ],
         )
     )
+    handler.addFilter(OUTAGE)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)

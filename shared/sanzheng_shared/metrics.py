@@ -57,3 +57,13 @@ INBOX_PRUNED = Counter(
     "Inbox rows deleted because the broker can no longer re-deliver their events",
     ["service"],
 )
+CONSUMER_FETCH_AGE = Gauge(
+    "sanzheng_consumer_seconds_since_fetch",
+    "Seconds since the consumer last had a fetch answered by the broker (even an empty one)",
+    ["service", "group"],
+)
+BROKER_UNREACHABLE = Gauge(
+    "sanzheng_broker_unreachable_seconds",
+    "Seconds the broker has not answered this process's probe (0 while it answers)",
+    ["service"],
+)

@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import os
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from sanzheng_shared import failpoints
+from sanzheng_shared.connectivity import BrokerProbe
 from sanzheng_shared.consumer.batch import BatchProcessor, Routes
 from sanzheng_shared.consumer.rebalance import SeekToStoredOffsets
 from sanzheng_shared.db.migrations import migrate
@@ -33,7 +35,7 @@ from sanzheng_shared.health import health_app
 from sanzheng_shared.http_server import EmbeddedHttpServer
 from sanzheng_shared.kafka.topics import DOMAINS, TopicNames, ensure_topics
 from sanzheng_shared.logging import configure_logging, get_logger
-from sanzheng_shared.metrics import CONSUMER_LAG
+from sanzheng_shared.metrics import BROKER_UNREACHABLE, CONSUMER_FETCH_AGE, CONSUMER_LAG
 from sanzheng_shared.outbox import OutboxRelay
 from sanzheng_shared.policy import PolicyBook, PolicyError
 from sanzheng_shared.retention import prune_periodically
@@ -100,6 +102,9 @@ class ServiceRuntime:
         self.relay: OutboxRelay | None = None
         self.http: EmbeddedHttpServer | None = None
         self.pruner: asyncio.Task[None] | None = None
+        self.probe: BrokerProbe | None = None
+        self._subscribers: list[tuple[str, Any]] = []
+        self._started_at = time.time()
         self.broker = KafkaBroker(
             self.settings.kafka_bootstrap or "localhost:9092",
             graceful_timeout=60.0,
@@ -158,6 +163,7 @@ class ServiceRuntime:
             description=f"CloudEvents consumed by the {self.spec.name} service, in batches",
         )
         holder.append(subscriber)
+        self._subscribers.append((group_id, subscriber))
 
         async def on_batch(body: Any, msg: KafkaMessage) -> None:
             await self._on_batch(msg, subscriber)
@@ -197,16 +203,43 @@ class ServiceRuntime:
                     max(0, high - offset - 1)
                 )
 
+    def _record_fetch_age(self) -> None:
+        """Per consumer: seconds since a fetch was last answered (aiokafka notes the time of
+        every fetch response, an empty one too)."""
+        now = time.time()
+        if self.probe is not None:
+            BROKER_UNREACHABLE.labels(self.spec.name).set(self.probe.unreachable_for())
+        for group, subscriber in self._subscribers:
+            consumer = getattr(subscriber, "consumer", None)
+            last: float = self._started_at
+            if consumer is not None:
+                for tp in consumer.assignment():
+                    stamp = consumer.last_poll_timestamp(tp)
+                    if stamp is not None:
+                        last = max(last, stamp / 1000)
+            CONSUMER_FETCH_AGE.labels(self.spec.name, group).set(max(0.0, now - last))
+
+    def broker_reachable(self) -> bool:
+        """False once the broker has not answered for longer than the threshold."""
+        return (
+            self.probe is None
+            or self.probe.unreachable_for() <= self.settings.broker_unreachable_seconds
+        )
+
+    async def _database_answers(self) -> bool:
+        async with self.pool.acquire() as conn:
+            return bool(await conn.fetchval("SELECT true"))
+
     async def ready(self) -> dict[str, bool]:
         database = False
         if self.pool is not None:
-            try:
-                async with self.pool.acquire() as conn:
-                    database = await conn.fetchval("SELECT true")
+            try:  # bounded: a database that does not answer is as unready as one that refuses
+                database = await asyncio.wait_for(self._database_answers(), 3.0)
             except Exception:
                 database = False
         return {
             "database": bool(database),
+            "broker": self.broker_reachable(),
             "partitions_assigned": self.listener.rebalanced,
             # False while the consumer cannot advance (an error it will not skip silently).
             "consumer_advancing": self.processor is None or self.processor.stuck is None,
@@ -268,6 +301,8 @@ class ServiceRuntime:
             )
             await self.http.start()
         await self.broker.start()
+        self.probe = BrokerProbe(settings.kafka_bootstrap, on_tick=self._record_fetch_age)
+        await self.probe.start()
         log.info(
             "service_started",
             topics=list(self.routes),
@@ -277,6 +312,8 @@ class ServiceRuntime:
 
     async def stop(self) -> None:
         log.info("service_stopping")
+        if self.probe is not None:
+            await self.probe.stop()
         await self.broker.stop()  # waits for the batch in hand to commit (graceful_timeout)
         if self.pruner is not None:
             self.pruner.cancel()

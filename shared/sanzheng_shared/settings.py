@@ -44,6 +44,17 @@ class Settings(BaseSettings):
     kafka_acks: str = Field(default="all", description="producer acks; `all` on Apache Kafka")
     consumer_max_records: int = Field(default=500, ge=1, description="records per batch")
     consumer_batch_timeout_ms: int = Field(default=200, ge=1)
+    broker_unreachable_seconds: float = Field(
+        default=10,
+        gt=0,
+        description="/readyz turns false once the broker has been unreachable this long",
+    )
+    ingest_retention_hours: float = Field(
+        default=168,
+        gt=0,
+        description="the gateway keeps events accepted over HTTP this long, and re-publishes "
+        "them after the embedded broker restarted empty",
+    )
     outbox_poll_seconds: float = Field(
         default=1.0, gt=0, description="relay poll when no NOTIFY arrives"
     )

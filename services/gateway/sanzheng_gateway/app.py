@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from sanzheng_gateway import handlers
+from sanzheng_gateway import handlers, republish
 from sanzheng_gateway.api import create_api
 from sanzheng_gateway.ingest import Ingest
 from sanzheng_gateway.projection import GatewayState
@@ -57,15 +57,15 @@ class Gateway:
         )
         mount_dashboard(self.api, lambda: self.runtime.pool)
         self.http: EmbeddedHttpServer | None = None
+        self.republisher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.runtime.start()
-        assert self.settings.kafka_bootstrap
-        ingest = Ingest(
-            self.settings.kafka_bootstrap, self.runtime.topics, self.settings.kafka_acks
+        self.ingest = Ingest(self.runtime.pool, self.runtime.topics, SPEC.schema)
+        self.republisher = asyncio.create_task(
+            republish.watch(self.runtime, self.settings.ingest_retention_hours),
+            name="republish-after-broker-restart",
         )
-        await ingest.start()
-        self.ingest = ingest
         self.http = EmbeddedHttpServer(self.api, self.settings.http_host, self.settings.http_port)
         await self.http.start()
         log.info("gateway_listening", url=f"http://{self.settings.http_host}:{self.http.port}")
@@ -73,8 +73,8 @@ class Gateway:
     async def stop(self) -> None:
         if self.http is not None:
             await self.http.stop()
-        if self.ingest is not None:
-            await self.ingest.stop()
+        if self.republisher is not None:
+            self.republisher.cancel()
         await self.runtime.stop()
 
 

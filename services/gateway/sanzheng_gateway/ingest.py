@@ -1,18 +1,21 @@
 """CloudEvents over HTTP (SPEC §5.2): structured or batch, checked strictly, published to
 the inbound topics for the token's school. All or nothing: every event is validated *and
-serialised* before the first one is sent, and one bad event refuses the batch with the
-reasons of every bad one, so the school fixes them together."""
+serialised* before the first one is stored, and one bad event refuses the batch with the
+reasons of every bad one, so the school fixes them together.
+
+Accepted events go to PostgreSQL, not straight to the broker: one transaction writes them
+to `accepted_events` and to the gateway's outbox, and the 202 answers after its commit. The
+gateway's relay publishes them; `republish.py` publishes them again after the embedded
+broker lost them."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-
 from sanzheng_gateway.bounded import MAX_JSON_DEPTH, json_depth
+from sanzheng_shared.db.pool import connection
 from sanzheng_shared.events.catalogue import INBOUND_TYPES
 from sanzheng_shared.events.envelope import (
     CONTENT_TYPE,
@@ -23,6 +26,7 @@ from sanzheng_shared.events.envelope import (
     validate_data,
 )
 from sanzheng_shared.kafka.topics import TopicNames
+from sanzheng_shared.outbox import OutboxMessage, write_outbox
 
 BATCH_TYPE = "application/cloudevents-batch+json"
 MAX_BATCH = 1000
@@ -127,30 +131,37 @@ def check(body: bytes, content_type: str, school_id: str | None) -> list[Ready]:
 
 
 class Ingest:
-    def __init__(self, bootstrap: str, topics: TopicNames, acks: str = "all") -> None:
-        self.topics = topics
-        self.producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap,
-            acks=acks if acks == "all" else int(acks),
-            enable_idempotence=False,
-        )
+    def __init__(self, pool: Any, topics: TopicNames, schema: str = "gateway") -> None:
+        self.pool, self.topics, self.schema = pool, topics, schema
 
     async def start(self) -> None:
-        await self.producer.start()
+        pass  # the gateway's outbox relay (its ServiceRuntime) publishes
 
     async def stop(self) -> None:
-        await self.producer.stop()
+        pass
 
     async def submit(self, body: bytes, content_type: str, school_id: str | None) -> list[str]:
         events = check(body, content_type, school_id)
-        futures = [
-            await self.producer.send(
+        messages = [
+            OutboxMessage(
                 self.topics.inbound(ready.domain),
+                (ready.event.subject or "").encode(),
                 ready.payload,
-                key=(ready.event.subject or "").encode(),
-                headers=[("content-type", CONTENT_TYPE.encode())],
+                (("content-type", CONTENT_TYPE.encode()),),
             )
             for ready in events
         ]
-        await asyncio.gather(*futures)  # 202 only once the broker acknowledged every one
+        # 202 only once PostgreSQL holds every one: the broker may lose them, this may not.
+        async with connection(self.pool) as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO accepted_events (source, id, topic, key, value)"
+                " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[],"
+                " $5::bytea[])",
+                [ready.event.source for ready in events],
+                [ready.event.id for ready in events],
+                [m.topic for m in messages],
+                [m.key for m in messages],
+                [m.value for m in messages],
+            )
+            await write_outbox(conn, self.schema, messages)
         return [ready.event.id for ready in events]

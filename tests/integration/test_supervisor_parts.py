@@ -1,0 +1,74 @@
+"""Issue 16: `sanzheng up` watches its embedded broker. Before, a killed broker stayed dead
+and nothing said so; now one line names it, it comes back on its own port (or says where it
+moved and why), and the back-off starts afresh after a healthy period."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from pathlib import Path
+
+from sanzheng.embedded import EmbeddedBroker
+from sanzheng.supervisor import Backoff, Infrastructure, System
+from sanzheng_shared.kafka.topics import TopicNames
+from sanzheng_shared.testing import eventually, read_topic
+
+
+def test_the_back_off_grows_to_thirty_seconds_and_resets_after_a_healthy_period() -> None:
+    backoff = Backoff(healthy_seconds=60, started_at=0.0)
+    delays = []
+    for now in (1.0, 2.0, 3.0, 4.0, 5.0, 6.0):
+        delays.append(backoff.next_delay(now))
+        backoff.started(now)
+    assert delays == [2, 4, 8, 16, 30, 30]
+    assert backoff.next_delay(6.0 + 61) == 2, "five crashes last week do not cost 30 s today"
+    assert backoff.total == 7
+
+
+async def test_a_killed_broker_is_named_and_restarted_on_its_port(settings, tmp_path: Path) -> None:
+    broker = EmbeddedBroker.start()
+    port = broker.port
+    settings = settings.model_copy(update={"data_dir": tmp_path, "kafka_bootstrap": None})
+    lines: list[str] = []
+    infra = Infrastructure(broker.bootstrap, settings.database_url or "", broker=broker)
+    system = System(settings, infra, echo=lines.append)
+    watcher = asyncio.create_task(system.watch_infrastructure(every=0.2))
+    taken: socket.socket | None = None
+    try:
+        first_cluster = broker.cluster_id
+        broker.process.kill()
+        await eventually(lambda: _said(lines, "restarted on"), timeout=30)
+        assert any(
+            f"embedded broker (Tansu) exited with code -9; its topics are lost; restarting in"
+            f" 2s on 127.0.0.1:{port}" in line
+            for line in lines
+        ), lines
+        assert infra.broker is not None and infra.broker.port == port
+        assert infra.broker.cluster_id != first_cluster
+        inbound = TopicNames(settings.topic_prefix).inbound("enrollment")
+        assert await read_topic(infra.bootstrap, inbound) == []  # topics are back, empty
+        parts = json.loads((tmp_path / "parts.json").read_text())
+        assert parts["kafka"]["address"] == f"127.0.0.1:{port}"
+        assert parts["kafka"]["restarts"] == 1 and parts["kafka"]["last_restart"]
+
+        # Another process takes the port while the broker is down: it moves, and says so.
+        infra.broker.process.kill()
+        infra.broker.process.wait()
+        taken = socket.socket()
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        await eventually(lambda: _said(lines, "is taken"), timeout=30)
+        [moved] = [line for line in lines if "is taken" in line]
+        assert f"port {port} is taken by another process" in moved
+        assert infra.bootstrap in moved and infra.broker.port != port
+    finally:
+        system._stopping = True
+        watcher.cancel()
+        if taken is not None:
+            taken.close()
+        infra.stop()
+
+
+async def _said(lines: list[str], text: str) -> bool:
+    return any(text in line for line in lines)
