@@ -121,6 +121,14 @@ EVENTS_BODY = {
         "application/cloudevents-batch+json": {
             "schema": {"type": "array", "items": CloudEvent.model_json_schema()}
         },
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "description": "binary mode: the event's `data`, its attributes in `ce-*`"
+                " headers (`ce-specversion`, `ce-id`, `ce-source`, `ce-type`, `ce-subject`,"
+                " `ce-time`, `ce-schoolid`, `ce-dataversion`)",
+            }
+        },
     },
 }
 
@@ -248,7 +256,7 @@ def create_api(
             503: {"model": Problem},
             **AUTH,
         },
-        summary="Publish CloudEvents (structured or batch) for the token's school",
+        summary="Publish CloudEvents (structured, batch or binary) for the token's school",
         openapi_extra={"requestBody": EVENTS_BODY},
     )
     async def post_events(
@@ -259,7 +267,12 @@ def create_api(
             raise ApiError(503, "not ready")
         body = await request.body()  # bounded by BodyLimit while it streams in
         try:
-            ids = await ingest.submit(body, request.headers.get("content-type", ""), who.school_id)
+            ids = await ingest.submit(
+                body,
+                request.headers.get("content-type", ""),
+                who.school_id,
+                request.headers.items(),
+            )
         except IngestError as exc:
             raise ApiError(exc.status, exc.detail, reasons=exc.reasons) from None
         return Accepted(accepted=ids)
