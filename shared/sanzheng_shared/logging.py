@@ -10,6 +10,8 @@ import sys
 
 import structlog
 
+from sanzheng_shared.tracing import add_trace_id
+
 
 def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
     renderer: structlog.types.Processor = (
@@ -19,6 +21,7 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
     )
     processors: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_id,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
@@ -40,6 +43,7 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
             processor=renderer,
             foreign_pre_chain=[
                 structlog.processors.add_log_level,
+                add_trace_id,
                 structlog.processors.TimeStamper(fmt="iso", utc=True),
                 lambda _l, _m, d: {**d, "service": service},
             ],

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
@@ -172,6 +173,8 @@ def create_api(
         limit_for=lambda path: MAX_BODY_BYTES if path == "/v1/events" else MAX_OTHER_BODY_BYTES,
     )
     app.add_middleware(SecurityHeaders)  # added last: outermost, so even a 413 has them
+    # A server span per request (joined to the caller's `traceparent` header, if any).
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics,static")
     if docs:
         mount_docs(app)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from opentelemetry.trace import SpanKind
 
 from sanzheng_gateway.bounded import MAX_JSON_DEPTH, json_depth
 from sanzheng_shared.events.binary import http_attributes, is_json_media, with_data
@@ -26,6 +27,7 @@ from sanzheng_shared.events.envelope import (
     validate_data,
 )
 from sanzheng_shared.kafka.topics import TopicNames
+from sanzheng_shared.tracing import event_span, with_trace
 
 BATCH_TYPE = "application/cloudevents-batch+json"
 MAX_BATCH = 1000
@@ -145,6 +147,9 @@ def check(
                 }
             )
             continue
+        # The ingest is the trace's first span unless the school sent a `traceparent`.
+        with event_span(f"gateway ingest {event.type}", event, kind=SpanKind.PRODUCER) as tc:
+            event = with_trace(event, tc)
         try:
             payload = event.to_json_bytes()
         except ValueError as exc:  # pydantic's serialisation errors are ValueErrors
