@@ -25,10 +25,17 @@ def service_document(spec: ServiceSpec, version: str) -> str:
         runtime.broker,
         title=f"sanzheng {spec.name}",
         version=version,
-        description=f"{spec.description}. Consumes CloudEvents 1.0 (structured JSON, key = "
-        f"student id) of the types {catalogue}; the `data` of each type is in "
-        "events.schema.json. Messages that are not CloudEvents go unchanged to "
-        "`<topic>.dlq`; rejected submissions are `submission.rejected` on `sis.rejections`.",
+        description=f"{spec.description}. Consumes CloudEvents 1.0 (key = student id) of the "
+        f"types {catalogue}, in either content mode of the Kafka binding: structured "
+        "(`content-type: application/cloudevents+json`, the value is the whole event) or "
+        "binary (the attributes in `ce_*` headers, e.g. `ce_id`, `ce_source`, `ce_type`, "
+        "`ce_subject`, `ce_schoolid`, `ce_traceparent`; `content-type: application/json`; "
+        "the value is the `data`). Everything it publishes is structured JSON "
+        "(`content-type: application/cloudevents+json`) and carries the W3C trace context "
+        "of its cause as the `traceparent`/`tracestate` extension attributes. The `data` of "
+        "each type is in events.schema.json. Messages that are not CloudEvents go unchanged "
+        "to `<topic>.dlq`; rejected submissions are `submission.rejected` on "
+        "`sis.rejections`.",
     )
     # FastStream keeps publishers unordered: sort, so the committed file is reproducible.
     document = yaml.safe_load(asyncapi.to_specification().to_yaml())

@@ -11,6 +11,7 @@ import sys
 import structlog
 
 from sanzheng_shared.connectivity import OUTAGE  # repeated broker errors, summarised here
+from sanzheng_shared.tracing import add_trace_id
 
 
 def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
@@ -21,6 +22,7 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
     )
     processors: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_id,
         structlog.processors.add_log_level,
         OUTAGE,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -43,6 +45,7 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
             processor=renderer,
             foreign_pre_chain=[
                 structlog.processors.add_log_level,
+                add_trace_id,
                 structlog.processors.TimeStamper(fmt="iso", utc=True),
                 lambda _l, _m, d: {**d, "service": service},
             ],

@@ -40,6 +40,7 @@ from sanzheng_shared.outbox import OutboxRelay
 from sanzheng_shared.policy import PolicyBook, PolicyError
 from sanzheng_shared.retention import prune_periodically
 from sanzheng_shared.settings import Settings, get_settings
+from sanzheng_shared.tracing import configure_tracing
 
 log = get_logger(__name__)
 
@@ -360,4 +361,5 @@ def run_service(spec: ServiceSpec) -> None:
     """Console entry point of a service process."""
     settings = get_settings()
     configure_logging(spec.name, settings.log_level, settings.log_format)
+    configure_tracing(spec.name)
     asyncio.run(ServiceRuntime(spec, settings).run_until_signalled())

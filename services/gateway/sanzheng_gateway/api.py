@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
@@ -121,6 +122,14 @@ EVENTS_BODY = {
         "application/cloudevents-batch+json": {
             "schema": {"type": "array", "items": CloudEvent.model_json_schema()}
         },
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "description": "binary mode: the event's `data`, its attributes in `ce-*`"
+                " headers (`ce-specversion`, `ce-id`, `ce-source`, `ce-type`, `ce-subject`,"
+                " `ce-time`, `ce-schoolid`, `ce-dataversion`)",
+            }
+        },
     },
 }
 
@@ -164,6 +173,8 @@ def create_api(
         limit_for=lambda path: MAX_BODY_BYTES if path == "/v1/events" else MAX_OTHER_BODY_BYTES,
     )
     app.add_middleware(SecurityHeaders)  # added last: outermost, so even a 413 has them
+    # A server span per request (joined to the caller's `traceparent` header, if any).
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics,static")
     if docs:
         mount_docs(app)
 
@@ -248,7 +259,7 @@ def create_api(
             503: {"model": Problem},
             **AUTH,
         },
-        summary="Publish CloudEvents (structured or batch) for the token's school",
+        summary="Publish CloudEvents (structured, batch or binary) for the token's school",
         openapi_extra={"requestBody": EVENTS_BODY},
     )
     async def post_events(
@@ -259,7 +270,12 @@ def create_api(
             raise ApiError(503, "not ready")
         body = await request.body()  # bounded by BodyLimit while it streams in
         try:
-            ids = await ingest.submit(body, request.headers.get("content-type", ""), who.school_id)
+            ids = await ingest.submit(
+                body,
+                request.headers.get("content-type", ""),
+                who.school_id,
+                request.headers.items(),
+            )
         except IngestError as exc:
             raise ApiError(exc.status, exc.detail, reasons=exc.reasons) from None
         return Accepted(accepted=ids)

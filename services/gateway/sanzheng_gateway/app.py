@@ -20,17 +20,23 @@ from sanzheng_shared.kafka.topics import TopicNames
 from sanzheng_shared.logging import configure_logging, get_logger
 from sanzheng_shared.service import ServiceRuntime, ServiceSpec, stop_when_orphaned
 from sanzheng_shared.settings import Settings, get_settings
+from sanzheng_shared.tracing import configure_tracing, traced
 
 log = get_logger(__name__)
 
 
 def routes(topics: TopicNames) -> Routes:
-    return {
+    table = {
         topics.outbound("enrollment"): handlers.ENROLLMENT,
         topics.outbound("internship"): handlers.INTERNSHIP,
         topics.outbound("labor-education"): handlers.LABOR,
         topics.outbound("certificates"): handlers.CERTIFICATES,
         topics.graduation: handlers.GRADUATION,
+    }
+    # Each event folded into the read model is a span of the event's trace.
+    return {
+        topic: {t: traced("gateway", h) for t, h in by_type.items()}
+        for topic, by_type in table.items()
     }
 
 
@@ -94,4 +100,5 @@ async def _run(settings: Settings) -> None:
 def main() -> None:
     settings = get_settings()
     configure_logging("gateway", settings.log_level, settings.log_format)
+    configure_tracing("gateway")
     asyncio.run(_run(settings))

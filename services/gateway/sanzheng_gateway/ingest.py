@@ -1,7 +1,8 @@
-"""CloudEvents over HTTP (SPEC §5.2): structured or batch, checked strictly, published to
-the inbound topics for the token's school. All or nothing: every event is validated *and
-serialised* before the first one is stored, and one bad event refuses the batch with the
-reasons of every bad one, so the school fixes them together.
+"""CloudEvents over HTTP (SPEC §5.2): structured, batch or binary (`ce-*` headers, the body
+as `data`), checked strictly, published to the inbound topics for the token's school. All
+or nothing: every event is validated *and serialised* before the first one is stored, and
+one bad event refuses the batch with the reasons of every bad one, so the school fixes
+them together.
 
 Accepted events go to PostgreSQL, not straight to the broker: one transaction writes them
 to `accepted_events` and to the gateway's outbox, and the 202 answers after its commit. The
@@ -11,11 +12,15 @@ broker lost them."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry.trace import SpanKind
+
 from sanzheng_gateway.bounded import MAX_JSON_DEPTH, json_depth
 from sanzheng_shared.db.pool import connection
+from sanzheng_shared.events.binary import http_attributes, is_json_media, with_data
 from sanzheng_shared.events.catalogue import INBOUND_TYPES
 from sanzheng_shared.events.envelope import (
     CONTENT_TYPE,
@@ -27,6 +32,7 @@ from sanzheng_shared.events.envelope import (
 )
 from sanzheng_shared.kafka.topics import TopicNames
 from sanzheng_shared.outbox import OutboxMessage, write_outbox
+from sanzheng_shared.tracing import event_span, with_trace
 
 BATCH_TYPE = "application/cloudevents-batch+json"
 MAX_BATCH = 1000
@@ -54,10 +60,29 @@ class Ready:
     payload: bytes
 
 
-def check(body: bytes, content_type: str, school_id: str | None) -> list[Ready]:
-    """Every event of the body, checked and serialised, or IngestError with reasons."""
+def check(
+    body: bytes,
+    content_type: str,
+    school_id: str | None,
+    headers: Iterable[tuple[str, str]] = (),
+) -> list[Ready]:
+    """Every event of the body, checked and serialised, or IngestError with reasons.
+
+    Binary mode (`ce-*` headers and a JSON body that is the `data`) is read into the same
+    structured document and checked the same way; a reason about an attribute then names
+    its header (`ce-schoolid`) in `field`."""
     media = content_type.split(";")[0].strip().lower()
-    if media not in (CONTENT_TYPE, BATCH_TYPE, "application/json"):
+    try:
+        attributes = http_attributes(headers)
+    except UnicodeDecodeError:
+        raise IngestError(400, "a ce-* header is not percent-encoded UTF-8") from None
+    except NotACloudEvent as exc:
+        reason = {"code": "NOT_A_CLOUDEVENT", "field": exc.attribute, "message": exc.reason}
+        raise IngestError(422, "the event is invalid; it was not published", [reason]) from None
+    binary = bool(attributes) and media not in (CONTENT_TYPE, BATCH_TYPE)
+    if binary and not is_json_media(media):
+        raise IngestError(415, "binary mode: the body is the event's data, application/json")
+    if not binary and media not in (CONTENT_TYPE, BATCH_TYPE, "application/json"):
         raise IngestError(415, f"content-type must be {CONTENT_TYPE} or {BATCH_TYPE}")
     if json_depth(body) > MAX_JSON_DEPTH:
         raise IngestError(400, f"the body nests deeper than {MAX_JSON_DEPTH} levels")
@@ -66,12 +91,19 @@ def check(body: bytes, content_type: str, school_id: str | None) -> list[Ready]:
     # ValueError also covers numbers longer than Python's int-parsing limit.
     except (ValueError, RecursionError) as exc:
         raise IngestError(400, f"the body is not JSON: {exc}") from None
-    batch = media == BATCH_TYPE or isinstance(doc, list)
+    if binary:
+        doc = with_data(attributes, content_type, doc)
+    batch = not binary and (media == BATCH_TYPE or isinstance(doc, list))
     items = doc if batch else [doc]
     if not isinstance(items, list) or not items:
         raise IngestError(400, "a batch is a non-empty JSON array of CloudEvents")
     if len(items) > MAX_BATCH:
         raise IngestError(413, f"at most {MAX_BATCH} events per batch")
+
+    def attribute(name: str) -> str:
+        """How the request names an envelope attribute: its header in binary mode."""
+        return f"ce-{name}" if binary else name
+
     accepted: list[Ready] = []
     reasons: list[dict[str, Any]] = []
     for index, item in enumerate(items):
@@ -82,7 +114,8 @@ def check(body: bytes, content_type: str, school_id: str | None) -> list[Ready]:
                 raise InvalidData([])
             validate_data(event)
         except NotACloudEvent as exc:
-            reasons.append({**where, "code": "NOT_A_CLOUDEVENT", "message": exc.reason})
+            at = {"field": attribute(exc.attribute)} if exc.attribute else {}
+            reasons.append({**where, "code": "NOT_A_CLOUDEVENT", **at, "message": exc.reason})
             continue
         except InvalidData as exc:
             found = exc.reasons or []
@@ -91,7 +124,7 @@ def check(body: bytes, content_type: str, school_id: str | None) -> list[Ready]:
                     {
                         **where,
                         "code": "DATA_REQUIRED",
-                        "field": "subject",
+                        "field": attribute("subject"),
                         "message": "`subject` (the student id) is required",
                     }
                 )
@@ -102,7 +135,7 @@ def check(body: bytes, content_type: str, school_id: str | None) -> list[Ready]:
                 {
                     **where,
                     "code": "SCHOOL_MISMATCH",
-                    "field": "schoolid",
+                    "field": attribute("schoolid"),
                     "message": f"this token publishes for school {school_id} only",
                 }
             )
@@ -114,11 +147,14 @@ def check(body: bytes, content_type: str, school_id: str | None) -> list[Ready]:
                 {
                     **where,
                     "code": "SOURCE_MISMATCH",
-                    "field": "source",
+                    "field": attribute("source"),
                     "message": f"this token publishes with source sis/{school_id} only",
                 }
             )
             continue
+        # The ingest is the trace's first span unless the school sent a `traceparent`.
+        with event_span(f"gateway ingest {event.type}", event, kind=SpanKind.PRODUCER) as tc:
+            event = with_trace(event, tc)
         try:
             payload = event.to_json_bytes()
         except ValueError as exc:  # pydantic's serialisation errors are ValueErrors
@@ -140,8 +176,14 @@ class Ingest:
     async def stop(self) -> None:
         pass
 
-    async def submit(self, body: bytes, content_type: str, school_id: str | None) -> list[str]:
-        events = check(body, content_type, school_id)
+    async def submit(
+        self,
+        body: bytes,
+        content_type: str,
+        school_id: str | None,
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> list[str]:
+        events = check(body, content_type, school_id, headers)
         messages = [
             OutboxMessage(
                 self.topics.inbound(ready.domain),

@@ -10,6 +10,7 @@ from sanzheng_gateway.ingest import IngestError, check
 from sanzheng_gateway.queries import status_from
 from sanzheng_gateway.tokens import Principal, digest, new_token
 from sanzheng_shared.testing import cloudevent, enrolled
+from tests.sdk import http_message
 
 CE = "application/cloudevents+json"
 
@@ -186,3 +187,65 @@ def test_the_shown_enrollment_has_age_and_grade_not_the_birth_date() -> None:
     record = {"student_id": "S1", "cohort": 2024, "birth_date": date(2008, 9, 30)}
     shown = shown_enrollment(record, on=date(2025, 9, 29))
     assert shown == {"student_id": "S1", "cohort": 2024, "age": 16, "grade_year": 2}
+
+
+# --- binary content mode over HTTP, as the official CloudEvents SDK sends it ------------
+
+
+def test_binary_and_structured_requests_are_the_same_event() -> None:
+    sent = enrolled("S1") | {"time": "2024-09-01T08:00:00+08:00"}
+    ready = {}
+    for mode in ("structured", "binary"):
+        headers, body = http_message(sent, mode)
+        (ready[mode],) = check(body, headers["content-type"], "SCH001", headers.items())
+    assert ready["binary"].domain == "enrollment"
+    assert ready["binary"].event == ready["structured"].event
+    assert json.loads(ready["binary"].payload) == json.loads(ready["structured"].payload)
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "code", "field"),
+    [
+        ({"ce-schoolid": "SCH002"}, 422, "SCHOOL_MISMATCH", "ce-schoolid"),
+        ({"ce-source": "sis/SCH002"}, 422, "SOURCE_MISMATCH", "ce-source"),
+        ({"ce-subject": None}, 422, "DATA_REQUIRED", "ce-subject"),
+        ({"ce-id": None}, 422, "NOT_A_CLOUDEVENT", "ce-id"),
+        ({"ce-type": "student.promoted"}, 422, "NOT_A_CLOUDEVENT", "ce-type"),
+        ({"ce-specversion": "0.3"}, 422, "NOT_A_CLOUDEVENT", "ce-specversion"),
+        ({"ce-bad_name": "x"}, 422, "NOT_A_CLOUDEVENT", "ce-bad_name"),
+        ({"content-type": "text/plain"}, 415, None, None),
+    ],
+)
+def test_binary_requests_are_refused_as_structured_ones_naming_the_header(
+    change: dict[str, str | None], status: int, code: str | None, field: str | None
+) -> None:
+    headers, body = http_message(enrolled("S1"), "binary")
+    for name, value in change.items():
+        if value is None:
+            del headers[name]
+        else:
+            headers[name] = value
+    with pytest.raises(IngestError) as err:
+        check(body, headers["content-type"], "SCH001", headers.items())
+    assert err.value.status == status
+    if code:
+        assert (err.value.reasons[0]["code"], err.value.reasons[0].get("field")) == (code, field)
+
+
+def test_a_binary_request_with_bad_data_is_refused_with_the_data_field() -> None:
+    event = enrolled("S1")
+    del event["data"]["name"]
+    headers, body = http_message(event, "binary")
+    with pytest.raises(IngestError) as err:
+        check(body, headers["content-type"], "SCH001", headers.items())
+    assert {(r["code"], r.get("field")) for r in err.value.reasons} == {("DATA_REQUIRED", "name")}
+    with pytest.raises(IngestError) as err:
+        check(b"{not json", "application/json", "SCH001", headers.items())
+    assert err.value.status == 400
+
+
+def test_percent_encoded_header_values_are_decoded() -> None:
+    headers, body = http_message(enrolled("S1"), "binary")
+    headers["ce-source"] = "sis%2FSCH001"
+    (ready,) = check(body, headers["content-type"], "SCH001", headers.items())
+    assert ready.event.source == "sis/SCH001"

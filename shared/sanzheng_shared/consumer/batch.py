@@ -38,6 +38,7 @@ from sanzheng_shared.engine import eventlog
 from sanzheng_shared.engine.counting import CountingConnection
 from sanzheng_shared.engine.locks import lock, student_key
 from sanzheng_shared.engine.state import ProjectionState
+from sanzheng_shared.events.binary import kafka_structured
 from sanzheng_shared.events.envelope import (
     CloudEvent,
     InvalidData,
@@ -179,7 +180,8 @@ class BatchProcessor:
         if record.value is None:
             return "empty message (tombstone)"
         try:
-            return parse_cloudevent(record.value, known)
+            # Binary mode (`ce_*` headers, the value as `data`) reads as its structured form.
+            return parse_cloudevent(kafka_structured(record.headers, record.value), known)
         except NotACloudEvent as exc:
             return exc.reason
 

@@ -16,6 +16,7 @@ from sanzheng_shared.events.envelope import CloudEvent, Reason
 from sanzheng_shared.kafka.topics import TopicNames
 from sanzheng_shared.outbox import OutboxMessage
 from sanzheng_shared.policy import PolicyBook
+from sanzheng_shared.tracing import event_span
 
 _NAMESPACE = uuid.UUID("6f1d0a52-3b55-4c1e-9a4e-5a6e7a0c2b11")
 
@@ -80,7 +81,8 @@ class HandlerContext:
         subject: str | None = None,
         extra: dict[str, Any] | None = None,
     ) -> CloudEvent:
-        """A new event caused by `cause`, with a deterministic id and the cause's correlation."""
+        """A new event caused by `cause`, with a deterministic id, the cause's correlation,
+        and the trace context of a span of this service's handling of the cause."""
         attributes: dict[str, Any] = {
             "specversion": "1.0",
             "id": derived_id(self.service, cause.source, cause.id, purpose or type),
@@ -95,6 +97,8 @@ class HandlerContext:
             "correlationid": cause.correlation_id,
             "causationid": f"{cause.source}/{cause.id}",
         }
+        with event_span(f"{self.service} {cause.type} → {type}", cause) as trace_context:
+            attributes.update(trace_context)
         attributes.update(extra or {})
         return CloudEvent.model_validate(attributes)
 

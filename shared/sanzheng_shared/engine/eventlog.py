@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sanzheng_shared.events.binary import kafka_structured
 from sanzheng_shared.events.envelope import CloudEvent
 
 
@@ -44,7 +45,9 @@ async def append(conn: Any, batch_id: str, items: Sequence[tuple[Any, CloudEvent
         [e.subject for _, e in items],
         [e.schoolid for _, e in items],
         [e.type for _, e in items],
-        [bytes(r.value) for r, _ in items],
+        # The structured form, so that a replay (which has no headers) reads binary-mode
+        # records as it reads structured ones.
+        [kafka_structured(r.headers, r.value) for r, _ in items],
     )
 
 

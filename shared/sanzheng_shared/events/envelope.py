@@ -82,9 +82,11 @@ class Reason:
 class NotACloudEvent(Exception):
     """The message is not a CloudEvent we know: it goes unchanged to `<topic>.dlq`."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, attribute: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.attribute = attribute
+        """the envelope attribute at fault, when there is one"""
 
 
 class InvalidData(Exception):
@@ -112,16 +114,18 @@ def parse_cloudevent(raw: bytes | str, known_types: frozenset[str] | None = None
         text = isinstance(value, str) and _CONTROL.search(value)
         if _CONTROL.search(name) or text or _unstorable_field(value) is not None:
             raise NotACloudEvent(
-                f"not a CloudEvent 1.0: attribute {name!r} holds a control character"
+                f"not a CloudEvent 1.0: attribute {name!r} holds a control character",
+                None if _CONTROL.search(name) else name,
             )
     try:
         event = CloudEvent.model_validate(doc)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "event"
-        raise NotACloudEvent(f"not a CloudEvent 1.0: {where}: {first['msg']}") from None
+        attribute = str(first["loc"][0]) if first["loc"] else None
+        raise NotACloudEvent(f"not a CloudEvent 1.0: {where}: {first['msg']}", attribute) from None
     if known_types is not None and event.type not in known_types:
-        raise NotACloudEvent(f"unknown type {event.type!r}")
+        raise NotACloudEvent(f"unknown type {event.type!r}", "type")
     event._storable = plain or (
         _ESCAPED_UNSTORABLE.search(encoded) is None
         and not (isinstance(raw, str) and _UNSTORABLE.search(raw))

@@ -1,0 +1,138 @@
+"""Traces end to end: the W3C trace context travels *in the event*, as the CloudEvents
+distributed-tracing extension (`traceparent`, `tracestate`), so it survives the outbox, a
+replay of the event log and either content mode (`ce_traceparent` in binary mode).
+
+Each step that handles an event opens a span whose parent is the event's trace context
+(`event_span`): the gateway's ingest, every service deriving an event from it (a
+canonical event, a rejection, a graduation decision) and the gateway's read model. What
+a service derives carries the context of that span, so one inbound event is one trace.
+
+OpenTelemetry's SDK records the spans; they are exported (OTLP over HTTP) only when
+`OTEL_EXPORTER_OTLP_ENDPOINT` is set. Without a configured SDK (a replay, a test) spans
+are not recorded and derived events copy their cause's context unchanged.
+
+FastStream's Kafka telemetry middleware is not used: it reads a `traceparent` *Kafka
+header* and opens one span per consumed batch, which would not join the event's trace.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from sanzheng_shared.events.envelope import CloudEvent
+
+TRACE_ATTRIBUTES = ("traceparent", "tracestate")
+_PROPAGATOR = TraceContextTextMapPropagator()
+
+
+def trace_attributes(event: CloudEvent) -> dict[str, str]:
+    """The event's own trace context (its `traceparent` and `tracestate`), if any."""
+    extra = event.model_extra or {}
+    return {k: extra[k] for k in TRACE_ATTRIBUTES if isinstance(extra.get(k), str)}
+
+
+def _current() -> dict[str, str]:
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier)
+    return carrier
+
+
+@contextmanager
+def event_span(
+    name: str,
+    event: CloudEvent,
+    *,
+    kind: trace.SpanKind = trace.SpanKind.CONSUMER,
+    attributes: Mapping[str, Any] | None = None,
+) -> Iterator[dict[str, str]]:
+    """A span for handling `event`: a child of the event's trace context, or of the
+    current span when the event has none (a school that sent no `traceparent`). Yields the
+    trace attributes to put on what is derived from the event."""
+    own = trace_attributes(event)
+    parent: Context | None = _PROPAGATOR.extract(own) if "traceparent" in own else None
+    tracer = trace.get_tracer("sanzheng")
+    with tracer.start_as_current_span(
+        name,
+        context=parent,
+        kind=kind,
+        attributes={
+            "cloudevents.event_id": event.id,
+            "cloudevents.event_source": event.source,
+            "cloudevents.event_type": event.type,
+            "cloudevents.event_subject": event.subject or "",
+            **(attributes or {}),
+        },
+    ):
+        yield _current() or own
+
+
+EventHandler = Callable[[CloudEvent, Any, Any], None]
+
+
+def traced(service: str, handler: EventHandler) -> EventHandler:
+    """The handler, run in a span of the event's trace (for a consumer that derives
+    nothing, as the gateway's read model)."""
+
+    def run(event: CloudEvent, data: Any, ctx: Any) -> None:
+        with event_span(f"{service} {event.type}", event):
+            handler(event, data, ctx)
+
+    return run
+
+
+def with_trace(event: CloudEvent, attributes: Mapping[str, str]) -> CloudEvent:
+    """The event with these trace attributes (a stale `tracestate` dropped)."""
+    if not attributes or attributes == trace_attributes(event):
+        return event
+    document = event.model_dump(exclude_none=True)
+    for name in TRACE_ATTRIBUTES:
+        document.pop(name, None)
+    return CloudEvent.model_validate({**document, **attributes})
+
+
+def current_trace_id() -> str | None:
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
+
+
+def add_trace_id(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: the trace id of the span in hand, on every log line."""
+    if "trace_id" not in event_dict and (trace_id := current_trace_id()):
+        event_dict["trace_id"] = trace_id
+    return event_dict
+
+
+def configure_tracing(service: str) -> None:
+    """The process's tracer provider (spans recorded, so logs carry trace ids), the OTLP
+    exporter when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, and asyncpg's instrumentation.
+    Leaves a provider already set (by a test) alone."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+
+    if isinstance(trace.get_tracer_provider(), TracerProvider):
+        return
+    provider = TracerProvider(resource=Resource.create({"service.name": f"sanzheng-{service}"}))
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    instrument_asyncpg()
+
+
+def instrument_asyncpg() -> None:
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+
+    instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument()
