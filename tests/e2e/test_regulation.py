@@ -3,6 +3,7 @@ lifecycle as written (SPEC §2.1-2.3)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -97,9 +98,12 @@ async def test_a_rejected_submission_no_longer_blocks_once_cancelled(domain: Dom
     await domain.send("internship", started(short, "I-BAD", insurance_policy_no=None))
     decision = await eventually(
         lambda: domain.decision(short),
-        lambda d: d is not None and "I-BAD (INT_INSURANCE)" in str(d["requirements"]),
+        lambda d: (
+            d is not None
+            and d["missing"] == {"INTERNSHIP"}
+            and "I-BAD (INT_INSURANCE)" in str(d["requirements"])
+        ),
     )
-    assert decision["missing"] == {"INTERNSHIP"}
     await domain.send(
         "internship",
         cloudevent("internship.cancelled", short, {"internship_id": "I-BAD", "on": "2025-09-10"}),
@@ -200,3 +204,54 @@ async def test_a_suspension_pushes_back_the_grade_year_and_the_graduation(domain
             student,
         )
     )
+
+
+async def test_the_quota_counts_only_other_interns_on_the_new_start_date(domain: Domain) -> None:
+    # An employer of 10 staff takes one intern at a time (10%). Before, every internship
+    # left `active` counted for ever, the student's own earlier placement included.
+    employer = "91110105MA0000009X"
+    from stdnum.cn import uscc
+
+    employer = employer[:17] + uscc.calc_check_digit(employer[:17])
+    small = {"employer_id": employer, "employer_staff": 10, "employer_post_staff": 100}
+    earlier, later, overlapping = sid(), sid(), sid()
+    for student in (earlier, later, overlapping):
+        await domain.send("enrollment", enrolled(student, cohort=2023, birth_date="2007-03-01"))
+    spring = {"start_on": "2025-03-01", "planned_end_on": "2025-06-30"}
+    await domain.send("internship", started(earlier, f"I-{earlier}-1", **small, **spring))
+    await eventually(
+        lambda: fetch(
+            domain.url, "SELECT 1 FROM internship.internships WHERE student_id = $1", earlier
+        )
+    )
+    # The same student again in the autumn, and another student then: nobody else overlaps.
+    await domain.send("internship", started(earlier, f"I-{earlier}-2", **small))
+    await eventually(
+        lambda: fetch(
+            domain.url,
+            "SELECT 1 FROM internship.internships WHERE internship_id = $1",
+            f"I-{earlier}-2",
+        )
+    )
+    await domain.send("internship", started(later, f"I-{later}", **small))
+    # A third student starting inside the spring placement's dates does count it.
+    overlap = {"start_on": "2025-05-01", "planned_end_on": "2025-06-30"}
+    await domain.send("internship", started(overlapping, f"I-{overlapping}", **small, **overlap))
+
+    def flags(rows: list[Any]) -> dict[str, list[str]]:
+        return {r["internship_id"]: [f["code"] for f in json.loads(r["flags"])] for r in rows}
+
+    rows = await eventually(
+        lambda: fetch(
+            domain.url,
+            "SELECT internship_id, flags FROM internship.internships WHERE employer_id = $1",
+            employer,
+        ),
+        lambda rows: len(rows) == 4,
+    )
+    assert flags(rows) == {
+        f"I-{earlier}-1": [],
+        f"I-{earlier}-2": ["INT_DURATION"],  # 121 + 180 days planned in all, not the quota
+        f"I-{later}": ["INT_QUOTA"],  # the autumn placement of `earlier` runs on its start
+        f"I-{overlapping}": ["INT_QUOTA"],
+    }
