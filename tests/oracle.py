@@ -1,17 +1,21 @@
 """An independent oracle: which requirements a student misses, computed from the raw
 submissions with the default policy's numbers, without the product's code.
 
-It knows only the rules the synthetic generator exercises; it is deliberately written
-differently (straight from SPEC §2) so that a bug in the product is not copied here.
+It is written straight from the texts (the seed's 2024 plan and the 2021 《职业学校学生实习
+管理规定》, as SPEC §2 states them), deliberately differently from the services, so that a
+bug in the product is not copied here. It knows the rules the synthetic generator exercises.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 COUNTED_ISSUERS = {"x_certificate", "skill_level_recognition"}
-MIN_HOURS = 480
+MIN_HOURS = 480  # INTERNSHIP: hours of completed post internships
+LABOR_MIN_WORKING_DAYS = 20
+# 2021 regulation Art. 2: 认识实习 and 岗位实习; 跟岗 and 顶岗 are both 岗位实习 now.
+POST_WORDS = {"post", "follow", "岗位", "岗位实习", "跟岗", "跟岗实习", "顶岗", "顶岗实习"}
 
 
 def _d(text: str) -> date:
@@ -27,6 +31,36 @@ def _year_of_study(cohort: int, on: date) -> int:
     # School years start on 1 September; year 1 is the year of entry.
     start_year = on.year if on.month >= 9 else on.year - 1
     return start_year - cohort + 1
+
+
+def _weekdays(first: date, last: date) -> int:
+    return sum(
+        1 for n in range((last - first).days + 1) if (first + timedelta(days=n)).isoweekday() <= 5
+    )
+
+
+def _is_post(s: dict[str, Any]) -> bool:
+    return str(s["kind"]).strip().lower() in POST_WORDS
+
+
+def _labor_ok(months: list[dict[str, Any]], cohort: int | None) -> bool:
+    """A passed June of the 2nd year of at least 20 weekdays; after a failed June, a passed
+    make-up in that July-August."""
+    failed_years = set()
+    passed = False
+    for m in sorted(months, key=lambda m: m["period_start"]):
+        start, end = _d(m["period_start"]), _d(m["period_end"])
+        if cohort is None or _year_of_study(cohort, start) != 2:
+            continue
+        in_june = start.month == 6 and end.month == 6 and start.year == end.year
+        makeup = start.year in failed_years and start.month in (7, 8) and end.month in (7, 8)
+        if not (in_june or makeup) or _weekdays(start, end) < LABOR_MIN_WORKING_DAYS:
+            continue
+        if m["evaluation"] == "pass":
+            passed = True
+        else:
+            failed_years.add(start.year)
+    return passed
 
 
 def expected_missing(events: list[dict[str, Any]]) -> set[str]:
@@ -49,46 +83,30 @@ def expected_missing(events: list[dict[str, Any]]) -> set[str]:
     if not any(c["kind"] == "skill" and c.get("issuer_type") in COUNTED_ISSUERS for c in certs):
         missing.add("SKILL_1X")
 
-    labor_ok = bool(by_type.get("labor_education.exempted"))
-    for m in by_type.get("labor_education.completed", []):
-        start, end = _d(m["period_start"]), _d(m["period_end"])
-        if (
-            student
-            and start.month == 6
-            and m["evaluation"] == "pass"
-            and (end - start).days + 1 >= 28
-            and _year_of_study(student["cohort"], start) == 2
-        ):
-            labor_ok = True
-    if not labor_ok:
+    cohort = student["cohort"] if student else None
+    if not by_type.get("labor_education.exempted") and not _labor_ok(
+        by_type.get("labor_education.completed", []), cohort
+    ):
         missing.add("LABOR_MONTH")
 
+    withdrawn = {c["internship_id"] for c in by_type.get("internship.cancelled", [])}
     accepted: set[str] = set()
-    refused = False
     for s in by_type.get("internship.started", []):
-        ok = True
-        if student:
+        ok = bool(s.get("insurance_policy_no")) and not s.get("night_shift")
+        if student and _is_post(s):
             birth, start = _d(student["birth_date"]), _d(s["start_on"])
-            if not s.get("insurance_policy_no") or s.get("night_shift"):
-                ok = False
-            if s["kind"] == "post" and (
-                _age(birth, start) < 16 or _year_of_study(student["cohort"], start) < 2
-            ):
+            if _age(birth, start) < 16 or _year_of_study(student["cohort"], start) < 2:
                 ok = False
         if ok:
             accepted.add(s["internship_id"])
-        else:
-            refused = True
+    posts = {s["internship_id"] for s in by_type.get("internship.started", []) if _is_post(s)}
     hours = sum(
         c["hours"]
         for c in by_type.get("internship.completed", [])
-        if c["internship_id"] in accepted
-        and c["evaluation"] == "pass"
-        and any(
-            s["internship_id"] == c["internship_id"] and s["kind"] == "post"
-            for s in by_type.get("internship.started", [])
-        )
+        if c["internship_id"] in accepted & posts - withdrawn and c["evaluation"] == "pass"
     )
-    if refused or hours < MIN_HOURS:
+    # A refused post submission keeps INTERNSHIP open only until corrected, withdrawn or
+    # outweighed by accepted hours: whatever it did, too few hours leave it unmet.
+    if hours < MIN_HOURS:
         missing.add("INTERNSHIP")
     return missing

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from stdnum.cn import uscc
+
 MAJORS = [
     ("660701", "数控技术应用"),
     ("710201", "计算机应用"),
@@ -23,12 +25,19 @@ MAJORS = [
 ]
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰"
+
+
+def _uscc(body: str) -> str:
+    """A checksum-valid 统一社会信用代码 (registered in Beijing, region 110105)."""
+    return body + uscc.calc_check_digit(body)
+
+
 EMPLOYERS = [
-    ("EMP001", "华东精密机械有限公司", 400, "factory"),
-    ("EMP002", "新城信息技术有限公司", 120, "office"),
-    ("EMP003", "惠民连锁超市", 300, "store"),
-    ("EMP004", "市第一人民医院", 900, "hospital"),
-    ("EMP005", "通达汽车服务有限公司", 80, "factory"),
+    (_uscc("91110105MA0000001"), "华东精密机械有限公司", 400, "factory"),
+    (_uscc("91110105MA0000002"), "新城信息技术有限公司", 120, "office"),
+    (_uscc("91110105MA0000003"), "惠民连锁超市", 300, "store"),
+    (_uscc("12110105MB0000004"), "市第一人民医院", 900, "hospital"),
+    (_uscc("91110105MA0000005"), "通达汽车服务有限公司", 80, "factory"),
 ]
 
 # profile -> weight; the decision each profile should lead to is the tests' oracle's job.
@@ -47,6 +56,11 @@ PROFILES = {
     "withdrawn": 3,
     "skill_revoked": 3,
     "cognitive_only": 3,
+    "assisted_first_year": 2,  # the old 跟岗 in the first year: a post internship all the same
+    "rejected_then_cancelled": 2,  # a refused submission withdrawn, another placement done
+    "rejected_superseded": 2,  # a refused submission left, but other placements meet the hours
+    "labor_failed": 2,
+    "labor_made_up": 2,  # failed in June, made up in the summer holidays
 }
 
 
@@ -79,7 +93,7 @@ def _event(
         "subject": student.student_id,
         "datacontenttype": "application/json",
         "schoolid": student.school_id,
-        "dataversion": "1",
+        "dataversion": "2" if type_ == "internship.started" else "1",
         "data": data,
     }
 
@@ -205,6 +219,10 @@ class ProvinceGenerator:
                 },
                 start,
             )
+        elif p in ("labor_failed", "labor_made_up"):
+            self._labor(s, second_year_june, date(s.cohort + 2, 6, 30), "fail")
+            if p == "labor_made_up":
+                self._labor(s, date(s.cohort + 2, 7, 1), date(s.cohort + 2, 7, 31), "pass")
         elif p != "no_labor":
             self._add(
                 s,
@@ -224,19 +242,50 @@ class ProvinceGenerator:
         self._internships(s)
         self._certificates(s)
 
+    def _labor(self, s: Student, start: date, end: date, evaluation: str) -> None:
+        self._add(
+            s,
+            "labor-education",
+            "labor_education.completed",
+            {
+                "period_start": start.isoformat(),
+                "period_end": end.isoformat(),
+                "hours": 160,
+                "site": "校内实训基地",
+                "evaluation": evaluation,
+            },
+            start,
+        )
+
     def _internships(self, s: Student) -> None:
+        p = s.profile
+        first_year = p in ("first_year_post", "assisted_first_year")
+        start = date(s.cohort + 2, 9, 1) if not first_year else date(s.cohort, 11, 1)
+        if p in ("rejected_then_cancelled", "rejected_superseded"):
+            # Refused (no insurance), then a lawful placement that meets the hours.
+            refused = self._internship(s, 1, date(s.cohort + 2, 7, 1), insured=False)
+            if p == "rejected_then_cancelled":
+                on = date(s.cohort + 2, 7, 10)
+                data = {"internship_id": refused, "on": on.isoformat(), "reason": "录入错误"}
+                self._add(s, "internship", "internship.cancelled", data, on)
+            self._internship(s, 2, start)
+            return
+        self._internship(s, 1, start)
+
+    def _internship(self, s: Student, n: int, start: date, *, insured: bool = True) -> str:
         rng, p = self.rng, s.profile
         emp_id, emp_name, staff, venue = rng.choice(EMPLOYERS)
-        start = date(s.cohort + 2, 9, 1) if p != "first_year_post" else date(s.cohort, 11, 1)
         kind = "cognitive" if p == "cognitive_only" else "post"
-        internship_id = f"INT-{s.student_id}-1"
+        mode = "assisted" if p == "assisted_first_year" else "independent"
+        internship_id = f"INT-{s.student_id}-{n}"
         self._add(
             s,
             "internship",
             "internship.started",
             {
                 "internship_id": internship_id,
-                "kind": kind,
+                "kind": "跟岗" if p == "assisted_first_year" else kind,
+                **({"mode": mode} if kind == "post" and p != "assisted_first_year" else {}),
                 "employer_id": emp_id,
                 "employer_name": emp_name,
                 "post_title": "实习生",
@@ -245,7 +294,7 @@ class ProvinceGenerator:
                 "agreement_signed": True,
                 "guardian_consent": True,
                 "insurance_policy_no": None
-                if p == "no_insurance"
+                if p == "no_insurance" or not insured
                 else f"PICC-{rng.randint(10**7, 10**8)}",
                 "daily_hours": 8,
                 "weekly_hours": 40,
@@ -253,15 +302,21 @@ class ProvinceGenerator:
                 "overtime": False,
                 "monthly_pay": 3200,
                 "post_wage": 3800,
+                "paid_directly": True,
+                "pay_period_days": 30,
                 "employer_staff": staff,
                 "employer_post_staff": staff // 4,
                 "fees_charged": False,
                 "venue_type": venue,
                 "via_intermediary": False,
-                "hazardous_work": False,
+                "intensity_level": 2,
+                "prohibited_for_minors": False,
+                "prohibited_for_women": False,
             },
             start,
         )
+        if not insured:
+            return internship_id
         end = start + timedelta(days=180)
         hours = 300 if p == "short_internship" else rng.choice([640, 720, 800])
         self._add(
@@ -276,6 +331,7 @@ class ProvinceGenerator:
             },
             end,
         )
+        return internship_id
 
     def _certificates(self, s: Student) -> None:
         rng, p = self.rng, s.profile

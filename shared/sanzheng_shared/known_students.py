@@ -15,7 +15,10 @@ STATUS_BY_EVENT = {
     "student.suspended": "suspended",
     "student.resumed": "enrolled",
     "student.withdrawn": "withdrawn",
+    "student.graduated": "graduated",
 }
+# Events that change the lifecycle without changing the status.
+LIFECYCLE_ONLY = ("student.repeated_year",)
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,9 @@ class KnownStudent:
     program_years: int
     birth_date: date
     status: str
+    years_behind: int = 0
+    expected_graduation: date | None = None
+    sex: str | None = None
 
 
 def get(ctx: HandlerContext, student_id: str) -> KnownStudent | None:
@@ -47,14 +53,27 @@ def on_enrolled(ctx: HandlerContext, event: CloudEvent, data: StudentEnrolled) -
             "program_years": data.program_years,
             "birth_date": data.birth_date,
             "status": (old or {}).get("status", "enrolled"),
+            "years_behind": (old or {}).get("years_behind", 0),
+            "expected_graduation": (old or {}).get("expected_graduation"),
+            # Personal data: kept only where a rule needs it (the internship service).
+            "sex": (event.data or {}).get("sex") if ctx.state.keeps_student_sex else None,
         }
     )
 
 
 def on_status(ctx: HandlerContext, event: CloudEvent, _data: EventData) -> None:
     row = ctx.state.known.get(event.subject)
-    if row is not None:
-        ctx.state.known.update(row, status=STATUS_BY_EVENT[event.type])
+    if row is None:
+        return
+    d: dict[str, Any] = event.data or {}
+    # The enrollment service puts the lifecycle's outcome on its canonical events.
+    lifecycle = {
+        k: date.fromisoformat(d[k]) if k == "expected_graduation" else d[k]
+        for k in ("years_behind", "expected_graduation")
+        if d.get(k) is not None
+    }
+    status = STATUS_BY_EVENT.get(event.type, row["status"])
+    ctx.state.known.update(row, status=status, **lifecycle)
 
 
 def on_transferred(ctx: HandlerContext, event: CloudEvent, _data: EventData) -> None:
@@ -85,7 +104,7 @@ def enrollment_routes(inbound: dict[str, Handler]) -> dict[str, Handler]:
 
     return {
         "student.enrolled": enrolled,
-        **dict.fromkeys(STATUS_BY_EVENT, status),
+        **dict.fromkeys((*STATUS_BY_EVENT, *LIFECYCLE_ONLY), status),
         "student.transferred": transferred,
         **pending.IGNORED,
     }

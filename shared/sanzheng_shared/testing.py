@@ -43,6 +43,38 @@ def cloudevent(
     }
 
 
+# A checksum-valid 统一社会信用代码 registered in Beijing (region 110105).
+TEST_EMPLOYER = "91110105MA01234565"
+
+
+def lawful_post_internship(internship_id: str, **overrides: Any) -> dict[str, Any]:
+    """`data` of an `internship.started` (dataversion 2) that breaks no rule for an adult in
+    the 3rd school year from 2025-09-01: every figure a `post` internship requires."""
+    return {
+        "internship_id": internship_id,
+        "kind": "post",
+        "mode": "independent",
+        "employer_id": TEST_EMPLOYER,
+        "employer_name": "华东精密机械有限公司",
+        "post_title": "装配工",
+        "start_on": "2025-09-01",
+        "planned_end_on": "2026-02-28",
+        "agreement_signed": True,
+        "guardian_consent": True,
+        "insurance_policy_no": "PICC-1",
+        "daily_hours": 8,
+        "weekly_hours": 40,
+        "monthly_pay": 3200,
+        "post_wage": 3800,
+        "paid_directly": True,
+        "pay_period_days": 30,
+        "employer_staff": 4000,
+        "employer_post_staff": 1000,
+        "venue_type": "factory",
+        **overrides,
+    }
+
+
 def enrolled(subject: str, **overrides: Any) -> dict[str, Any]:
     data = {
         "name": "张三",

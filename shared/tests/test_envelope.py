@@ -64,22 +64,59 @@ def test_unknown_data_fields_are_ignored() -> None:
     assert not hasattr(data, "favourite_colour")
 
 
-@pytest.mark.parametrize(
-    ("legacy", "kind"),
-    [("顶岗", "post"), ("跟岗实习", "follow"), ("认知", "cognitive"), ("POST", "post")],
-)
-def test_legacy_internship_kinds_are_mapped(legacy: str, kind: str) -> None:
-    data = {
+EMPLOYER = "91110105MA01234565"  # a checksum-valid 统一社会信用代码 (region 110105)
+
+
+def _internship(**fields: object) -> dict:
+    return {
         "internship_id": "I1",
-        "kind": legacy,
-        "employer_id": "E1",
+        "employer_id": EMPLOYER,
         "employer_name": "厂",
         "post_title": "操作工",
         "start_on": "2026-03-01",
         "planned_end_on": "2026-08-31",
+        **fields,
     }
-    model = validate_data(parse_cloudevent(_raw(cloudevent("internship.started", "S1", data))))
-    assert isinstance(model, InternshipStarted) and model.kind == kind
+
+
+@pytest.mark.parametrize(
+    ("legacy", "kind", "mode"),
+    [
+        ("顶岗", "post", "independent"),
+        ("跟岗实习", "post", "assisted"),
+        ("follow", "post", "assisted"),
+        ("认知", "cognitive", None),
+        ("POST", "post", None),
+    ],
+)
+def test_legacy_internship_kinds_are_mapped(legacy: str, kind: str, mode: str | None) -> None:
+    doc = cloudevent("internship.started", "S1", _internship(kind=legacy)) | {"dataversion": "2"}
+    model = validate_data(parse_cloudevent(_raw(doc)))
+    assert isinstance(model, InternshipStarted) and (model.kind, model.mode) == (kind, mode)
+
+
+@pytest.mark.parametrize(
+    ("v1", "expected"),
+    [
+        ({"kind": "follow"}, ("post", "assisted", None)),
+        ({"kind": "跟岗"}, ("post", "assisted", None)),
+        ({"kind": "post"}, ("post", "independent", None)),  # v1 `post` was the old 顶岗
+        ({"kind": "post", "hazardous_work": True}, ("post", "independent", 3)),
+        ({"kind": "cognitive", "hazardous_work": False}, ("cognitive", None, None)),
+    ],
+)
+def test_a_v1_internship_is_upcast_to_kind_and_mode(v1: dict, expected: tuple) -> None:
+    doc = cloudevent("internship.started", "S1", _internship(**v1)) | {"dataversion": "1"}
+    model = validate_data(parse_cloudevent(_raw(doc)))
+    assert isinstance(model, InternshipStarted)
+    assert (model.kind, model.mode, model.intensity_level) == expected
+
+
+def test_an_employer_id_must_be_a_uscc() -> None:
+    doc = cloudevent("internship.started", "S1", _internship(kind="cognitive", employer_id="E1"))
+    with pytest.raises(InvalidData) as caught:
+        validate_data(parse_cloudevent(_raw(doc)))
+    assert [(r.code, r.field) for r in caught.value.reasons] == [("DATA_INVALID", "employer_id")]
 
 
 def test_a_v0_skill_certificate_is_upcast_to_an_x_certificate() -> None:

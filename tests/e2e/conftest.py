@@ -25,6 +25,7 @@ from sanzheng_shared.testing import (
     enrolled,
     eventually,
     fetch,
+    lawful_post_internship,
     publish,
     read_events,
 )
@@ -240,19 +241,9 @@ def lifecycle(student: str, school: str) -> list[dict[str, Any]]:
         cloudevent(
             "internship.started",
             student,
-            {
-                "internship_id": iid,
-                "kind": "post",
-                "employer_id": "E1",
-                "employer_name": "厂",
-                "post_title": "装配工",
-                "start_on": "2025-09-01",
-                "planned_end_on": "2026-02-28",
-                "agreement_signed": True,
-                "guardian_consent": True,
-                "insurance_policy_no": "P-1",
-            },
-        ),
+            lawful_post_internship(iid),
+        )
+        | {"dataversion": "2"},
         cloudevent(
             "internship.completed",
             student,

@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 
-from sanzheng_shared.testing import cloudevent, enrolled, eventually, fetch, read_events
+from sanzheng_shared.testing import (
+    cloudevent,
+    enrolled,
+    eventually,
+    fetch,
+    lawful_post_internship,
+    read_events,
+)
 from tests.e2e.conftest import Domain
 
 pytestmark = pytest.mark.slow
@@ -21,27 +28,9 @@ def sid() -> str:
 
 
 def post_internship(student: str, internship_id: str, **overrides: Any) -> dict[str, Any]:
-    data = {
-        "internship_id": internship_id,
-        "kind": "post",
-        "employer_id": "EMP001",
-        "employer_name": "华东精密机械有限公司",
-        "post_title": "装配工",
-        "start_on": "2025-09-01",
-        "planned_end_on": "2026-02-28",
-        "agreement_signed": True,
-        "guardian_consent": True,
-        "insurance_policy_no": "PICC-1",
-        "daily_hours": 8,
-        "weekly_hours": 40,
-        "monthly_pay": 3200,
-        "post_wage": 3800,
-        "employer_staff": 4000,
-        "employer_post_staff": 1000,
-        "venue_type": "factory",
-    }
+    data = lawful_post_internship(internship_id)
     data.update(overrides)
-    return cloudevent("internship.started", student, data)
+    return cloudevent("internship.started", student, data) | {"dataversion": "2"}
 
 
 def completed(student: str, internship_id: str, hours: float = 640) -> dict[str, Any]:
@@ -132,7 +121,7 @@ async def test_a_complete_lifecycle_from_librdkafka_is_eligible(domain: Domain) 
     ]
     assert announced[-1]["type"] == "graduation.eligibility_changed"
     assert announced[-1]["data"]["eligible"] is True
-    assert announced[-1]["data"]["policy_version"] == "default-2025.1"
+    assert announced[-1]["data"]["policy_version"] == "default-2026.1"
     assert announced[-1]["schoolid"] == "SCH001"
     assert not any(a["data"]["eligible"] for a in announced[:-1])
 
@@ -167,7 +156,7 @@ async def test_internship_rejects_a_breach_and_flags_a_quota(domain: Domain) -> 
     [rejection] = await eventually(lambda: domain.rejections(student))
     reasons = {(r["code"], r["field"]) for r in rejection["data"]["reasons"]}
     assert reasons == {("INT_INSURANCE", "insurance_policy_no"), ("INT_OVERTIME", "overtime")}
-    assert rejection["data"]["refers_to"] == {"internship_id": "I-BAD"}
+    assert rejection["data"]["refers_to"] == {"internship_id": "I-BAD", "kind": "post"}
 
     assert domain.settings.kafka_bootstrap
     accepted = await eventually(

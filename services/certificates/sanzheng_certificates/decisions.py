@@ -40,8 +40,13 @@ def decide_touched(state: CertificatesState, ctx: HandlerContext) -> None:
         student = state.known.get(student_id) if state.known is not None else None
         school = student["school_id"] if student else cause.schoolid
         cohort = student["cohort"] if student else None
+        # The policy in force on the expected graduation day, which the lifecycle (a
+        # suspension, a repeated year) may have pushed back.
         day = (
-            expected_graduation(cohort, student["program_years"])
+            (
+                student.get("expected_graduation")
+                or expected_graduation(cohort, student["program_years"])
+            )
             if student
             else (cause.time.date() if cause.time else date.today())
         )

@@ -25,7 +25,7 @@ class Certificate:
 class InternshipFact:
     internship_id: str
     kind: str
-    status: str  # active | completed | terminated
+    status: str  # active | completed | terminated | cancelled
     hours: float = 0.0
     evaluation: str | None = None
 
@@ -73,6 +73,8 @@ def enrolled(record: StudentRecord, _r: Requirement) -> RequirementResult:
         return RequirementResult("ENROLLED", False, "withdrawn: never eligible to graduate")
     if record.status == "suspended":
         return RequirementResult("ENROLLED", False, "suspended: eligible only once resumed")
+    if record.status == "graduated":
+        return RequirementResult("ENROLLED", True, "graduated (confirmed by the school)")
     return RequirementResult("ENROLLED", True, "enrolled")
 
 
@@ -129,14 +131,18 @@ def internship(record: StudentRecord, r: Requirement) -> RequirementResult:
         if i.kind == "post" and i.status == "completed" and i.evaluation == "pass"
     ]
     hours = sum(i.hours for i in done)
-    accepted = {i.internship_id for i in record.internships}
+    # Corrected (accepted under the same id) or cancelled: no longer open.
+    answered = {i.internship_id for i in record.internships}
     open_breaches = [
-        (iid, codes) for iid, codes in record.rejected_internships if iid not in accepted
+        (iid, codes) for iid, codes in record.rejected_internships if iid not in answered
     ]
-    if open_breaches:
+    if open_breaches and hours < r.min_hours:
         which = "; ".join(f"{iid} ({', '.join(codes)})" for iid, codes in open_breaches)
         return RequirementResult(
-            "INTERNSHIP", False, f"rejected internship not resubmitted: {which}"
+            "INTERNSHIP",
+            False,
+            f"rejected internship neither corrected nor cancelled: {which}; "
+            f"post internship hours {hours:g} of {r.min_hours:g}",
         )
     if not done:
         return RequirementResult(

@@ -89,6 +89,7 @@ _STATUS = {
     "internship.started": "active",
     "internship.completed": "completed",
     "internship.terminated": "terminated",
+    "internship.cancelled": "cancelled",
 }
 
 
@@ -103,7 +104,7 @@ def internship_event(event: CloudEvent, data: EventData, ctx: HandlerContext) ->
         {
             "internship_id": d["internship_id"],
             "student_id": event.subject,
-            "kind": d.get("kind", "post"),
+            "kind": d.get("kind") or (old or {}).get("kind") or "post",
             # A start never undoes an end that arrived first (any order, SPEC §4.3).
             "status": old["status"] if old and started else status,
             "hours": d.get("hours") if d.get("hours") is not None else (old or {}).get("hours"),
@@ -114,6 +115,13 @@ def internship_event(event: CloudEvent, data: EventData, ctx: HandlerContext) ->
     ctx.touch(event)
 
 
+def _labor_kind(event: CloudEvent) -> str:
+    if event.type == "labor_education.exempted":
+        return "exempted"
+    # A failed month is an attempt, not a completion (SPEC §2.3).
+    return "failed" if (event.data or {}).get("evaluation") == "fail" else "completed"
+
+
 def labor_event(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
     state: CertificatesState = ctx.state
     if state.labor_records.get(event.id) is None:
@@ -121,7 +129,7 @@ def labor_event(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
             {
                 "event_id": event.id,
                 "student_id": event.subject,
-                "kind": "completed" if event.type == "labor_education.completed" else "exempted",
+                "kind": _labor_kind(event),
                 "approved_by": getattr(data, "approved_by", None),
             }
         )
@@ -129,11 +137,14 @@ def labor_event(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
 
 
 def submission_rejected(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
-    """An internship the internship service refused keeps the INTERNSHIP requirement open
-    until a corrected submission for the same internship is accepted."""
+    """A `post` internship the internship service refused keeps the INTERNSHIP requirement
+    open until it is corrected, cancelled, or superseded by accepted post internships that
+    meet the hours (`graduation.internship`). A refused cognitive visit does not."""
     assert isinstance(data, SubmissionRejected) and event.subject
     refers_to = (event.data or {}).get("refers_to") or {}
     if data.type != "internship.started" or "internship_id" not in refers_to:
+        return
+    if refers_to.get("kind") == "cognitive":
         return
     state: CertificatesState = ctx.state
     state.internship_rejections.put(
@@ -163,6 +174,8 @@ ENROLLMENT: dict[str, Handler] = {
     "student.suspended": student_status,
     "student.resumed": student_status,
     "student.withdrawn": student_status,
+    "student.graduated": student_status,
+    "student.repeated_year": student_status,
     **IGNORED,
 }
 INTERNSHIP: dict[str, Handler] = {

@@ -41,7 +41,7 @@ def test_a_complete_record_is_eligible_and_lists_every_requirement() -> None:
         "LABOR_MONTH",
         "INTERNSHIP",
     ]
-    assert decision.policy_version == "default-2025.1"
+    assert decision.policy_version == "default-2026.1"
 
 
 @pytest.mark.parametrize(
@@ -65,7 +65,7 @@ def test_a_complete_record_is_eligible_and_lists_every_requirement() -> None:
             "300 of 480",
         ),
         (
-            {"internships": (InternshipFact("I-1", "follow", "completed", 600, "pass"),)},
+            {"internships": (InternshipFact("I-1", "cognitive", "completed", 600, "pass"),)},
             "INTERNSHIP",
             "no completed post internship",
         ),
@@ -80,10 +80,14 @@ def test_a_complete_record_is_eligible_and_lists_every_requirement() -> None:
             "no completed post internship",
         ),
         (
-            {"rejected_internships": (("I-2", ("INT_INSURANCE",)),)},
+            {
+                "rejected_internships": (("I-2", ("INT_INSURANCE",)),),
+                "internships": (InternshipFact("I-1", "post", "completed", 300, "pass"),),
+            },
             "INTERNSHIP",
             "I-2 (INT_INSURANCE)",
         ),
+        ({"internships": (InternshipFact("I-1", "post", "cancelled"),)}, "INTERNSHIP", "no"),
     ],
 )
 def test_each_requirement_unmet_says_why(change, code, detail) -> None:
@@ -123,3 +127,25 @@ def test_an_exemption_satisfies_the_labor_month_and_names_the_approver() -> None
 def test_an_accepted_resubmission_closes_the_rejected_breach() -> None:
     fixed = replace(COMPLETE, rejected_internships=(("I-1", ("INT_INSURANCE",)),))
     assert decide(fixed, POLICY).eligible
+
+
+def test_a_rejected_submission_is_outweighed_by_accepted_hours_or_closed_by_cancelling() -> None:
+    # Before, one refused submission kept INTERNSHIP unmet for ever (issue 11, point 2).
+    refused = (("I-2", ("INT_INSURANCE",)),)
+    assert decide(replace(COMPLETE, rejected_internships=refused), POLICY).eligible
+    short = (InternshipFact("I-1", "post", "completed", 300, "pass"),)
+    cancelled = (*short, InternshipFact("I-2", "post", "cancelled"))
+    record = replace(COMPLETE, rejected_internships=refused, internships=cancelled)
+    assert "I-2" not in results(record)["INTERNSHIP"][1]
+
+
+def test_a_graduated_student_stays_enrolled_for_the_decision() -> None:
+    assert results(replace(COMPLETE, status="graduated"))["ENROLLED"][0] is True
+
+
+def test_the_legacy_policy_asks_only_for_enrollment_and_a_diploma() -> None:
+    legacy = PolicyBook.load().for_student("SCH001", 2018, date(2021, 6, 30))
+    bare = replace(COMPLETE, certificates=COMPLETE.certificates[:1], internships=())
+    decision = decide(replace(bare, labor_completed=False), legacy)
+    assert decision.eligible and decision.policy_version == "legacy-2019.1"
+    assert [r.code for r in decision.requirements] == ["ENROLLED", "DIPLOMA"]

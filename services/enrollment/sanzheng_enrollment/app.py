@@ -12,7 +12,11 @@ from sanzheng_shared.service import ServiceSpec, run_service
 
 
 def routes(topics: TopicNames) -> Routes:
-    return {topics.inbound("enrollment"): handlers.INBOUND}
+    return {
+        topics.inbound("enrollment"): handlers.INBOUND,
+        # A graduation is confirmed only for an eligible student: the last decision is kept.
+        topics.graduation: handlers.GRADUATION,
+    }
 
 
 def publishes(topics: TopicNames) -> dict[str, str]:

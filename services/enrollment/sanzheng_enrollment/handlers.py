@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sanzheng_enrollment import transfers
+from sanzheng_enrollment import rules, transfers
 from sanzheng_enrollment.privacy import vault
 from sanzheng_enrollment.projection import EnrollmentState
 from sanzheng_enrollment.rules import check_national_id, duplicate_id, next_status
@@ -21,13 +21,14 @@ from sanzheng_shared.events.envelope import CloudEvent, Reason
 def student_enrolled(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
     assert isinstance(data, StudentEnrolled) and event.subject
     state: EnrollmentState = ctx.state
-    protected = None
+    protected, sex = None, None
     if data.national_id:
         compact, reasons = check_national_id(data.national_id, data.birth_date)
         if compact is None:
             ctx.reject(event, reasons)
             return
         protected = vault().protect(compact)
+        sex = rules.sex_of(compact)
         holder = state.holder_of(protected.fingerprint)
         same_school = holder is not None and holder["school_id"] == event.schoolid
         if conflict := duplicate_id(
@@ -56,13 +57,20 @@ def student_enrolled(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
             "program_years": data.program_years,
             "enrolled_on": data.enrolled_on,
             "status": old.get("status", "enrolled"),
+            "years_behind": old.get("years_behind", 0),
+            "expected_graduation": old.get("expected_graduation")
+            or rules.base_graduation(data.cohort, data.program_years),
+            "sex": sex or old.get("sex"),
             "national_id_hmac": protected.fingerprint if protected else old.get("national_id_hmac"),
             "national_id_enc": protected.ciphertext if protected else old.get("national_id_enc"),
             "national_id_masked": protected.masked if protected else old.get("national_id_masked"),
         }
     )
+    # `sex` travels on the internal topic for the internship service's Art. 16(4) check,
+    # like the birth date for the age; the gateway never stores or shows it.
     canonical = data.model_dump(mode="json", exclude={"national_id"}) | {
-        "national_id_masked": protected.masked if protected else None
+        "national_id_masked": protected.masked if protected else None,
+        "sex": sex or old.get("sex"),
     }
     ctx.emit(
         ctx.topics.outbound("enrollment"),
@@ -104,7 +112,13 @@ def status_changed(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
     if isinstance(status, Reason):
         ctx.reject(event, [status])
         return
-    state.students.update(student, status=status, status_on=data.on, status_reason=data.reason)
+    if event.type == "student.graduated" and (why := rules.graduation_refused(student["eligible"])):
+        ctx.reject(event, [why])
+        return
+    lifecycle = _lifecycle(student, event.type, data, ctx)
+    state.students.update(
+        student, status=status, status_on=data.on, status_reason=data.reason, **lifecycle
+    )
     state.status_changes.put(
         {
             "event_source": event.source,
@@ -115,10 +129,50 @@ def status_changed(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
             "reason": data.reason,
         }
     )
+    canonical = data.model_dump(mode="json") | {
+        "years_behind": lifecycle.get("years_behind", student["years_behind"]),
+        "expected_graduation": str(lifecycle.get("expected_graduation") or _expected(student)),
+    }
     ctx.emit(
         ctx.topics.outbound("enrollment"),
-        ctx.derive(event, type=event.type, data=data.model_dump(mode="json")),
+        ctx.derive(event, type=event.type, data=canonical),
     )
+
+
+def _expected(student: Any) -> Any:
+    return student["expected_graduation"] or rules.base_graduation(
+        student["cohort"], student["program_years"]
+    )
+
+
+def _lifecycle(student: Any, event_type: str, data: Any, ctx: HandlerContext) -> dict[str, Any]:
+    """What a suspension, a resumption or a repeated year does to the expected graduation
+    and the grade year (SPEC §2.1)."""
+    expected, behind = _expected(student), student["years_behind"]
+    if event_type == "student.suspended":
+        return {"suspended_on": data.on}
+    if event_type == "student.resumed" and student["suspended_on"] is not None:
+        policy = ctx.policy_book.for_student(student["school_id"], student["cohort"], expected)
+        expected, behind = rules.after_suspension(
+            expected,
+            behind,
+            student["suspended_on"],
+            data.on,
+            round_up=policy.lifecycle.round_suspension_to_school_years,
+        )
+        return {"expected_graduation": expected, "years_behind": behind, "suspended_on": None}
+    if event_type == "student.repeated_year":
+        expected, behind = rules.after_repeated_year(expected, behind)
+        return {"expected_graduation": expected, "years_behind": behind}
+    return {}
+
+
+def eligibility_changed(event: CloudEvent, _data: Any, ctx: HandlerContext) -> None:
+    """The certificates service's decision: a graduation is confirmed only when eligible."""
+    state: EnrollmentState = ctx.state
+    student = state.students.get(event.subject or "")
+    if student is not None:
+        state.students.update(student, eligible=bool((event.data or {}).get("eligible")))
 
 
 def student_transferred(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
@@ -185,9 +239,12 @@ STATUS: dict[str, Handler] = {
     "student.suspended": status_changed,
     "student.resumed": status_changed,
     "student.withdrawn": status_changed,
+    "student.repeated_year": status_changed,
+    "student.graduated": status_changed,
 }
 INBOUND: dict[str, Handler] = {
     "student.enrolled": student_enrolled,
     "student.transferred": student_transferred,
     **STATUS,
 }
+GRADUATION: dict[str, Handler] = {"graduation.eligibility_changed": eligibility_changed}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+import math
+from datetime import date, timedelta
 
 from stdnum.cn import ric
 
@@ -14,6 +15,8 @@ TRANSITIONS = {
     "student.suspended": ({"enrolled"}, "suspended"),
     "student.resumed": ({"suspended"}, "enrolled"),
     "student.withdrawn": ({"enrolled", "suspended"}, "withdrawn"),
+    "student.repeated_year": ({"enrolled"}, "enrolled"),
+    "student.graduated": ({"enrolled"}, "graduated"),
 }
 
 
@@ -55,4 +58,45 @@ def duplicate_id(
     where = f"as student {holder}" if same_school else "at another school"
     return Reason(
         "ENR_DUPLICATE_ID", f"national_id {masked} is already enrolled {where}", "national_id"
+    )
+
+
+def sex_of(national_id: str) -> str:
+    """The 17th digit of a 身份证号 is odd for a man, even for a woman (GB 11643)."""
+    return "M" if int(national_id[16]) % 2 else "F"
+
+
+def base_graduation(cohort: int, program_years: int) -> date:
+    return date(cohort + program_years, 6, 30)
+
+
+def after_suspension(
+    expected: date, years_behind: int, suspended_on: date, resumed_on: date, *, round_up: bool
+) -> tuple[date, int]:
+    """A suspension pushes the expected graduation back by its length; by policy rounded up
+    to whole school years, so the student rejoins a school year where it left it."""
+    days = max((resumed_on - suspended_on).days, 0)
+    if not round_up:
+        return expected + timedelta(days=days), years_behind
+    years = math.ceil(days / 365)
+    return _plus_years(expected, years), years_behind + years
+
+
+def after_repeated_year(expected: date, years_behind: int) -> tuple[date, int]:
+    return _plus_years(expected, 1), years_behind + 1
+
+
+def _plus_years(day: date, years: int) -> date:
+    return day.replace(year=day.year + years, day=min(day.day, 28) if day.month == 2 else day.day)
+
+
+def graduation_refused(eligible: bool | None) -> Reason | None:
+    """The school confirms a graduation only for a student the decision found eligible."""
+    if eligible:
+        return None
+    why = "not eligible" if eligible is False else "not decided yet"
+    return Reason(
+        "GRAD_NOT_ELIGIBLE",
+        f"the student's graduation decision says {why}: see GET /v1/students/{{id}}/graduation",
+        "on",
     )

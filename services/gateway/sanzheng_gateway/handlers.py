@@ -142,13 +142,21 @@ ENROLLMENT: dict[str, Handler] = {
     "student.suspended": student_status,
     "student.resumed": student_status,
     "student.withdrawn": student_status,
+    "student.graduated": student_status,
+    "student.repeated_year": timeline_only,
     "enrollment.conflict": timeline_only,
     "student.transferred": student_transferred,
     **PENDING,
 }
 INTERNSHIP: dict[str, Handler] = {
     **dict.fromkeys(
-        ("internship.started", "internship.completed", "internship.terminated"), timeline_only
+        (
+            "internship.started",
+            "internship.completed",
+            "internship.terminated",
+            "internship.cancelled",
+        ),
+        timeline_only,
     ),
     **PENDING,
 }

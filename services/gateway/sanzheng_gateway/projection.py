@@ -18,11 +18,14 @@ STATUS_BY_EVENT = {
     "student.suspended": "suspended",
     "student.resumed": "enrolled",
     "student.withdrawn": "withdrawn",
+    "student.graduated": "graduated",
 }
 
 # The birth date is never shown (with the masked form it rebuilds a national id); the
 # students table keeps it for the age, the timeline does not need it.
-UNSTORED_FIELDS = ("birth_date",)
+# The sex (from the national id, for the internship rules) is personal data no list or
+# timeline shows.
+UNSTORED_FIELDS = ("birth_date", "sex")
 
 
 def last_four(masked: str | None) -> str | None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from sanzheng_internship.projection import InternshipState
-from sanzheng_internship.rules import StudentFacts, check_started
+from sanzheng_internship.rules import StudentFacts, check_recorded_hours, check_started
 from sanzheng_shared import known_students, pending
 from sanzheng_shared.consumer.context import Handler, HandlerContext
 from sanzheng_shared.events.catalogue import (
+    InternshipCancelled,
     InternshipCompleted,
     InternshipStarted,
     InternshipTerminated,
@@ -29,17 +30,22 @@ def internship_started(event: CloudEvent, data: Any, ctx: HandlerContext) -> Non
         return
     policy = ctx.policy_book.for_student(student.school_id, student.cohort, data.start_on)
     load = state.load_for(event.subject, data)
-    breaches = check_started(data, StudentFacts(student.birth_date, student.cohort), load, policy)
+    facts = StudentFacts(student.birth_date, student.cohort, student.sex, student.years_behind)
+    breaches = check_started(data, facts, load, policy)
     rejecting = [b for b in breaches if b.severity == "reject"]
     if rejecting:
         ctx.reject(
             event,
             [Reason(b.code, b.message, b.field) for b in rejecting],
-            refers_to={"internship_id": data.internship_id},
+            refers_to={"internship_id": data.internship_id, "kind": data.kind},
         )
         return
     flags = [b for b in breaches if b.severity == "flag"]
-    old = state.internships.get(data.internship_id) or {"status": "active"}
+    # A withdrawal that arrived first (any order, SPEC §4.3) keeps the internship cancelled.
+    cancelled = state.cancellations.get(data.internship_id)
+    old = state.internships.get(data.internship_id) or {
+        "status": "cancelled" if cancelled else "active"
+    }
     state.internships.put(
         old
         | {
@@ -47,6 +53,7 @@ def internship_started(event: CloudEvent, data: Any, ctx: HandlerContext) -> Non
             "student_id": event.subject,
             "school_id": event.schoolid,
             "kind": data.kind,
+            "mode": data.mode,
             "employer_id": data.employer_id,
             "employer_name": data.employer_name,
             "post_title": data.post_title,
@@ -106,10 +113,29 @@ def internship_completed(event: CloudEvent, data: Any, ctx: HandlerContext) -> N
             ],
         )
         return
-    ctx.state.internships.update(
-        row, status="completed", end_on=data.end_on, hours=data.hours, evaluation=data.evaluation
+    if row["status"] == "cancelled":
+        ctx.reject(event, [Reason("DATA_INVALID", "the internship was cancelled", "internship_id")])
+        return
+    student = known_students.get(ctx, event.subject or "")
+    policy = ctx.policy_book.for_student(
+        student.school_id if student else event.schoolid,
+        student.cohort if student else None,
+        row["start_on"],
     )
-    canonical = data.model_dump(mode="json") | {"kind": row["kind"]}
+    breaches = check_recorded_hours(row["start_on"], data.end_on, data.hours, policy)
+    if rejecting := [b for b in breaches if b.severity == "reject"]:
+        ctx.reject(event, [Reason(b.code, b.message, b.field) for b in rejecting])
+        return
+    flags = [b.as_dict() for b in breaches]
+    ctx.state.internships.update(
+        row,
+        status="completed",
+        end_on=data.end_on,
+        hours=data.hours,
+        evaluation=data.evaluation,
+        flags=[f for f in row["flags"] if f["code"] != "INT_HOURS_RECORDED"] + flags,
+    )
+    canonical = data.model_dump(mode="json") | {"kind": row["kind"], "flags": flags}
     ctx.emit(
         ctx.topics.outbound("internship"),
         ctx.derive(event, type="internship.completed", data=canonical),
@@ -129,7 +155,60 @@ def internship_terminated(event: CloudEvent, data: Any, ctx: HandlerContext) -> 
     )
 
 
+def internship_cancelled(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
+    """A submission withdrawn by the school: an active internship ends without counting; a
+    submission the service never accepted (rejected, or not arrived yet) is recorded as
+    withdrawn, so a rejection no longer holds the student's INTERNSHIP requirement open."""
+    assert isinstance(data, InternshipCancelled) and event.subject
+    state: InternshipState = ctx.state
+    row = state.internships.get(data.internship_id)
+    earlier = state.cancellations.get(data.internship_id)
+    if (row is not None and row["student_id"] != event.subject) or (
+        earlier is not None and earlier["student_id"] != event.subject
+    ):
+        ctx.reject(
+            event,
+            [
+                Reason(
+                    "DATA_INVALID",
+                    f"internship {data.internship_id} belongs to another student",
+                    "internship_id",
+                )
+            ],
+        )
+        return
+    if row is not None and row["status"] in ("completed", "terminated"):
+        ctx.reject(
+            event,
+            [
+                Reason(
+                    "DATA_INVALID",
+                    f"internship {data.internship_id} is already {row['status']}: "
+                    "only a submission still active can be withdrawn",
+                    "internship_id",
+                )
+            ],
+        )
+        return
+    state.cancellations.put(
+        {
+            "internship_id": data.internship_id,
+            "student_id": event.subject,
+            "on_date": data.on,
+            "reason": data.reason,
+        }
+    )
+    if row is not None:
+        state.internships.update(row, status="cancelled", end_on=data.on)
+    canonical = data.model_dump(mode="json") | {"kind": row["kind"] if row else None}
+    ctx.emit(
+        ctx.topics.outbound("internship"),
+        ctx.derive(event, type="internship.cancelled", data=canonical),
+    )
+
+
 INBOUND: dict[str, Handler] = {
+    "internship.cancelled": internship_cancelled,
     "internship.started": internship_started,
     "internship.completed": internship_completed,
     "internship.terminated": internship_terminated,

@@ -2,12 +2,16 @@
 flagged breaches), found by student and by the internship ids the batch names.
 
 Employers are shared between students (the quota rule counts an employer's interns), so
-they are locked like students, and their other active interns are counted in one query.
+they are locked like students. The quota counts other students' `post` internships at the
+employer whose dates overlap the new one's start (planned end, or the actual end once it
+ended): those the batch did not load are fetched in one query, bounded by the batch's
+start dates.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import Any
 
 from sanzheng_internship.rules import EmployerLoad
@@ -24,21 +28,24 @@ def employer_key(employer_id: str) -> str:
 
 class InternshipState(ProjectionState):
     keeps_known_students = True
+    keeps_student_sex = True  # Art. 16(4): work banned for female workers
 
     def __init__(self) -> None:
         super().__init__()
         self.internships = Table("internships", key=("internship_id",), json_columns=("flags",))
+        self.cancellations = Table("cancellations", key=("internship_id",))
         self._employers: list[str] = []
-        self._elsewhere: dict[tuple[str, str], int] = {}
+        self._starts: list[date] = []
+        self._elsewhere: list[Row] = []
 
     def projection_tables(self) -> list[Table]:
-        return [self.internships]
+        return [self.internships, self.cancellations]
 
     def lock_keys(self, events: Sequence[CloudEvent]) -> Iterable[str]:
-        employers = {
-            (e.data or {}).get("employer_id") for e in events if e.type == "internship.started"
-        }
+        started = [e.data or {} for e in events if e.type == "internship.started"]
+        employers = {d.get("employer_id") for d in started}
         self._employers = sorted(x for x in employers if isinstance(x, str))
+        self._starts = sorted(_date(d.get("start_on")) for d in started if _date(d.get("start_on")))
         return map(employer_key, self._employers)
 
     async def load_more(self, conn: Any, students: list[str], events: Sequence[CloudEvent]) -> None:
@@ -47,41 +54,66 @@ class InternshipState(ProjectionState):
         )
         if ids:
             await self.internships.load(conn, "internship_id = ANY($1::text[])", ids)
+            await self.cancellations.load(conn, "internship_id = ANY($1::text[])", ids)
             # A completion another student sent first waits for this internship's start.
             await self.pending.load(
                 conn,
                 "waiting_for = ANY($1::text[])",
                 [pending.waiting_for_internship(i) for i in ids],
             )
-        if self._employers:
-            # Active post interns at these employers that the batch did not load: counted,
-            # not loaded (a large employer has many).
+        if self._employers and self._starts:
+            # Other post internships at these employers running on some start date of the
+            # batch: fetched (not loaded into the identity map), only their dates matter.
             rows = await conn.fetch(
-                "SELECT employer_id, post_title, count(*) AS n FROM internships"
-                " WHERE kind = 'post' AND status = 'active' AND employer_id = ANY($1::text[])"
-                " AND NOT (internship_id = ANY($2::text[])) GROUP BY employer_id, post_title",
+                "SELECT internship_id, student_id, employer_id, post_title, start_on,"
+                " coalesce(end_on, planned_end_on) AS last_on FROM internships"
+                " WHERE kind = 'post' AND status IN ('active', 'completed')"
+                " AND employer_id = ANY($1::text[]) AND start_on <= $3"
+                " AND coalesce(end_on, planned_end_on) >= $2"
+                " AND NOT (internship_id = ANY($4::text[]))",
                 self._employers,
+                self._starts[0],
+                self._starts[-1],
                 [r["internship_id"] for r in self.internships],
             )
-            self._elsewhere = {(r["employer_id"], r["post_title"]): r["n"] for r in rows}
+            self._elsewhere = [dict(r) for r in rows]
 
     def load_for(self, student_id: str, s: InternshipStarted) -> EmployerLoad:
-        """What the quota and duration rules count, besides this internship itself."""
+        """What the quota and duration rules count, besides this internship itself: other
+        students' post interns at the employer on the new start date (a student's own
+        earlier placement is not a concurrent intern), and the student's own post days."""
 
-        def counted(row: Row) -> bool:
+        def running(row: Row) -> bool:
+            last = row.get("last_on") or row.get("end_on") or row["planned_end_on"]
             return (
-                row["kind"] == "post"
-                and row["status"] != "terminated"
+                row["student_id"] != student_id
                 and row["internship_id"] != s.internship_id
-                and (row["status"] == "active" or row["student_id"] == student_id)
+                and row["employer_id"] == s.employer_id
+                and row["start_on"] <= s.start_on <= last
             )
 
-        here = [r for r in self.internships if counted(r) and r["employer_id"] == s.employer_id]
-        elsewhere = {k: n for k, n in self._elsewhere.items() if k[0] == s.employer_id}
-        own = [r for r in self.internships.of_student(student_id) if counted(r)]
+        loaded = [
+            r
+            for r in self.internships
+            if r["kind"] == "post" and r["status"] in ("active", "completed")
+        ]
+        here = [r for r in loaded + self._elsewhere if running(r)]
+        own = [
+            r
+            for r in self.internships.of_student(student_id)
+            if r["kind"] == "post"
+            and r["status"] in ("active", "completed")
+            and r["internship_id"] != s.internship_id
+        ]
         return EmployerLoad(
-            at_employer=len(here) + sum(elsewhere.values()),
-            on_post=sum(1 for r in here if r["post_title"] == s.post_title)
-            + elsewhere.get((s.employer_id, s.post_title), 0),
+            at_employer=len(here),
+            on_post=sum(1 for r in here if r["post_title"] == s.post_title),
             student_post_days=sum((r["planned_end_on"] - r["start_on"]).days for r in own),
         )
+
+
+def _date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None

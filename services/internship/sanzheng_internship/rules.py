@@ -7,10 +7,10 @@ the field at fault, and the severity the policy gives that code.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
-from sanzheng_shared.domain.school_year import age_on, grade_year
+from sanzheng_shared.domain.school_year import age_on, grade_year, working_days
 from sanzheng_shared.events.catalogue import InternshipStarted
 from sanzheng_shared.policy import GraduationPolicy
 
@@ -24,6 +24,7 @@ MAX_WEEKLY_HOURS = 40
 MAX_SHARE_OF_STAFF = 0.10
 MAX_SHARE_OF_POST = 0.20
 MIN_PAY_SHARE = 0.80
+MAX_PAY_PERIOD_DAYS = 31  # "at least monthly"
 # "About 6 months in total": more than 7 months planned is flagged.
 MAX_POST_DAYS = 213
 
@@ -32,6 +33,14 @@ MAX_POST_DAYS = 213
 class StudentFacts:
     birth_date: date
     cohort: int
+    # From the national id's 17th digit at enrollment ("F" | "M"); None when none was given.
+    sex: str | None = None
+    # School years added by the lifecycle (a suspension, a repeated year): the grade year is
+    # the cohort's minus these.
+    years_behind: int = 0
+
+    def grade_year(self, day: date) -> int:
+        return grade_year(self.cohort, day) - self.years_behind
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,7 @@ class EmployerLoad:
     at_employer: int = 0
     on_post: int = 0
     student_post_days: int = 0  # planned days of the student's other post internships
+    local_minimum_wage: float | None = None  # where the employer is registered (policy data)
 
 
 @dataclass(frozen=True)
@@ -81,13 +91,13 @@ def min_age(s: InternshipStarted, st: StudentFacts, _l: EmployerLoad) -> list[Fi
 
 
 def first_year(s: InternshipStarted, st: StudentFacts, _l: EmployerLoad) -> list[Finding]:
-    year = grade_year(st.cohort, s.start_on)
+    year = st.grade_year(s.start_on)
     if s.kind == "post" and year <= 1:
         return [
             Finding(
                 "INT_FIRST_YEAR",
-                f"no post internship in the first school year; cohort "
-                f"{st.cohort} is in year {year} on {s.start_on}",
+                f"no post internship in the first school year; the student "
+                f"(cohort {st.cohort}) is in year {year} on {s.start_on}",
                 "start_on",
             )
         ]
@@ -195,21 +205,44 @@ def quota(s: InternshipStarted, _st: StudentFacts, load: EmployerLoad) -> list[F
     return out
 
 
-def pay(s: InternshipStarted, _st: StudentFacts, _l: EmployerLoad) -> list[Finding]:
-    if s.kind != "post":
+def pay(s: InternshipStarted, _st: StudentFacts, load: EmployerLoad) -> list[Finding]:
+    """Art. 18: a student working 相对独立 (independent) is paid at least the lower of 80% of
+    the same post's probation wage and the local minimum wage, to the student directly, at
+    least monthly, in money."""
+    if s.kind != "post" or s.mode != "independent":
         return []
     out = []
-    if s.monthly_pay is not None and s.post_wage and s.monthly_pay < MIN_PAY_SHARE * s.post_wage:
+    floor, basis = None, ""
+    if s.post_wage:
+        floor, basis = MIN_PAY_SHARE * s.post_wage, f"80% of the post's wage {s.post_wage:g}"
+    if load.local_minimum_wage is not None and (floor is None or load.local_minimum_wage < floor):
+        floor, basis = load.local_minimum_wage, "the local minimum wage"
+    if s.monthly_pay is not None and floor is not None and s.monthly_pay < floor:
         out.append(
             Finding(
                 "INT_PAY",
-                f"pay {s.monthly_pay:g} is below 80% of the post's wage "
-                f"{s.post_wage:g} ({MIN_PAY_SHARE * s.post_wage:g})",
+                f"pay {s.monthly_pay:g} is below {basis} ({floor:g})",
                 "monthly_pay",
             )
         )
+    if s.paid_directly is False:
+        out.append(
+            Finding(
+                "INT_PAY",
+                "pay goes to the student directly, never through a third party",
+                "paid_directly",
+            )
+        )
+    if s.pay_period_days is not None and s.pay_period_days > MAX_PAY_PERIOD_DAYS:
+        out.append(
+            Finding(
+                "INT_PAY",
+                f"pay is due at least monthly; the pay period is {s.pay_period_days} days",
+                "pay_period_days",
+            )
+        )
     if not s.pay_in_money:
-        out.append(Finding("INT_PAY", "pay must be monthly and in money", "pay_in_money"))
+        out.append(Finding("INT_PAY", "pay must be in money", "pay_in_money"))
     return out
 
 
@@ -258,21 +291,65 @@ def venue(s: InternshipStarted, _st: StudentFacts, _l: EmployerLoad) -> list[Fin
 
 
 def hazard(s: InternshipStarted, st: StudentFacts, _l: EmployerLoad) -> list[Finding]:
-    if not s.hazardous_work:
-        return []
-    minor = age_on(st.birth_date, s.start_on) < 18
-    extra = "; the student is a minor (work banned for juvenile workers)" if minor else ""
-    return [
-        Finding(
-            "INT_HAZARD",
-            "no labor of intensity level III or above and no high-risk "
-            f"work (heights, underground, radioactive, toxic, explosive){extra}",
-            "hazardous_work",
+    """Art. 16(3), (4), (7): no physical labor of intensity III or above; for minors none of
+    the work banned for juvenile workers; for female students none of the work banned for
+    female workers (《女职工劳动保护特别规定》)."""
+    out = []
+    if s.intensity_level is not None and s.intensity_level >= 3:
+        out.append(
+            Finding(
+                "INT_HAZARD",
+                f"no physical labor of intensity level III or above; planned level "
+                f"{['I', 'II', 'III', 'IV'][s.intensity_level - 1]}",
+                "intensity_level",
+            )
         )
+    if s.prohibited_for_minors and age_on(st.birth_date, s.start_on) < 18:
+        out.append(
+            Finding(
+                "INT_HAZARD",
+                "the student is a minor: no work banned for juvenile workers (未成年工禁忌劳动)",
+                "prohibited_for_minors",
+            )
+        )
+    # Protective when the sex is not known (no national id): the ban is applied.
+    if s.prohibited_for_women and st.sex != "M":
+        out.append(
+            Finding(
+                "INT_HAZARD",
+                "no work banned for female workers (女职工禁忌劳动) for this student",
+                "prohibited_for_women",
+            )
+        )
+    return out
+
+
+REQUIRED_FOR_POST = (
+    "mode",
+    "daily_hours",
+    "weekly_hours",
+    "monthly_pay",
+    "employer_staff",
+    "employer_post_staff",
+)
+REQUIRED_FOR_INDEPENDENT = ("post_wage", "paid_directly", "pay_period_days")
+
+
+def required(s: InternshipStarted, _st: StudentFacts, _l: EmployerLoad) -> list[Finding]:
+    """The figures the hours, pay and quota rules check: leaving one out is no way past a
+    rule (DATA_REQUIRED, always rejecting)."""
+    if s.kind != "post":
+        return []
+    names = REQUIRED_FOR_POST + (REQUIRED_FOR_INDEPENDENT if s.mode == "independent" else ())
+    return [
+        Finding("DATA_REQUIRED", f"a post internship needs `{name}`", name)
+        for name in names
+        if getattr(s, name) is None
     ]
 
 
 RULES: tuple[Rule, ...] = (
+    required,
     min_age,
     first_year,
     agreement,
@@ -295,8 +372,33 @@ def check_started(
     load: EmployerLoad,
     policy: GraduationPolicy,
 ) -> list[Breach]:
+    wage = policy.minimum_wage(started.employer_id, started.start_on)
+    load = replace(load, local_minimum_wage=wage.monthly if wage else None)
     return [
-        Breach(f.code, f.message, f.field, policy.severity(f.code))
+        Breach(f.code, f.message, f.field, _severity(f.code, policy))
         for rule in RULES
         for f in rule(started, student, load)
+    ]
+
+
+def _severity(code: str, policy: GraduationPolicy) -> str:
+    return policy.severity(code) if code.startswith("INT_") else "reject"
+
+
+def check_recorded_hours(
+    start_on: date, end_on: date, hours: float, policy: GraduationPolicy
+) -> list[Breach]:
+    """INT_HOURS_RECORDED: a completion's hours are at most 8 per working day between its
+    start and its end (Monday to Friday; the regulation's 8 hours a day, 40 a week)."""
+    most = MAX_DAILY_HOURS * working_days(start_on, end_on)
+    if hours <= most:
+        return []
+    return [
+        Breach(
+            "INT_HOURS_RECORDED",
+            f"{hours:g} hours recorded, but {start_on}–{end_on} holds at most {most} "
+            f"(8 per working day)",
+            "hours",
+            policy.severity("INT_HOURS_RECORDED"),
+        )
     ]

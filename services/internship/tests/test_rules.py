@@ -7,19 +7,28 @@ from typing import Any
 
 import pytest
 
-from sanzheng_internship.rules import EmployerLoad, StudentFacts, check_started
+from sanzheng_internship.rules import (
+    EmployerLoad,
+    StudentFacts,
+    check_recorded_hours,
+    check_started,
+)
 from sanzheng_shared.events.catalogue import InternshipStarted
 from sanzheng_shared.policy import PolicyBook
 
 POLICY = PolicyBook.load().for_student("SCH001", 2023, date(2025, 9, 1))
-ADULT = StudentFacts(birth_date=date(2006, 3, 1), cohort=2023)  # 19 in Sept 2025, 3rd year
+ADULT = StudentFacts(birth_date=date(2006, 3, 1), cohort=2023, sex="M")  # 19, 3rd year
+WOMAN = StudentFacts(birth_date=date(2006, 3, 1), cohort=2023, sex="F")
+MINOR = StudentFacts(birth_date=date(2008, 6, 1), cohort=2023, sex="M")  # 17 in Sept 2025
+BEIJING = "91110105MA01234565"  # a valid 统一社会信用代码 registered in Beijing (110105)
 
 
 def started(**overrides: Any) -> InternshipStarted:
     fields: dict[str, Any] = {
         "internship_id": "I1",
         "kind": "post",
-        "employer_id": "E1",
+        "mode": "independent",
+        "employer_id": BEIJING,
         "employer_name": "华东精密机械",
         "post_title": "装配工",
         "start_on": date(2025, 9, 1),
@@ -31,6 +40,8 @@ def started(**overrides: Any) -> InternshipStarted:
         "weekly_hours": 40,
         "monthly_pay": 3200,
         "post_wage": 3800,
+        "paid_directly": True,
+        "pay_period_days": 30,
         "employer_staff": 400,
         "employer_post_staff": 100,
         "venue_type": "factory",
@@ -66,7 +77,7 @@ def test_a_lawful_post_internship_breaks_no_rule() -> None:
         ({"agreement_signed": False}, ADULT, EmployerLoad(), "INT_AGREEMENT", "agreement_signed"),
         (
             {"guardian_consent": False},
-            StudentFacts(date(2008, 6, 1), 2023),
+            MINOR,
             EmployerLoad(),
             "INT_AGREEMENT",
             "guardian_consent",
@@ -85,8 +96,12 @@ def test_a_lawful_post_internship_breaks_no_rule() -> None:
         ({"holiday_work": True}, ADULT, EmployerLoad(), "INT_OVERTIME", "holiday_work"),
         ({}, ADULT, EmployerLoad(at_employer=40), "INT_QUOTA", "employer_staff"),
         ({}, ADULT, EmployerLoad(on_post=20), "INT_QUOTA", "employer_post_staff"),
-        ({"monthly_pay": 3000}, ADULT, EmployerLoad(), "INT_PAY", "monthly_pay"),
+        ({"monthly_pay": 2400}, ADULT, EmployerLoad(), "INT_PAY", "monthly_pay"),
         ({"pay_in_money": False}, ADULT, EmployerLoad(), "INT_PAY", "pay_in_money"),
+        ({"paid_directly": False}, ADULT, EmployerLoad(), "INT_PAY", "paid_directly"),
+        ({"pay_period_days": 60}, ADULT, EmployerLoad(), "INT_PAY", "pay_period_days"),
+        # The lower of 80% of the post's wage (4000) and Beijing's minimum wage (2540).
+        ({"post_wage": 5000, "monthly_pay": 2500}, ADULT, EmployerLoad(), "INT_PAY", "monthly_pay"),
         ({"fees_charged": True}, ADULT, EmployerLoad(), "INT_FEES", "fees_charged"),
         (
             {"planned_end_on": date(2026, 6, 30)},
@@ -99,11 +114,89 @@ def test_a_lawful_post_internship_breaks_no_rule() -> None:
         ({"venue_type": "entertainment"}, ADULT, EmployerLoad(), "INT_VENUE", "venue_type"),
         ({"venue_type": "internet_cafe"}, ADULT, EmployerLoad(), "INT_VENUE", "venue_type"),
         ({"via_intermediary": True}, ADULT, EmployerLoad(), "INT_VENUE", "via_intermediary"),
-        ({"hazardous_work": True}, ADULT, EmployerLoad(), "INT_HAZARD", "hazardous_work"),
+        ({"intensity_level": 3}, ADULT, EmployerLoad(), "INT_HAZARD", "intensity_level"),
+        (
+            {"prohibited_for_minors": True},
+            MINOR,
+            EmployerLoad(),
+            "INT_HAZARD",
+            "prohibited_for_minors",
+        ),
+        (
+            {"prohibited_for_women": True},
+            WOMAN,
+            EmployerLoad(),
+            "INT_HAZARD",
+            "prohibited_for_women",
+        ),
+        # Unknown sex (no national id): the protective reading applies the ban.
+        (
+            {"prohibited_for_women": True},
+            StudentFacts(date(2006, 3, 1), 2023),
+            EmployerLoad(),
+            "INT_HAZARD",
+            "prohibited_for_women",
+        ),
     ],
 )
 def test_each_rule_names_its_code_and_field(overrides, student, load, code, field) -> None:
     assert codes(started(**overrides), student, load) == {field: code}
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "mode",
+        "daily_hours",
+        "weekly_hours",
+        "monthly_pay",
+        "employer_staff",
+        "employer_post_staff",
+        "post_wage",
+        "paid_directly",
+        "pay_period_days",
+    ],
+)
+def test_a_post_internship_without_a_figure_is_data_required(field: str) -> None:
+    # Before, leaving a figure out skipped the rule that checks it (issue 11, point 3).
+    breaches = check_started(started(**{field: None}), ADULT, NO_LOAD, POLICY)
+    assert [(b.code, b.field, b.severity) for b in breaches] == [("DATA_REQUIRED", field, "reject")]
+
+
+def test_an_assisted_post_internship_needs_no_wage_figures_but_keeps_every_ban() -> None:
+    assisted = started(mode="assisted", post_wage=None, paid_directly=None, monthly_pay=0)
+    assert codes(assisted) == {}
+    young_first_year = StudentFacts(date(2010, 1, 1), 2025)
+    early = started(
+        mode="assisted",
+        start_on=date(2025, 10, 1),
+        planned_end_on=date(2026, 1, 1),
+        guardian_consent=False,
+    )
+    # The old 跟岗 escaped every post-internship protection (issue 11, point 1).
+    breaches = check_started(early, young_first_year, NO_LOAD, POLICY)
+    assert {b.code for b in breaches} == {"INT_MIN_AGE", "INT_FIRST_YEAR", "INT_AGREEMENT"}
+
+
+def test_a_legacy_follow_internship_is_a_post_one() -> None:
+    follow = started(kind="跟岗", mode=None)
+    assert (follow.kind, follow.mode) == ("post", "assisted")
+    assert codes(follow, StudentFacts(date(2010, 1, 1), 2024)) == {"start_on": "INT_MIN_AGE"}
+
+
+def test_the_grade_year_follows_the_lifecycle() -> None:
+    # Cohort 2024 is in its 2nd year in Sept 2025, but a year behind after a suspension.
+    behind = StudentFacts(date(2006, 3, 1), 2024, "M", years_behind=1)
+    assert codes(started(), behind) == {"start_on": "INT_FIRST_YEAR"}
+    assert codes(started(), StudentFacts(date(2006, 3, 1), 2024, "M")) == {}
+
+
+def test_recorded_hours_are_at_most_eight_per_working_day() -> None:
+    # 2025-09-01 (Monday) to 2025-09-12 (Friday): 10 working days, 80 hours at most.
+    start, end = date(2025, 9, 1), date(2025, 9, 12)
+    assert check_recorded_hours(start, end, 80, POLICY) == []
+    [breach] = check_recorded_hours(start, end, 81, POLICY)
+    assert (breach.code, breach.field, breach.severity) == ("INT_HOURS_RECORDED", "hours", "flag")
 
 
 def test_rules_for_post_internships_do_not_apply_to_cognitive_ones() -> None:
@@ -126,5 +219,8 @@ def test_the_policy_sets_each_severity() -> None:
 
 
 def test_messages_say_what_to_do() -> None:
-    [breach] = check_started(started(monthly_pay=3000), ADULT, EmployerLoad(), POLICY)
-    assert "80%" in breach.message and "3040" in breach.message
+    low_wage = started(post_wage=3000, monthly_pay=2300)  # 80% is 2400, below 2540
+    [breach] = check_started(low_wage, ADULT, EmployerLoad(), POLICY)
+    assert "80%" in breach.message and "2400" in breach.message
+    [low] = check_started(started(post_wage=5000, monthly_pay=2500), ADULT, NO_LOAD, POLICY)
+    assert "minimum wage" in low.message and "2540" in low.message

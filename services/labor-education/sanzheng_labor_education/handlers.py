@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sanzheng_labor_education.projection import LaborState
-from sanzheng_labor_education.rules import check_completed
+from sanzheng_labor_education.rules import LaborStudent, check_completed, is_makeup
 from sanzheng_shared import known_students, pending
 from sanzheng_shared.consumer.context import Handler, HandlerContext
 from sanzheng_shared.events.catalogue import (
@@ -22,26 +22,38 @@ def labor_completed(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
         pending.hold(ctx, event, pending.STUDENT)
         return
     policy = ctx.policy_book.for_student(student.school_id, student.cohort, data.period_start)
-    reasons = check_completed(data, student.cohort, policy.labor_education.min_days)
+    state: LaborState = ctx.state
+    failed = [
+        r["period_start"].year
+        for r in state.labor_records.of_student(event.subject)
+        if r["kind"] == "failed" and r["period_start"] is not None
+    ]
+    facts = LaborStudent(student.cohort, student.years_behind, max(failed, default=None))
+    rules = policy.labor_education
+    reasons = check_completed(data, facts, rules.min_working_days, rules.makeup_in_summer)
     if reasons:
         ctx.reject(event, reasons)
         return
-    state: LaborState = ctx.state
+    # A `fail` is an attempt that happened and failed: recorded, counted by nobody.
+    kind = "completed" if data.evaluation == "pass" else "failed"
     state.labor_records.put(
         {
             "event_source": event.source,
             "event_id": event.id,
             "student_id": event.subject,
-            "kind": "completed",
+            "kind": kind,
             "period_start": data.period_start,
             "period_end": data.period_end,
             "hours": data.hours,
             "site": data.site,
         }
     )
+    canonical = data.model_dump(mode="json") | {
+        "makeup": is_makeup(data, facts, rules.makeup_in_summer)
+    }
     ctx.emit(
         ctx.topics.outbound("labor-education"),
-        ctx.derive(event, type=event.type, data=data.model_dump(mode="json")),
+        ctx.derive(event, type=event.type, data=canonical),
     )
 
 

@@ -1,28 +1,56 @@
-"""The June labor-education month (SPEC §2.3), as pure functions.
+"""The June labor-education month (SPEC §2.3, the seed's 二年级学生在当年6月进行为期一个月的
+劳动教育), as pure functions.
 
-`labor_education.completed` is valid only for a student in the 2nd school year on the
-period's start date, a period starting in June, lasting at least the policy's minimum days,
-evaluated `pass`.
+`labor_education.completed` is valid only for a student in the 2nd school year (the grade
+year from the lifecycle), with the whole period inside June, lasting at least the policy's
+minimum working days. An evaluation of `fail` is a failed attempt, recorded, not bad data;
+when the policy allows, a failed June may be made up in the summer holidays that follow it
+(1 July - 31 August, still the 2nd school year).
 """
 
 from __future__ import annotations
 
-from sanzheng_shared.domain.school_year import grade_year
+from dataclasses import dataclass
+from datetime import date
+
+from sanzheng_shared.domain.school_year import grade_year, working_days
 from sanzheng_shared.events.catalogue import LaborEducationCompleted
 from sanzheng_shared.events.envelope import Reason
 
 LABOR_GRADE_YEAR = 2
 LABOR_MONTH = 6
+SUMMER = (7, 8)
 
 
-def grade_year_rule(d: LaborEducationCompleted, cohort: int) -> list[Reason]:
-    year = grade_year(cohort, d.period_start)
+@dataclass(frozen=True)
+class LaborStudent:
+    cohort: int
+    years_behind: int = 0  # school years added by the lifecycle (suspension, repeated year)
+    failed_in: int | None = None  # the year of a failed June attempt, if any
+
+    def grade_year(self, day: date) -> int:
+        return grade_year(self.cohort, day) - self.years_behind
+
+
+def is_makeup(d: LaborEducationCompleted, st: LaborStudent, allowed: bool) -> bool:
+    """A period inside the summer holidays right after a failed June, when allowed."""
+    return (
+        allowed
+        and st.failed_in == d.period_start.year
+        and d.period_start.month in SUMMER
+        and d.period_end.month in SUMMER
+        and d.period_end.year == d.period_start.year
+    )
+
+
+def grade_year_rule(d: LaborEducationCompleted, st: LaborStudent) -> list[Reason]:
+    year = st.grade_year(d.period_start)
     if year != LABOR_GRADE_YEAR:
         return [
             Reason(
                 "LAB_GRADE_YEAR",
-                f"the labor month is done in the 2nd school year; "
-                f"cohort {cohort} is in year {year} on {d.period_start}",
+                f"the labor month is done in the 2nd school year; the student "
+                f"(cohort {st.cohort}) is in year {year} on {d.period_start}",
                 "period_start",
             )
         ]
@@ -30,46 +58,40 @@ def grade_year_rule(d: LaborEducationCompleted, cohort: int) -> list[Reason]:
 
 
 def june_rule(d: LaborEducationCompleted) -> list[Reason]:
-    if d.period_start.month != LABOR_MONTH:
+    inside = (
+        d.period_start.month == LABOR_MONTH
+        and d.period_end.month == LABOR_MONTH
+        and d.period_start.year == d.period_end.year
+    )
+    if not inside:
         return [
             Reason(
                 "LAB_JUNE",
-                f"the labor month starts in June; this period starts on {d.period_start}",
-                "period_start",
+                f"the labor month lies within June; this period is {d.period_start}–{d.period_end}",
+                "period_end" if d.period_start.month == LABOR_MONTH else "period_start",
             )
         ]
     return []
 
 
-def duration_rule(d: LaborEducationCompleted, min_days: int) -> list[Reason]:
-    days = (d.period_end - d.period_start).days + 1
-    if days < min_days:
+def duration_rule(d: LaborEducationCompleted, min_working_days: int) -> list[Reason]:
+    days = working_days(d.period_start, d.period_end)
+    if days < min_working_days:
         return [
             Reason(
                 "LAB_DURATION",
-                f"the labor month lasts at least {min_days} days; "
-                f"{d.period_start}–{d.period_end} is {days}",
+                f"the labor month lasts at least {min_working_days} working days; "
+                f"{d.period_start}–{d.period_end} holds {days}",
                 "period_end",
             )
         ]
     return []
 
 
-def evaluation_rule(d: LaborEducationCompleted) -> list[Reason]:
-    if d.evaluation != "pass":
-        return [
-            Reason(
-                "LAB_EVALUATION",
-                f"the labor month counts only with the evaluation `pass`, not `{d.evaluation}`",
-                "evaluation",
-            )
-        ]
-    return []
-
-
-def check_completed(d: LaborEducationCompleted, cohort: int, min_days: int) -> list[Reason]:
+def check_completed(
+    d: LaborEducationCompleted, st: LaborStudent, min_working_days: int, makeup_allowed: bool
+) -> list[Reason]:
     if d.period_end < d.period_start:
         return [Reason("DATA_INVALID", "period_end is before period_start", "period_end")]
-    return (
-        grade_year_rule(d, cohort) + june_rule(d) + duration_rule(d, min_days) + evaluation_rule(d)
-    )
+    month = [] if is_makeup(d, st, makeup_allowed) else june_rule(d)
+    return grade_year_rule(d, st) + month + duration_rule(d, min_working_days)

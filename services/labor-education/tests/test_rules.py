@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from sanzheng_labor_education.rules import check_completed
+from sanzheng_labor_education.rules import LaborStudent, check_completed
 from sanzheng_shared.events.catalogue import LaborEducationCompleted
 
 COHORT = 2024  # 2nd school year: 2025-09-01 .. 2026-08-31, so its June is June 2026
@@ -25,8 +25,14 @@ def month(**overrides: Any) -> LaborEducationCompleted:
     return LaborEducationCompleted.model_validate(fields)
 
 
-def test_june_of_the_second_year_for_a_month_passed_is_valid() -> None:
-    assert check_completed(month(), COHORT, 28) == []
+def check(m: LaborEducationCompleted, cohort: int = COHORT, **facts: Any) -> list:
+    return check_completed(m, LaborStudent(cohort, **facts), 20, True)
+
+
+def test_june_of_the_second_year_is_valid_passed_or_failed() -> None:
+    assert check(month()) == []
+    # A fail is an attempt that happened (recorded), not bad data (issue 11, point 8).
+    assert check(month(evaluation="fail")) == []
 
 
 @pytest.mark.parametrize(
@@ -40,16 +46,37 @@ def test_june_of_the_second_year_for_a_month_passed_is_valid() -> None:
             "LAB_JUNE",
             "period_start",
         ),
+        # Starting in June is not enough: 30 June - 27 July once passed (issue 11, point 8).
+        (
+            {"period_start": date(2026, 6, 30), "period_end": date(2026, 7, 27)},
+            COHORT,
+            "LAB_JUNE",
+            "period_end",
+        ),
         ({"period_end": date(2026, 6, 20)}, COHORT, "LAB_DURATION", "period_end"),
-        ({"evaluation": "fail"}, COHORT, "LAB_EVALUATION", "evaluation"),
     ],
 )
 def test_each_rule_names_its_code_and_field(overrides, cohort, code, field) -> None:
-    reasons = check_completed(month(**overrides), cohort, 28)
+    reasons = check(month(**overrides), cohort)
     assert [(r.code, r.field) for r in reasons] == [(code, field)]
 
 
-def test_the_minimum_days_come_from_the_policy() -> None:
-    short = month(period_end=date(2026, 6, 25))  # 25 days
-    assert check_completed(short, COHORT, 25) == []
-    assert [r.code for r in check_completed(short, COHORT, 28)] == ["LAB_DURATION"]
+def test_the_minimum_working_days_come_from_the_policy() -> None:
+    short = month(period_end=date(2026, 6, 26))  # Mon 1 June - Fri 26 June: 20 working days
+    assert check(short) == []
+    shorter = month(period_end=date(2026, 6, 25))  # 19
+    assert [r.code for r in check(shorter)] == ["LAB_DURATION"]
+    assert check_completed(shorter, LaborStudent(COHORT), 19, True) == []
+
+
+def test_a_failed_june_may_be_made_up_in_the_following_summer_when_the_policy_allows() -> None:
+    july = month(period_start=date(2026, 7, 1), period_end=date(2026, 7, 31))
+    assert check(july, failed_in=2026) == []
+    assert [r.code for r in check(july)] == ["LAB_JUNE"]  # no failed attempt to make up
+    no_makeup = check_completed(july, LaborStudent(COHORT, failed_in=2026), 20, False)
+    assert [r.code for r in no_makeup] == ["LAB_JUNE"]
+
+
+def test_the_grade_year_follows_the_lifecycle() -> None:
+    # A student of cohort 2023 who repeated a year does the labor month a year later.
+    assert check(month(), 2023, years_behind=1) == []

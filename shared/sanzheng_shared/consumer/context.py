@@ -13,6 +13,7 @@ from typing import Any
 
 from sanzheng_shared.events.catalogue import EventData
 from sanzheng_shared.events.envelope import CloudEvent, Reason
+from sanzheng_shared.events.upcast import current_version
 from sanzheng_shared.kafka.topics import TopicNames
 from sanzheng_shared.outbox import OutboxMessage
 from sanzheng_shared.policy import PolicyBook
@@ -92,7 +93,7 @@ class HandlerContext:
             "time": cause.time if type == cause.type and cause.time else self.seen_at(),
             "subject": subject if subject is not None else cause.subject,
             "schoolid": cause.schoolid,
-            "dataversion": "1",
+            "dataversion": current_version(type),
             "data": data,
             "correlationid": cause.correlation_id,
             "causationid": f"{cause.source}/{cause.id}",

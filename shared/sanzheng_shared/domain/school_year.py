@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 
 def school_year_of(day: date) -> int:
@@ -21,3 +21,13 @@ def age_on(birth: date, day: date) -> int:
 
 def expected_graduation(cohort: int, program_years: int = 3) -> date:
     return date(cohort + program_years, 6, 30)
+
+
+def working_days(first: date, last: date) -> int:
+    """Monday to Friday from `first` to `last`, both included (no holiday calendar: the
+    count is an upper bound, which is what a ceiling on hours needs)."""
+    if last < first:
+        return 0
+    days = (last - first).days + 1
+    weeks, rest = divmod(days, 7)
+    return weeks * 5 + sum((first + timedelta(days=i)).weekday() < 5 for i in range(rest))

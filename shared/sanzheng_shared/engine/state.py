@@ -19,6 +19,8 @@ from sanzheng_shared.events.envelope import CloudEvent
 class ProjectionState:
     keeps_known_students = False
     """Services that check rules against students they do not own keep `known_students`."""
+    keeps_student_sex = False
+    """Only a service whose rules need the student's sex keeps it (data minimisation)."""
 
     def __init__(self) -> None:
         self.pending = Table("pending", key=("seq",), serial="seq", json_columns=("event",))

@@ -9,9 +9,13 @@ from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from stdnum.cn import uscc
+from stdnum.exceptions import ValidationError
 
 Evaluation = Literal["pass", "fail"]
-InternshipKind = Literal["cognitive", "follow", "post"]
+InternshipKind = Literal["cognitive", "post"]
+# 岗位实习 is done 辅助 (assisted, the old 跟岗) or 相对独立 (independent, the old 顶岗).
+InternshipMode = Literal["assisted", "independent"]
 CertificateKind = Literal["diploma", "skill", "quality"]
 SkillLevel = Literal["junior", "intermediate", "senior"]
 IssuerType = Literal["x_certificate", "skill_level_recognition", "vocational_qualification"]
@@ -28,20 +32,47 @@ VenueType = Literal[
     "other",
 ]
 
-# Producers still send the terms of the 2016 regulation and Chinese labels.
-LEGACY_INTERNSHIP_KINDS = {
-    "认识实习": "cognitive",
-    "认知实习": "cognitive",
-    "认识": "cognitive",
-    "认知": "cognitive",
-    "跟岗实习": "follow",
-    "跟岗": "follow",
-    "岗位实习": "post",
-    "岗位": "post",
-    "顶岗实习": "post",
-    "顶岗": "post",
-    "dinggang": "post",
+# Producers still send the terms of the 2016 regulation and Chinese labels: each becomes a
+# (kind, mode) of the 2021 regulation, which merged 跟岗 and 顶岗 into 岗位实习 (Art. 2).
+LEGACY_INTERNSHIP_KINDS: dict[str, tuple[str, str | None]] = {
+    "认识实习": ("cognitive", None),
+    "认知实习": ("cognitive", None),
+    "认识": ("cognitive", None),
+    "认知": ("cognitive", None),
+    "follow": ("post", "assisted"),
+    "跟岗实习": ("post", "assisted"),
+    "跟岗": ("post", "assisted"),
+    "岗位实习": ("post", None),
+    "岗位": ("post", None),
+    "顶岗实习": ("post", "independent"),
+    "顶岗": ("post", "independent"),
+    "dinggang": ("post", "independent"),
 }
+
+
+def legacy_kind(data: dict[str, Any]) -> dict[str, Any]:
+    """`kind` as the 2021 regulation names it, with the `mode` an old term implies (a mode
+    the producer gave wins)."""
+    kind = data.get("kind")
+    if not isinstance(kind, str):
+        return data
+    key = kind.strip()
+    default = (key.lower(), None)
+    new_kind, mode = LEGACY_INTERNSHIP_KINDS.get(
+        key, LEGACY_INTERNSHIP_KINDS.get(key.lower(), default)
+    )
+    out = {**data, "kind": new_kind}
+    if mode is not None and not out.get("mode"):
+        out["mode"] = mode
+    return out
+
+
+def check_uscc(value: str) -> str:
+    """The compact 统一社会信用代码, or ValueError: quotas count one employer across schools."""
+    try:
+        return str(uscc.validate(value))
+    except ValidationError as exc:
+        raise ValueError(f"not a valid 统一社会信用代码 ({exc})") from None
 
 
 class EventData(BaseModel):
@@ -80,8 +111,13 @@ class StudentTransferred(EventData):
 
 
 class InternshipStarted(EventData):
+    """dataversion 2 (SPEC §3.2). For a `post` internship the planned hours, pay and staff
+    figures are required by the rules (DATA_REQUIRED), not here: a missing one is a
+    reason with its field, like any breach."""
+
     internship_id: str = Field(min_length=1, max_length=100)
     kind: InternshipKind
+    mode: InternshipMode | None = None
     employer_id: str = Field(min_length=1, max_length=100)
     employer_name: str = Field(min_length=1, max_length=200)
     post_title: str = Field(min_length=1, max_length=200)
@@ -98,6 +134,8 @@ class InternshipStarted(EventData):
     monthly_pay: float | None = Field(default=None, ge=0)
     post_wage: float | None = Field(default=None, ge=0)
     pay_in_money: bool = True
+    paid_directly: bool | None = None
+    pay_period_days: int | None = Field(default=None, ge=1, le=366)
     employer_staff: int | None = Field(default=None, ge=0)
     employer_post_staff: int | None = Field(default=None, ge=0)
     interns_at_employer: int | None = Field(default=None, ge=0)
@@ -105,19 +143,26 @@ class InternshipStarted(EventData):
     fees_charged: bool = False
     venue_type: VenueType = "other"
     via_intermediary: bool = False
-    hazardous_work: bool = False
+    intensity_level: int | None = Field(default=None, ge=1, le=4)
+    prohibited_for_minors: bool = False
+    prohibited_for_women: bool = False
 
-    @field_validator("kind", mode="before")
+    @model_validator(mode="before")
     @classmethod
     def _legacy_kind(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return LEGACY_INTERNSHIP_KINDS.get(value.strip(), value.strip().lower())
-        return value
+        return legacy_kind(value) if isinstance(value, dict) else value
+
+    @field_validator("employer_id")
+    @classmethod
+    def _uscc(cls, value: str) -> str:
+        return check_uscc(value)
 
     @model_validator(mode="after")
-    def _dates_in_order(self) -> InternshipStarted:
+    def _consistent(self) -> InternshipStarted:
         if self.planned_end_on < self.start_on:
             raise ValueError("planned_end_on is before start_on")
+        if self.kind == "cognitive":
+            self.mode = None
         return self
 
 
@@ -129,6 +174,14 @@ class InternshipCompleted(EventData):
 
 
 class InternshipTerminated(EventData):
+    internship_id: str = Field(min_length=1, max_length=100)
+    on: date
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class InternshipCancelled(EventData):
+    """A submission withdrawn by the school (wrong data, a placement that did not happen)."""
+
     internship_id: str = Field(min_length=1, max_length=100)
     on: date
     reason: str | None = Field(default=None, max_length=500)
@@ -233,9 +286,12 @@ DATA_MODELS: dict[str, type[EventData]] = {
     "student.resumed": StudentStatusChanged,
     "student.withdrawn": StudentStatusChanged,
     "student.transferred": StudentTransferred,
+    "student.repeated_year": StudentStatusChanged,
+    "student.graduated": StudentStatusChanged,
     "internship.started": InternshipStarted,
     "internship.completed": InternshipCompleted,
     "internship.terminated": InternshipTerminated,
+    "internship.cancelled": InternshipCancelled,
     "labor_education.completed": LaborEducationCompleted,
     "labor_education.exempted": LaborEducationExempted,
     "certificate.earned": CertificateEarned,
@@ -255,10 +311,17 @@ INBOUND_TYPES: dict[str, frozenset[str]] = {
             "student.resumed",
             "student.withdrawn",
             "student.transferred",
+            "student.repeated_year",
+            "student.graduated",
         }
     ),
     "internship": frozenset(
-        {"internship.started", "internship.completed", "internship.terminated"}
+        {
+            "internship.started",
+            "internship.completed",
+            "internship.terminated",
+            "internship.cancelled",
+        }
     ),
     "labor-education": frozenset({"labor_education.completed", "labor_education.exempted"}),
     "certificates": frozenset({"certificate.earned", "certificate.revoked"}),

@@ -24,6 +24,7 @@ InternshipRule = Literal[
     "INT_DURATION",
     "INT_VENUE",
     "INT_HAZARD",
+    "INT_HOURS_RECORDED",
 ]
 LEVELS = ("junior", "intermediate", "senior")
 
@@ -65,7 +66,27 @@ class Requirement(_Strict):
 
 
 class LaborEducationPolicy(_Strict):
-    min_days: int = Field(default=28, ge=1, le=31)
+    # Working days (Monday to Friday): a whole June always holds at least 20 of them.
+    min_working_days: int = Field(default=20, ge=1, le=22)
+    # A failed month may be made up in the summer holidays that follow it (1 July - 31 August).
+    makeup_in_summer: bool = True
+
+
+class MinimumWage(_Strict):
+    """The local monthly minimum wage (最低工资标准, its lowest tier) from a date, for the
+    administrative divisions whose code starts with `region` (the 3rd-8th characters of an
+    employer's 统一社会信用代码)."""
+
+    region: str = Field(pattern=r"^[0-9]{2,6}$")
+    from_: date = Field(alias="from")
+    monthly: float = Field(gt=0)
+    name: str = ""
+
+
+class LifecyclePolicy(_Strict):
+    # A suspension pushes the expected graduation back by its length; rounded up to whole
+    # school years, the student rejoins the next cohort's year.
+    round_suspension_to_school_years: bool = True
 
 
 class GraduationPolicy(_Strict):
@@ -76,6 +97,8 @@ class GraduationPolicy(_Strict):
     requirements: list[Requirement] = Field(min_length=1)
     internship_rules: dict[InternshipRule, Severity]
     labor_education: LaborEducationPolicy = LaborEducationPolicy()
+    minimum_wages: list[MinimumWage] = []
+    lifecycle: LifecyclePolicy = LifecyclePolicy()
 
     @model_validator(mode="after")
     def _complete(self) -> GraduationPolicy:
@@ -89,6 +112,13 @@ class GraduationPolicy(_Strict):
 
     def requirement(self, code: str) -> Requirement | None:
         return next((r for r in self.requirements if r.code == code), None)
+
+    def minimum_wage(self, employer_id: str, day: date) -> MinimumWage | None:
+        """The minimum wage in force on `day` where the employer is registered: the longest
+        matching region prefix, then the latest date."""
+        region = employer_id[2:8]
+        rows = [w for w in self.minimum_wages if region.startswith(w.region) and w.from_ <= day]
+        return max(rows, key=lambda w: (len(w.region), w.from_), default=None)
 
     def severity(self, rule: str) -> Severity:
         return self.internship_rules[rule]  # type: ignore[index]
