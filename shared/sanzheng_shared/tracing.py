@@ -38,6 +38,12 @@ def trace_attributes(event: CloudEvent) -> dict[str, str]:
     return {k: extra[k] for k in TRACE_ATTRIBUTES if isinstance(extra.get(k), str)}
 
 
+def event_trace_id(event: CloudEvent) -> str | None:
+    """The trace id in the event's `traceparent` (version-traceid-spanid-flags), if any."""
+    parts = trace_attributes(event).get("traceparent", "").split("-")
+    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
+
+
 def _current() -> dict[str, str]:
     carrier: dict[str, str] = {}
     _PROPAGATOR.inject(carrier)

@@ -61,3 +61,17 @@ def test_a_binary_record_missing_an_attribute_says_which() -> None:
     with pytest.raises(NotACloudEvent) as err:
         parse_cloudevent(kafka_structured(headers, message.value))
     assert err.value.attribute == "id"
+
+
+def test_the_trace_id_of_an_event_is_read_from_its_traceparent() -> None:
+    from sanzheng_shared.events.envelope import CloudEvent
+    from sanzheng_shared.testing import enrolled
+    from sanzheng_shared.tracing import event_trace_id
+
+    traced = enrolled("S") | {
+        "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    }
+    assert event_trace_id(CloudEvent.model_validate(traced)) == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert event_trace_id(CloudEvent.model_validate(enrolled("S"))) is None
+    broken = enrolled("S") | {"traceparent": "nonsense"}
+    assert event_trace_id(CloudEvent.model_validate(broken)) is None

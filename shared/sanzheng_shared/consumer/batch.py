@@ -58,6 +58,7 @@ from sanzheng_shared.metrics import (
 )
 from sanzheng_shared.outbox import OutboxMessage, write_outbox
 from sanzheng_shared.policy import PolicyBook
+from sanzheng_shared.tracing import event_trace_id
 
 log = get_logger(__name__)
 
@@ -238,7 +239,11 @@ class BatchProcessor:
         for record, event in items:
             ctx.begin(record.topic, record.timestamp)
             with structlog.contextvars.bound_contextvars(
-                event_id=event.id, event_source=event.source, correlation_id=event.correlation_id
+                event_id=event.id,
+                event_source=event.source,
+                correlation_id=event.correlation_id,
+                # The school's (or the ingest's) trace, on the lines about this event.
+                **({"trace_id": trace} if (trace := event_trace_id(event)) else {}),
             ):
                 try:
                     self._dispatch(event, record.topic, ctx)
