@@ -225,7 +225,7 @@ class BenchSystem(System):
 
     @property
     def restarts(self) -> int:
-        return sum(svc.restarts for svc in self.services)
+        return sum(svc.backoff.total for svc in self.services)
 
 
 def _with_database(url: str, name: str) -> str:
