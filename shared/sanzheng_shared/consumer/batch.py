@@ -313,6 +313,7 @@ class BatchProcessor:
         except InvalidData as exc:
             ctx.reject(event, exc.reasons)
             return
+        failpoints.handler_entered(event.id)
         self.routes[shared_topic][event.type](event, data, ctx)
 
     @staticmethod
