@@ -588,5 +588,20 @@ def asyncapi(
         typer.echo(f"wrote {path}")
 
 
+@app.command()
+def chaos(
+    minutes: float = typer.Option(10.0, help="how long faults are injected"),
+    replicas: int = typer.Option(2, help="processes of each domain service"),
+    seed: int = typer.Option(9, help="the random seed (faults, students, order)"),
+    students: int = typer.Option(30, help="new students per round"),
+) -> None:
+    """The fault suite's long version: kills, zombies, database restarts and cuts, broker
+    restarts and poison while events flow, then lost / duplicated / wrong against the
+    oracle (exit 1 when any is not 0). Needs the source checkout."""
+    from sanzheng.chaos_cli import run_chaos
+
+    raise typer.Exit(run_chaos(minutes, replicas, seed, students))
+
+
 if __name__ == "__main__":
     app()

