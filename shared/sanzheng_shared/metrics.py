@@ -57,3 +57,8 @@ INBOX_PRUNED = Counter(
     "Inbox rows deleted because the broker can no longer re-deliver their events",
     ["service"],
 )
+PENDING_STALE = Gauge(
+    "sanzheng_pending_stale",
+    "Submissions held in pending longer than the policy's limit (sanzheng pending list)",
+    ["service"],
+)

@@ -68,6 +68,12 @@ class LaborEducationPolicy(_Strict):
     min_days: int = Field(default=28, ge=1, le=31)
 
 
+class PendingPolicy(_Strict):
+    expire_after_days: int = Field(default=30, ge=1)
+    """A submission held longer than this is stale: listed, counted, and expirable by the
+    operator into a rejection PENDING_EXPIRED."""
+
+
 class GraduationPolicy(_Strict):
     version: str = Field(min_length=1)
     title: str = ""
@@ -76,6 +82,7 @@ class GraduationPolicy(_Strict):
     requirements: list[Requirement] = Field(min_length=1)
     internship_rules: dict[InternshipRule, Severity]
     labor_education: LaborEducationPolicy = LaborEducationPolicy()
+    pending: PendingPolicy = PendingPolicy()
 
     @model_validator(mode="after")
     def _complete(self) -> GraduationPolicy:
