@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from aiokafka import AIOKafkaProducer
 
 from sanzheng.embedded import EmbeddedBroker, EmbeddedDatabase, free_port, wait_for_port
@@ -435,9 +436,31 @@ class Chaos:
         return await action()
 
     # -- checks -------------------------------------------------------------------------
+    def addresses(self) -> dict[str, str]:
+        """label -> health URL of every service process (from `up`'s address lines)."""
+        out = {}
+        for line in self.system.lines:
+            parts = line.split()
+            if len(parts) == 2 and parts[1].startswith("http://127.0.0.1:"):
+                out[parts[0]] = parts[1]
+        return out
+
+    async def all_ready(self) -> bool:
+        """Every service process answers /readyz: none is down, restarting or stuck."""
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            for url in self.addresses().values():
+                try:
+                    if (await client.get(url + "/readyz")).status_code != 200:
+                        return False
+                except httpx.HTTPError:
+                    return False
+        return True
+
     async def wait_quiet(self, timeout: float = 300) -> bool:
-        """Until every valid event sent was claimed, every outbox is published and nothing
-        moved for two seconds. False after `timeout` (what is missing is then counted)."""
+        """Until every valid event sent was claimed, every outbox is published, every process
+        is ready (a killed one waiting to be restarted has not read its topics yet) and
+        nothing moved for four seconds. False after `timeout` (what is missing is then
+        counted)."""
         ids = sorted({e["id"] for _, e in self.sent.events})
         schemas = list(SCHEMAS.values())
         claimed = " + ".join(
@@ -446,9 +469,10 @@ class Chaos:
         )
         applied = " + ".join(f"(SELECT count(*) FROM {s}.inbox)" for s in [*schemas, "gateway"])
         unsent = " + ".join(
-            f"(SELECT count(*) FROM {s}.outbox WHERE published_at IS NULL)" for s in schemas
+            f"(SELECT count(*) FROM {s}.outbox WHERE published_at IS NULL)"
+            for s in [*schemas, "gateway"]
         )
-        seen: list[tuple[int, int]] = []
+        seen: list[tuple[int, int, bool]] = []
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with contextlib.suppress(Exception):
@@ -459,12 +483,14 @@ class Chaos:
                         ids,
                     )
                 )[0]
-                seen.append((int(row["applied"]), int(row["unsent"])))
+                ready = await self.all_ready()
+                seen.append((int(row["applied"]), int(row["unsent"]), ready))
                 if (
                     row["mine"] >= len(ids)
                     and row["unsent"] == 0
-                    and len(seen) >= 5
-                    and len(set(seen[-5:])) == 1
+                    and ready
+                    and len(seen) >= 8
+                    and len(set(seen[-8:])) == 1
                 ):
                     return True
             await asyncio.sleep(0.5)
@@ -480,7 +506,7 @@ class Chaos:
         ]
         out = {}
         for topic in topics:
-            out[topic] = await read_topic(self.bootstrap, topic, idle_ms=1500)
+            out[topic] = await read_topic(self.bootstrap, topic, idle_ms=3000)
         return out
 
     async def verify(self) -> Figures:
@@ -550,6 +576,17 @@ class Chaos:
             if len(ids) > 1:
                 f.duplicated += len(ids) - 1
                 f.details.append(f"duplicated: {what} of {cause} under {len(ids)} ids")
+        outcomes: dict[str, set[str]] = defaultdict(set)  # cause -> accepted / rejected
+        for cause, what in by_cause:
+            kind = what.split(":", 1)[1]
+            if kind == "submission.rejected":
+                outcomes[cause].add("rejected")
+            elif not kind.startswith("submission."):
+                outcomes[cause].add("accepted")
+        for cause, kinds in outcomes.items():
+            if len(kinds) > 1:
+                f.duplicated += 1
+                f.details.append(f"duplicated: {cause} both accepted and rejected")
         decisions: dict[str, list[tuple[str, Any]]] = defaultdict(list)
         seen_ids: set[str] = set()
         for r in records["graduation.events"]:
@@ -640,9 +677,12 @@ async def run(
     fault_every_s: float = 4.0,
     echo: Callable[[str], None] = print,
     work_dir: Path | None = None,
+    faults: set[str] | None = None,
 ) -> Figures:
     """The long version: rounds of new students published while faults of every kind hit
-    the system, for `minutes`; then the faults stop and the final state is checked."""
+    the system, for `minutes`; then the faults stop and the final state is checked.
+    `faults` limits the kinds (kill, failpoint, zombie, db_restart, db_cut, broker_restart,
+    poison)."""
     chaos = Chaos(work_dir, replicas=replicas, seed=seed, echo=echo)
     kinds = {
         "kill": 5.0,
@@ -651,6 +691,10 @@ async def run(
         "db_restart": 0.7,
         "db_cut": 1.0,
     }
+    if faults is not None:
+        kinds = {k: w for k, w in kinds.items() if k in faults}
+    restarts = faults is None or "broker_restart" in faults
+    poisons = faults is None or "poison" in faults
     try:
         echo(f"starting the system in {chaos.dir} ({replicas} replica(s) per service)")
         await chaos.start()
@@ -659,14 +703,14 @@ async def run(
         while time.monotonic() < end:
             round_ += 1
             sends = chaos.new_students(students_per_round)
-            poison = chaos.poison() if round_ % 3 == 1 else []
+            poison = chaos.poison() if poisons and round_ % 3 == 1 else []
             publishing = asyncio.create_task(chaos.publish(sends, poison, spread_s=20))
-            while not publishing.done() and time.monotonic() < end:
+            while kinds and not publishing.done() and time.monotonic() < end:
                 await asyncio.sleep(chaos.rng.uniform(0.5, fault_every_s))
                 what = await chaos.random_fault(kinds)
                 echo(f"[{time.strftime('%H:%M:%S')}] round {round_}: {what}")
             await publishing
-            if round_ % 4 == 2 and time.monotonic() < end:
+            if restarts and round_ % 4 == 2 and time.monotonic() < end:
                 echo(f"[{time.strftime('%H:%M:%S')}] {await chaos.broker_restart()}")
         echo("faults stopped; waiting for the system to settle, then checking")
         figures = await chaos.verify()
