@@ -650,6 +650,89 @@ def outbox_unpark(
     typer.echo(f"{count} row(s) un-parked")
 
 
+pending_app = typer.Typer(
+    help="Submissions held until a fact arrives (SPEC 4.3): stale ones listed and expired.",
+    no_args_is_help=True,
+)
+app.add_typer(pending_app, name="pending")
+SERVICES_WITH_PENDING = ("enrollment", "internship", "labor-education", "certificates")
+
+
+def _older_than(text: str | None) -> Any:
+    """`30d`, `12h`, `90m`; None: the policy's limit (`pending.expire_after_days`)."""
+    from datetime import timedelta
+
+    from sanzheng_shared import stale
+
+    if text is None:
+        return stale.limit()
+    units = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+    try:
+        return timedelta(**{units[text[-1]]: float(text[:-1])})
+    except (KeyError, ValueError):
+        typer.echo(f"error: --older-than {text!r}: give e.g. 30d, 12h or 90m", err=True)
+        raise typer.Exit(2) from None
+
+
+OLDER_THAN = typer.Option(None, "--older-than", help="e.g. 30d (default: the policy's limit)")
+
+
+@pending_app.command("list")
+def pending_list(
+    service: str | None = typer.Argument(None, help="one service (default: every one)"),
+    older_than: str | None = OLDER_THAN,
+) -> None:
+    """Held submissions older than the limit: service, student, type, since, waiting for."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from sanzheng_shared import stale
+
+    limit = _older_than(older_than)
+    table = Table("service", "seq", "student", "type", "id", "held since", "waiting for")
+    count = 0
+    for name in [service] if service else SERVICES_WITH_PENDING:
+        for r in _in_schema(name, lambda conn, _schema: stale.stale(conn, limit)):
+            count += 1
+            table.add_row(
+                name,
+                str(r["seq"]),
+                r["student_id"],
+                r["type"],
+                r["id"],
+                f"{r['received_at']:%Y-%m-%d %H:%M}",
+                r["waiting_for"],
+            )
+    Console().print(table if count else f"no submission held longer than {limit}")
+
+
+@pending_app.command("expire")
+def pending_expire(
+    service: str = typer.Argument(..., help="the service holding them"),
+    older_than: str | None = OLDER_THAN,
+) -> None:
+    """Reject every submission held longer than the limit with PENDING_EXPIRED (and
+    announce its release), under the students' locks, in one transaction."""
+    from sanzheng_shared import stale
+    from sanzheng_shared.kafka.topics import TopicNames
+    from sanzheng_shared.policy import PolicyBook
+
+    limit = _older_than(older_than)
+    specs = {s.name: s for s in all_specs()}
+    topics = TopicNames(get_settings().topic_prefix)
+    policies = PolicyBook.load(get_settings().policy_dir)
+
+    async def work(conn: Any, _schema: str) -> list[Any]:
+        return await stale.expire(conn, specs[service], topics, limit, policies=policies)
+
+    expired = _in_schema(service, work)
+    for r in expired:
+        typer.echo(
+            f"expired {r['student_id']} {r['type']} {r['id']} (waiting for {r['waiting_for']})"
+        )
+    typer.echo(f"{len(expired)} held submission(s) rejected with PENDING_EXPIRED")
+
+
 def all_specs() -> list:  # type: ignore[type-arg]
     from sanzheng_certificates.app import SPEC as CERTIFICATES
     from sanzheng_enrollment.app import SPEC as ENROLLMENT
@@ -674,6 +757,27 @@ def asyncapi(
 
     for path in write_all(all_specs(), out, version("sanzheng")):
         typer.echo(f"wrote {path}")
+
+
+@app.command()
+def chaos(
+    minutes: float = typer.Option(10.0, help="how long faults are injected"),
+    replicas: int = typer.Option(2, help="processes of each domain service"),
+    seed: int = typer.Option(9, help="the random seed (faults, students, order)"),
+    students: int = typer.Option(30, help="new students per round"),
+    faults: str | None = typer.Option(
+        None,
+        help="only these kinds, comma-separated: kill, failpoint, zombie, db_restart, db_cut,"
+        " broker_restart, poison (default: all)",
+    ),
+) -> None:
+    """The fault suite's long version: kills, zombies, database restarts and cuts, broker
+    restarts and poison while events flow, then lost / duplicated / wrong against the
+    oracle (exit 1 when any is not 0). Needs the source checkout."""
+    from sanzheng.chaos_cli import run_chaos
+
+    kinds = set(faults.split(",")) if faults else None
+    raise typer.Exit(run_chaos(minutes, replicas, seed, students, kinds))
 
 
 if __name__ == "__main__":

@@ -67,3 +67,8 @@ BROKER_UNREACHABLE = Gauge(
     "Seconds the broker has not answered this process's probe (0 while it answers)",
     ["service"],
 )
+PENDING_STALE = Gauge(
+    "sanzheng_pending_stale",
+    "Submissions held in pending longer than the policy's limit (sanzheng pending list)",
+    ["service"],
+)

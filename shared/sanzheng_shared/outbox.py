@@ -33,6 +33,7 @@ from aiokafka.errors import (
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
+from sanzheng_shared import failpoints
 from sanzheng_shared.db.pool import connection, is_transient
 from sanzheng_shared.events.envelope import CONTENT_TYPE, CloudEvent
 from sanzheng_shared.kafka.topics import DLQ_MAX_MESSAGE_BYTES
@@ -408,6 +409,7 @@ class OutboxRelay:
             try:
                 delivered = await self._producer.send_batch(batch, topic, partition=partition)
                 await delivered
+                failpoints.reach("relay_mid_round")  # sent, not yet marked published
             except Exception as exc:
                 failed.append(exc)
                 if not _refused(exc):

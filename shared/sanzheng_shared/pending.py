@@ -18,7 +18,7 @@ def waiting_for_internship(internship_id: str) -> str:
     return f"internship.started {internship_id}"
 
 
-def _announce(ctx: HandlerContext, event: CloudEvent, kind: str, **extra: str) -> None:
+def announce(ctx: HandlerContext, event: CloudEvent, kind: str, **extra: str) -> None:
     data = {"source": event.source, "id": event.id, "type": event.type, **extra}
     ctx.emit(
         ctx.topics.outbound(ctx.service),
@@ -37,7 +37,7 @@ def hold(ctx: HandlerContext, event: CloudEvent, waiting_for: str) -> None:
             "waiting_for": waiting_for,
         }
     )
-    _announce(ctx, event, "held", waiting_for=waiting_for)
+    announce(ctx, event, "held", waiting_for=waiting_for)
 
 
 def _held_order(row: Row) -> tuple[bool, int]:
@@ -57,7 +57,7 @@ def release(ctx: HandlerContext, fact: str, *, student_id: str | None = None) ->
         table.delete(row["seq"])
         event = CloudEvent.model_validate(row["event"])
         ctx.topic = row["topic"]
-        _announce(ctx, event, "released")
+        announce(ctx, event, "released")
         ctx.dispatch(event, row["topic"], ctx)
     ctx.topic, ctx.rejected = topic, rejected
     return len(waiting)

@@ -14,6 +14,7 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+from sanzheng_shared import stale
 from sanzheng_shared.db.pool import connection
 from sanzheng_shared.logging import get_logger
 from sanzheng_shared.metrics import INBOX_PRUNED
@@ -47,10 +48,12 @@ async def prune_inbox(conn: Any, keep: timedelta, *, chunk: int = 10_000) -> int
 async def prune_periodically(service: str, pool: Any, settings: Settings) -> None:
     """Run by each service process every `inbox_prune_every_seconds` (0: never)."""
     keep = inbox_keep(settings)
+    stale_after = stale.limit()
     while settings.inbox_prune_every_seconds > 0:
         try:
             async with connection(pool) as conn:
                 deleted = await prune_inbox(conn, keep)
+                await stale.report(conn, service, stale_after)
             INBOX_PRUNED.labels(service).inc(deleted)
             if deleted:
                 log.info("inbox_pruned", rows=deleted, older_than_days=keep.days)

@@ -230,7 +230,10 @@ async def test_held_submissions_show_in_the_status_until_the_fact_arrives(gatewa
             return r.json() if r.status_code == 200 else {}
 
         held = await eventually(status, lambda s: bool(s.get("pending")))
-        assert held["pending"] == [
+        [shown] = held["pending"]
+        assert shown.pop("stale") is False, "held just now: not stale"
+        assert shown.pop("held_since").startswith("20")
+        assert [shown] == [
             {
                 "source": "sis/SCH001",
                 "id": labor["id"],

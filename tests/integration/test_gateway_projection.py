@@ -97,3 +97,35 @@ async def test_the_read_model_keeps_no_more_than_the_last_four(
     [item] = await queries.timeline(conn, "S2")
     assert "birth_date" not in item["data"]
     assert item["data"]["national_id_masked"] == "**************1233"
+
+
+async def test_a_submission_held_longer_than_the_policy_limit_shows_as_stale(
+    gateway: BatchProcessor, conn: Any
+) -> None:
+    """Issue 9: the student view shows since when a submission is held, and says when that
+    is longer than the policy's limit (30 days): the operator may expire it."""
+    from datetime import UTC, datetime, timedelta
+
+    def held(student: str, at: datetime) -> dict[str, Any]:
+        return cloudevent(
+            "submission.held",
+            student,
+            {
+                "source": "sis/SCH001",
+                "id": f"held-{student}",
+                "type": "labor_education.completed",
+                "waiting_for": "student.enrolled",
+            },
+            source="sanzheng/labor-education",
+            time=at.isoformat(),
+        )
+
+    now = datetime.now(UTC)
+    await _apply(gateway, TOPICS.outbound("labor-education"), held("OLD1", now - timedelta(40)))
+    await _apply(gateway, TOPICS.outbound("labor-education"), held("NEW1", now - timedelta(2)))
+    [old] = await queries.held(conn, "OLD1")
+    [new] = await queries.held(conn, "NEW1")
+    assert (old["stale"], new["stale"]) == (True, False)
+    assert old["held_since"] < now - timedelta(39)
+    [short] = await queries.held(conn, "NEW1", timedelta(days=1))
+    assert short["stale"]

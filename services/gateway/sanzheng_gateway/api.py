@@ -7,7 +7,7 @@ Only the `Authorization: Bearer` header authenticates here: the dashboard's cook
 session of the dashboard, and a browser would send it along with a forged request."""
 
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request, Response
@@ -58,6 +58,9 @@ class HeldSubmission(BaseModel):
     type: str
     waiting_for: str
     held_by: str
+    held_since: datetime | None = None
+    stale: bool = False
+    """held longer than the policy's limit (`pending.expire_after_days`, 30 days)"""
 
 
 class StudentStatus(BaseModel):

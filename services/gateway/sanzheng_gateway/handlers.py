@@ -124,6 +124,8 @@ def submission_held(event: CloudEvent, _data: EventData, ctx: HandlerContext) ->
             "type": d["type"],
             "waiting_for": d["waiting_for"],
             "held_by": event.source.removeprefix("sanzheng/"),
+            # the broker time of the hold (a derived event's time; the same in a replay)
+            "held_since": event.time.isoformat() if event.time else None,
         }
     )
 

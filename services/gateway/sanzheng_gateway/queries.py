@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -295,10 +296,24 @@ async def viewers(conn: Any, student_id: str) -> list[dict[str, Any]]:
     return [{**dict(r), "at": r["at"].isoformat()} for r in rows]
 
 
-async def held(conn: Any, student_id: str) -> list[dict[str, Any]]:
+@functools.cache
+def stale_after() -> timedelta:
+    """The policy's `pending.expire_after_days` (SANZHENG_POLICY_DIR included)."""
+    from sanzheng_shared import stale
+    from sanzheng_shared.policy import PolicyBook
+    from sanzheng_shared.settings import get_settings
+
+    return stale.limit(PolicyBook.load(get_settings().policy_dir))
+
+
+async def held(conn: Any, student_id: str, limit: timedelta | None = None) -> list[dict[str, Any]]:
+    """The student's held submissions; `stale` when held longer than the policy's limit
+    (`pending.expire_after_days`): the operator may expire them (`sanzheng pending`)."""
     rows = await conn.fetch(
-        "SELECT source, id, type, waiting_for, held_by FROM held_submissions"
-        " WHERE student_id = $1 ORDER BY type, id",
+        "SELECT source, id, type, waiting_for, held_by, held_since,"
+        " coalesce(held_since < now() - $2::interval, false) AS stale"
+        " FROM held_submissions WHERE student_id = $1 ORDER BY type, id",
         student_id,
+        limit or stale_after(),
     )
     return [dict(r) for r in rows]

@@ -16,6 +16,7 @@ applied. The number of statements does not depend on the number of records.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -320,6 +321,7 @@ class BatchProcessor:
         except InvalidData as exc:
             ctx.reject(event, exc.reasons)
             return
+        failpoints.handler_entered(event.id)
         self.routes[shared_topic][event.type](event, data, ctx)
 
     @staticmethod
@@ -364,7 +366,11 @@ def _may_transfer(event: CloudEvent) -> bool:
 
 def _key(record: Any, event: CloudEvent | str) -> DedupKey:
     """The de-duplication key: (source, id) for a CloudEvent; for a message that is not one,
-    its position, so that re-reading it does not dead-letter it twice."""
+    a hash of its content (key and value), so that re-reading it does not dead-letter it
+    twice while a new message at the same position (after the broker lost its history) is
+    still dead-lettered."""
     if isinstance(event, CloudEvent):
         return (event.source, event.id)
-    return (f"kafka:{record.topic}/{record.partition}", str(record.offset))
+    digest = hashlib.sha256(record.key or b"")
+    digest.update(b"\x00" + (record.value or b""))
+    return (f"kafka:{record.topic}", digest.hexdigest())

@@ -1,10 +1,12 @@
 """On partition assignment, seek to the offsets stored in PostgreSQL (not Kafka's).
 
-The embedded broker keeps topics in memory: after it restarts, stored offsets point into a
-history that is gone, and new events land below them. Offsets alone cannot tell (new events
-may already have reached the stored offset), so each stored position keeps the broker
-timestamp of the record before it; when the partition no longer holds that record, the
-partition is re-read from the beginning. De-duplication makes the re-read harmless.
+A stored offset the broker's offsets place outside the partition (below its earliest offset:
+retention deleted records never read; past its end: the broker lost the partition) means
+lost history. The embedded broker keeps topics in memory: after it restarts, new events may
+already have reached the stored offset, so each stored position also keeps the broker
+timestamp of the record before it; another record there means lost history too. Then the
+partition is re-read from the beginning; de-duplication makes the re-read harmless. How
+fast the broker answers never decides it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import OffsetOutOfRangeError
 
 from sanzheng_shared.consumer.inbox import load_offsets, reset_offset
 from sanzheng_shared.db.pool import connection, is_transient
@@ -104,36 +107,73 @@ class SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
             await reset_offset(conn, self.service, (tp.topic, tp.partition))
 
     async def _lost_history(self, positions: dict[TopicPartition, Position]) -> set[TopicPartition]:
-        """Partitions whose record before the stored offset is not (or no longer) there."""
+        """Partitions whose stored offset points into history the broker no longer has.
+
+        Told by the broker's offsets: a stored offset below the earliest one (retention
+        deleted what was never read) or past the end (the broker lost the partition). Within
+        the range, the record before the stored offset must still be ours: another record
+        there (its timestamp differs), or the broker saying the offset is out of range,
+        means the broker restarted and was refilled. A record that is merely slow to come
+        is never taken for a loss (the stored offset is kept)."""
         to_check = {tp: p for tp, p in positions.items() if p[0] > 0}
         if not to_check:
             return set()
         probe = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None
+            bootstrap_servers=self.bootstrap,
+            enable_auto_commit=False,
+            group_id=None,
+            auto_offset_reset="none",
         )
         await probe.start()
+        lost: set[TopicPartition] = set()
         try:
-            probe.assign(list(to_check))
-            for tp, (offset, _ts) in to_check.items():
-                probe.seek(tp, offset - 1)
-            found: dict[TopicPartition, Any] = {}
-            deadline = time.monotonic() + 3.0
-            while len(found) < len(to_check) and time.monotonic() < deadline:
-                batches = await probe.getmany(timeout_ms=500, max_records=len(to_check) * 10)
-                for tp, records in batches.items():
-                    if tp not in found and records:
-                        found[tp] = records[0]
-                        probe.pause(tp)
+            tps = list(to_check)
+            earliest = await probe.beginning_offsets(tps)
+            end = await probe.end_offsets(tps)
+            inside = {}
+            for tp, (offset, timestamp) in to_check.items():
+                if offset < earliest[tp] or offset > end[tp]:
+                    lost.add(tp)
+                elif offset - 1 >= earliest[tp] and timestamp is not None:
+                    inside[tp] = (offset, timestamp)
+            lost |= await self._not_ours(probe, inside)
         finally:
             await probe.stop()
-        lost = set()
-        for tp, (offset, timestamp) in to_check.items():
-            record = found.get(tp)
-            same = (
-                record is not None
-                and record.offset == offset - 1
-                and (timestamp is None or record.timestamp == timestamp)
-            )
-            if not same:
+        return lost
+
+    async def _not_ours(
+        self, probe: AIOKafkaConsumer, positions: dict[TopicPartition, tuple[int, int]]
+    ) -> set[TopicPartition]:
+        if not positions:
+            return set()
+        probe.assign(list(positions))
+        for tp, (offset, _ts) in positions.items():
+            probe.seek(tp, offset - 1)
+        found: dict[TopicPartition, Any] = {}
+        lost: set[TopicPartition] = set()
+        deadline = time.monotonic() + 10.0
+        while len(found) + len(lost) < len(positions) and time.monotonic() < deadline:
+            try:
+                batches = await probe.getmany(timeout_ms=500, max_records=len(positions) * 10)
+            except OffsetOutOfRangeError as exc:
+                gone = set(exc.args[0]) if exc.args and isinstance(exc.args[0], dict) else set()
+                lost |= gone & set(positions)
+                probe.pause(*gone)
+                continue
+            for tp, records in batches.items():
+                if tp not in found and records:
+                    found[tp] = records[0]
+                    probe.pause(tp)
+        for tp, record in found.items():
+            offset, timestamp = positions[tp]
+            if record.offset != offset - 1 or record.timestamp != timestamp:
                 lost.add(tp)
+        for tp in set(positions) - set(found) - lost:
+            log.warning(
+                "stored_offset_unverified",
+                topic=tp.topic,
+                partition=tp.partition,
+                action="the broker did not hand over the record before the stored offset in "
+                "time; its offsets say the history is there, so the stored offset is kept",
+            )
         return lost

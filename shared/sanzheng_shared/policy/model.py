@@ -89,6 +89,12 @@ class LifecyclePolicy(_Strict):
     round_suspension_to_school_years: bool = True
 
 
+class PendingPolicy(_Strict):
+    expire_after_days: int = Field(default=30, ge=1)
+    """A submission held longer than this is stale: listed, counted, and expirable by the
+    operator into a rejection PENDING_EXPIRED."""
+
+
 class GraduationPolicy(_Strict):
     version: str = Field(min_length=1)
     title: str = ""
@@ -99,6 +105,7 @@ class GraduationPolicy(_Strict):
     labor_education: LaborEducationPolicy = LaborEducationPolicy()
     minimum_wages: list[MinimumWage] = []
     lifecycle: LifecyclePolicy = LifecyclePolicy()
+    pending: PendingPolicy = PendingPolicy()
 
     @model_validator(mode="after")
     def _complete(self) -> GraduationPolicy:
