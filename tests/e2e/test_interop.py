@@ -154,7 +154,10 @@ async def test_binary_events_are_logged_structured_and_replay_to_the_same_projec
         await _state(gateway, student)  # every service has folded every event
     binary = published[("kafka", "binary")]
     rows = await fetch(
-        domain.url, "SELECT value FROM enrollment.event_log WHERE student_id = $1", binary
+        domain.url,
+        "SELECT value FROM enrollment.event_log WHERE student_id = $1"
+        " AND type = 'student.enrolled'",
+        binary,
     )
     [logged] = [json.loads(bytes(r["value"])) for r in rows]
     assert logged["specversion"] == "1.0" and logged["data"]["cohort"] == 2023

@@ -137,6 +137,29 @@ async def test_a_failed_labor_month_is_recorded_and_made_up_in_july(domain: Doma
     await domain.wait_missing(student, set())
 
 
+async def test_a_make_up_that_arrives_before_its_failed_june_waits_for_it(domain: Domain) -> None:
+    student = sid()
+    for d, e in lifecycle(student):
+        if e["type"] != "labor_education.completed":
+            await domain.send(d, e)
+    await domain.send("labor-education", labor(student, "2025-07-01", "2025-07-31"))
+    held = await eventually(
+        lambda: fetch(
+            domain.url,
+            "SELECT waiting_for FROM labor_education.pending WHERE student_id = $1",
+            student,
+        ),
+        # (Held first for the enrollment, when that is not there yet; then for the June.)
+        lambda rows: [r["waiting_for"] for r in rows] == ["labor_education.failed 2025"],
+    )
+    assert len(held) == 1
+    failed = labor(student)
+    failed["data"]["evaluation"] = "fail"
+    await domain.send("labor-education", failed)
+    await domain.wait_missing(student, set())
+    assert await domain.rejections(student) == []
+
+
 async def test_graduation_is_confirmed_only_for_an_eligible_student(domain: Domain) -> None:
     student = sid()
     events = lifecycle(student)

@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from sanzheng_labor_education.projection import LaborState
-from sanzheng_labor_education.rules import LaborStudent, check_completed, is_makeup
+from sanzheng_labor_education.rules import (
+    LaborStudent,
+    awaits_failed_june,
+    check_completed,
+    is_makeup,
+)
 from sanzheng_shared import known_students, pending
 from sanzheng_shared.consumer.context import Handler, HandlerContext
 from sanzheng_shared.events.catalogue import (
@@ -30,6 +35,9 @@ def labor_completed(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
     ]
     facts = LaborStudent(student.cohort, student.years_behind, max(failed, default=None))
     rules = policy.labor_education
+    if awaits_failed_june(data, facts, rules.makeup_in_summer):
+        pending.hold(ctx, event, failed_june(data.period_start.year))
+        return
     reasons = check_completed(data, facts, rules.min_working_days, rules.makeup_in_summer)
     if reasons:
         ctx.reject(event, reasons)
@@ -55,6 +63,13 @@ def labor_completed(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
         ctx.topics.outbound("labor-education"),
         ctx.derive(event, type=event.type, data=canonical),
     )
+    if kind == "failed":  # a make-up that came first can now be checked
+        pending.release(ctx, failed_june(data.period_start.year), student_id=event.subject)
+
+
+def failed_june(year: int) -> str:
+    """What a summer make-up waits for when it arrives before the failed June."""
+    return f"labor_education.failed {year}"
 
 
 def labor_exempted(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:

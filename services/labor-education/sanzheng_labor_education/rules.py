@@ -43,6 +43,19 @@ def is_makeup(d: LaborEducationCompleted, st: LaborStudent, allowed: bool) -> bo
     )
 
 
+def awaits_failed_june(d: LaborEducationCompleted, st: LaborStudent, allowed: bool) -> bool:
+    """A summer period that would be a make-up, but no failed June of that year is known
+    yet: the failed attempt may simply arrive later (any order, SPEC §4.3), so the
+    submission waits for it instead of being refused as outside June."""
+    return (
+        allowed
+        and st.failed_in != d.period_start.year
+        and d.period_start.month in SUMMER
+        and d.period_end.month in SUMMER
+        and d.period_end.year == d.period_start.year
+    )
+
+
 def grade_year_rule(d: LaborEducationCompleted, st: LaborStudent) -> list[Reason]:
     year = st.grade_year(d.period_start)
     if year != LABOR_GRADE_YEAR:

@@ -80,3 +80,14 @@ def test_a_failed_june_may_be_made_up_in_the_following_summer_when_the_policy_al
 def test_the_grade_year_follows_the_lifecycle() -> None:
     # A student of cohort 2023 who repeated a year does the labor month a year later.
     assert check(month(), 2023, years_behind=1) == []
+
+
+def test_a_summer_make_up_before_its_failed_june_waits_for_it() -> None:
+    from sanzheng_labor_education.rules import awaits_failed_june
+
+    july = month(period_start=date(2026, 7, 1), period_end=date(2026, 7, 31))
+    assert awaits_failed_june(july, LaborStudent(COHORT), True)
+    assert not awaits_failed_june(july, LaborStudent(COHORT, failed_in=2026), True)
+    assert not awaits_failed_june(july, LaborStudent(COHORT), False)  # no make-up: refused
+    june = month()
+    assert not awaits_failed_june(june, LaborStudent(COHORT), True)
