@@ -4,13 +4,19 @@ another school's student. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import io
 import os
 import shutil
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+from openpyxl import load_workbook
 from playwright.async_api import Browser, Page, async_playwright
 
 from tests.e2e.conftest import RunningGateway
@@ -123,3 +129,94 @@ async def test_another_schools_student_is_404(page, gateway, students) -> None:
     assert "未找到该记录" in await page.inner_text("main")
     text = await page.inner_text("main")
     assert "C2024-01" not in text and "张三" not in text, "nothing of the record is shown"
+
+
+def _as_rows(students: list[dict[str, Any]]) -> list[list[str]]:
+    """The JSON list as the export writes it: booleans in words, missing codes by spaces."""
+    shown = {True: "true", False: "false", None: ""}
+    return [
+        [
+            s["student_id"],
+            s["name"],
+            s["class_id"],
+            str(s["cohort"]),
+            s["status"],
+            shown[s["eligible"]],
+            " ".join(s["missing"]),
+        ]
+        for s in students
+    ]
+
+
+def _csv_rows(body: bytes) -> list[list[str]]:
+    assert body.startswith(b"\xef\xbb\xbf"), "UTF-8 with a BOM, for Excel"
+    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+
+
+def _xlsx_rows(body: bytes) -> list[list[str]]:
+    sheet = load_workbook(io.BytesIO(body), read_only=True).active
+    return [["" if c is None else str(c) for c in row] for row in sheet.values]
+
+
+@pytest.mark.parametrize("query", ["", "&cohort=2023&missing=SKILL_1X&eligible=false"])
+async def test_the_api_exports_the_list_as_csv_and_xlsx(gateway, students, query) -> None:
+    headers = gateway.headers("counselor-1")
+    async with httpx.AsyncClient(base_url=gateway.url, headers=headers) as client:
+        listed = await client.get(f"/v1/schools/SCH001/graduation?page_size=500{query}")
+        assert listed.status_code == 200
+        expected = _as_rows(listed.json()["students"])
+        assert [students["SCH001"]] == [r[0] for r in expected if r[0] == students["SCH001"]]
+        # page_size=1: the export still holds every page
+        as_csv = await client.get(f"/v1/schools/SCH001/graduation?format=csv&page_size=1{query}")
+        assert as_csv.status_code == 200
+        assert as_csv.headers["content-type"].startswith("text/csv")
+        assert "attachment" in as_csv.headers["content-disposition"]
+        rows = _csv_rows(as_csv.content)
+        assert rows[0] == ["student_id", "name", "class_id", "cohort", "status", "eligible",
+                           "missing"]  # fmt: skip
+        assert rows[1:] == expected
+        as_xlsx = await client.get(f"/v1/schools/SCH001/graduation?format=xlsx{query}")
+        assert as_xlsx.status_code == 200
+        assert _xlsx_rows(as_xlsx.content) == rows
+
+
+async def test_an_export_is_access_logged_and_scoped_to_the_school(gateway, students) -> None:
+    async with httpx.AsyncClient(base_url=gateway.url) as client:
+        mine = gateway.headers("counselor-1")
+        other = await client.get("/v1/schools/SCH002/graduation?format=csv", headers=mine)
+        assert other.status_code == 404
+        assert students["SCH002"].encode() not in other.content
+        theirs = await client.get("/v1/schools/SCH002/graduation?format=xlsx", headers=mine)
+        assert theirs.status_code == 404
+        bad = await client.get("/v1/schools/SCH001/graduation?format=pdf", headers=mine)
+        assert bad.status_code == 422
+        done = await client.get("/v1/schools/SCH001/graduation?format=csv", headers=mine)
+        assert done.status_code == 200
+        log = await client.get(
+            f"/v1/students/{students['SCH001']}/access-log", headers=gateway.headers("admin")
+        )
+        exports = [a for a in log.json() if a["action"] == "export"]
+        assert any(a["request_id"] == done.headers["x-request-id"] for a in exports)
+        assert all(a["school_id"] == "SCH001" and a["role"] == "counselor" for a in exports)
+
+
+async def test_the_class_page_downloads_its_filtered_list(page, gateway, students) -> None:
+    await _login(page, gateway)
+    await page.goto(f"{gateway.url}/ui/schools/SCH001?cohort=2023&missing=SKILL_1X")
+    shown = [
+        (await row.locator("td").first.inner_text()).split()[0]
+        for row in await page.locator("#students tr:has(td)").all()
+    ]
+    assert students["SCH001"] in shown
+    csv_link = page.locator("#export-csv")
+    assert await csv_link.inner_text() == "下载 CSV"
+    assert "cohort=2023" in (await csv_link.get_attribute("href") or "")
+    assert "missing=SKILL_1X" in (await csv_link.get_attribute("href") or "")
+    assert await page.inner_text("#export-xlsx") == "下载 Excel"
+    for link, read in (("#export-csv", _csv_rows), ("#export-xlsx", _xlsx_rows)):
+        async with page.expect_download() as info:
+            await page.click(link)
+        download = await info.value
+        rows = read(await asyncio.to_thread(Path(await download.path()).read_bytes))
+        assert [r[0] for r in rows[1:]] == shown
+        assert all("SKILL_1X" in r[6] for r in rows[1:])
