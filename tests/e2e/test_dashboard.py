@@ -8,6 +8,7 @@ import asyncio
 import csv
 import io
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import AsyncIterator
@@ -19,6 +20,7 @@ import pytest
 from openpyxl import load_workbook
 from playwright.async_api import Browser, Page, async_playwright
 
+from sanzheng_gateway import messages
 from tests.e2e.conftest import RunningGateway
 
 pytestmark = pytest.mark.slow
@@ -97,7 +99,7 @@ async def test_find_a_student_and_see_what_is_missing(page, gateway, students) -
     missing = page.locator("#checklist tr.missing")
     assert await missing.count() == 1
     assert await missing.get_attribute("data-code") == "SKILL_1X"
-    assert "0 of 1 at level junior" in await missing.inner_text()
+    assert "缺少职业技能等级证书：初级及以上已有 0 张，需要 1 张" in await missing.inner_text()
     assert await page.locator("#timeline tr").count() == 6
 
 
@@ -105,6 +107,9 @@ async def test_english_labels_are_available(page, gateway, students) -> None:
     await _login(page, gateway)
     await page.goto(f"{gateway.url}/ui/students/{students['SCH001']}?lang=en")
     assert await page.inner_text("#verdict") == "Not yet eligible"
+    missing = page.locator("#checklist tr.missing")
+    assert "skill certificate missing: 0 of 1 at level junior" in await missing.inner_text()
+    assert "certificate earned" in await page.inner_text("#timeline")
 
 
 async def test_filter_a_cohort_by_missing_requirement(page, gateway, students) -> None:
@@ -220,3 +225,35 @@ async def test_the_class_page_downloads_its_filtered_list(page, gateway, student
         rows = read(await asyncio.to_thread(Path(await download.path()).read_bytes))
         assert [r[0] for r in rows[1:]] == shown
         assert all("SKILL_1X" in r[6] for r in rows[1:])
+
+
+def _raw_codes(text: str) -> list[str]:
+    """Codes of the message catalogue that appear as such in a page's text."""
+    codes = {code for group in messages.GROUPS.values() for code in group}
+    return sorted(c for c in codes if re.search(rf"(?<![\w.-]){re.escape(c)}(?![\w.-])", text))
+
+
+async def test_the_chinese_pages_say_codes_in_words(page, gateway, students) -> None:
+    await _login(page, gateway)
+    await page.goto(f"{gateway.url}/ui/students/{students['SCH001']}")
+    text = await page.inner_text("body")
+    assert _raw_codes(text) == [], text
+    for words in ("班主任", "岗位实习", "已完成", "合格", "取得证书", "实习开始", "在籍"):
+        assert words in text, words
+    await page.goto(f"{gateway.url}/ui/schools/SCH001?cohort=2023")
+    text = await page.inner_text("body")
+    assert _raw_codes(text) == [], text
+
+
+async def test_switching_language_keeps_the_filters(page, gateway, students) -> None:
+    await _login(page, gateway)
+    await page.goto(f"{gateway.url}/ui/schools/SCH001?cohort=2023&missing=SKILL_1X")
+    await page.click("#lang")
+    await page.wait_for_url("**lang=en**")
+    assert "cohort=2023" in page.url and "missing=SKILL_1X" in page.url
+    assert await page.input_value("input[name=cohort]") == "2023"
+    assert await page.inner_text("#export-csv") == "Download CSV"
+    await page.click("#lang")
+    await page.wait_for_url("**lang=zh**")
+    assert "cohort=2023" in page.url and "missing=SKILL_1X" in page.url
+    assert await page.inner_text("#export-csv") == "下载 CSV"

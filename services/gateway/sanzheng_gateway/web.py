@@ -19,7 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from sanzheng_gateway import export, queries, sessions
+from sanzheng_gateway import export, messages, queries, sessions
 from sanzheng_gateway.errors import ApiError
 from sanzheng_gateway.inputs import escaped, has_control, is_school_id, is_student_id
 from sanzheng_gateway.labels import LABELS
@@ -53,7 +53,21 @@ def mount_dashboard(app: FastAPI, pool_of: Callable[[], Any]) -> None:
         response = templates.TemplateResponse(
             request,
             name,
-            {"t": LABELS[language], "lang": language, "csrf": csrf, **context},
+            {
+                "t": LABELS[language],
+                "lang": language,
+                "csrf": csrf,
+                "w": lambda group, code: messages.word(group, code, language),
+                "detail": lambda text: messages.detail(text, language),
+                "waiting": lambda text: messages.waiting(text, language),
+                # Switching language keeps the page's query (its filters, its search).
+                "other_lang_url": "?"
+                + urlencode(
+                    [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+                    + [("lang", "en" if language == "zh" else "zh")]
+                ),
+                **context,
+            },
             status_code=status,
         )
         if new_csrf:
