@@ -257,3 +257,28 @@ async def test_switching_language_keeps_the_filters(page, gateway, students) -> 
     await page.wait_for_url("**lang=zh**")
     assert "cohort=2023" in page.url and "missing=SKILL_1X" in page.url
     assert await page.inner_text("#export-csv") == "下载 CSV"
+
+
+@pytest.mark.parametrize("where", ["login", "search", "student", "class"])
+async def test_a_phone_needs_no_horizontal_scroll(browser, gateway, students, where) -> None:
+    context = await browser.new_context(viewport={"width": 375, "height": 812})
+    phone = await context.new_page()
+    try:
+        if where != "login":
+            await _login(phone, gateway)
+        paths = {
+            "login": "/",
+            "search": f"/ui/search?q={students['SCH001'][:3]}",
+            "student": f"/ui/students/{students['SCH001']}",
+            "class": "/ui/schools/SCH001",
+        }
+        await phone.goto(gateway.url + paths[where])
+        ARTIFACTS.mkdir(exist_ok=True)
+        await phone.screenshot(path=str(ARTIFACTS / f"phone-375-{where}.png"), full_page=True)
+        width = await phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= 375, f"{where} is {width} px wide at 375 px"
+        # The header wraps between its items, not one character per line.
+        title = await phone.locator("header strong").bounding_box()
+        assert title is not None and title["height"] < 40
+    finally:
+        await context.close()
