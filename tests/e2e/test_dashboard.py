@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from openpyxl import load_workbook
 from playwright.async_api import Browser, Page, async_playwright
 
 from sanzheng_gateway import messages
+from sanzheng_shared.testing import enrolled, eventually
 from tests.e2e.conftest import RunningGateway
 
 pytestmark = pytest.mark.slow
@@ -209,7 +211,7 @@ async def test_the_class_page_downloads_its_filtered_list(page, gateway, student
     await _login(page, gateway)
     await page.goto(f"{gateway.url}/ui/schools/SCH001?cohort=2023&missing=SKILL_1X")
     shown = [
-        (await row.locator("td").first.inner_text()).split()[0]
+        (await row.locator("th").inner_text()).split()[0]
         for row in await page.locator("#students tr:has(td)").all()
     ]
     assert students["SCH001"] in shown
@@ -282,3 +284,56 @@ async def test_a_phone_needs_no_horizontal_scroll(browser, gateway, students, wh
         assert title is not None and title["height"] < 40
     finally:
         await context.close()
+
+
+async def test_the_class_list_pages_and_clamps(page, gateway, students) -> None:
+    other = f"P{uuid.uuid4().hex[:8]}"
+    event = enrolled(other) | {"source": "sis/SCH001", "schoolid": "SCH001"}
+    async with httpx.AsyncClient(base_url=gateway.url) as client:
+        sent = await client.post(
+            "/v1/events",
+            json=event,
+            headers={"content-type": "application/cloudevents+json", **gateway.headers("sis-1")},
+        )
+        assert sent.status_code == 202, sent.text
+
+        async def total() -> int:
+            r = await client.get(
+                "/v1/schools/SCH001/graduation", headers=gateway.headers("counselor-1")
+            )
+            return int(r.json()["total"])
+
+        n = await eventually(total, lambda t: t >= 2, timeout=60)
+    await _login(page, gateway)
+    await page.goto(f"{gateway.url}/ui/schools/SCH001?page_size=1&page_no=2")
+    assert await page.locator("#students tr:has(td)").count() == 1
+    assert await page.inner_text("#page-of") == f"第 2 页，共 {n} 页"
+    await page.click("a[rel=prev]")
+    await page.wait_for_url("**page_no=1**")
+    assert "page_size=1" in page.url
+    assert await page.locator("#students tr:has(td)").count() == 1
+    assert await page.locator("a[rel=prev]").count() == 0
+    # Past the end: the last page, with its rows, not an empty table.
+    await page.goto(f"{gateway.url}/ui/schools/SCH001?page_size=1&page_no=999")
+    assert await page.inner_text("#page-of") == f"第 {n} 页，共 {n} 页"
+    assert await page.locator("#students tr:has(td)").count() == 1
+    assert await page.locator("a[rel=next]").count() == 0
+
+
+async def test_search_is_labelled_live_and_literal(page, gateway, students) -> None:
+    await _login(page, gateway)
+    box = page.get_by_label("学号或姓名")
+    assert await box.get_attribute("name") == "q"
+    assert await page.get_attribute("#results", "aria-live") == "polite"
+    await box.fill(students["SCH001"])
+    await page.wait_for_selector("#results th[scope=row]")
+    assert await page.locator("#results th[scope=col]").count() == 4
+    for wildcard in ("%", "_"):
+        async with page.expect_response("**/ui/search?q=*") as answer:
+            await box.fill(wildcard)
+        await answer.value
+        assert await page.locator("#results a").count() == 0, wildcard
+    await page.goto(f"{gateway.url}/ui/schools/SCH001")
+    assert await page.locator("#students th[scope=col]").count() == 5
+    assert await page.locator("#students th[scope=row]").count() >= 1
+    assert await page.locator("#progress th[scope=row]").count() == 6

@@ -194,6 +194,7 @@ def mount_dashboard(app: FastAPI, pool_of: Callable[[], Any]) -> None:
         missing: Annotated[str, Query(max_length=20)] = "",
         eligible: Annotated[str, Query(max_length=5)] = "",
         page_no: Annotated[int, Query(ge=1, le=10000)] = 1,
+        page_size: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> Response:
         principal = await who(request)
         if principal is None:
@@ -203,13 +204,15 @@ def mount_dashboard(app: FastAPI, pool_of: Callable[[], Any]) -> None:
         if not principal.may_see(school_id):
             return page(request, "not_found.html", status=404, student_id=school_id, me=principal)
         async with connection(pool_of()) as conn:
+            chosen = list_filters(cohort, class_id, missing, eligible)
             result = await queries.cohort(
-                conn,
-                school_id,
-                **list_filters(cohort, class_id, missing, eligible),
-                page=page_no,
-                page_size=100,
+                conn, school_id, **chosen, page=page_no, page_size=page_size
             )
+            pages = max(1, -(-result["total"] // page_size))
+            if page_no > pages:  # past the end: the last page, not an empty table
+                result = await queries.cohort(
+                    conn, school_id, **chosen, page=pages, page_size=page_size
+                )
             await queries.log_listed(
                 conn,
                 principal,
@@ -225,6 +228,11 @@ def mount_dashboard(app: FastAPI, pool_of: Callable[[], Any]) -> None:
             me=principal,
             filters=filters,
             query=urlencode({k: v for k, v in filters.items() if v}),
+            pages=pages,
+            pager_query=urlencode(
+                {k: v for k, v in filters.items() if v}
+                | ({"page_size": page_size} if page_size != 100 else {})
+            ),
             requirements=queries.REQUIREMENTS,
         )
 
