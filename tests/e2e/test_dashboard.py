@@ -4,15 +4,25 @@ another school's student. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import io
 import os
+import re
 import shutil
 import subprocess
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+from openpyxl import load_workbook
 from playwright.async_api import Browser, Page, async_playwright
 
+from sanzheng_gateway import messages
+from sanzheng_shared.testing import enrolled, eventually
 from tests.e2e.conftest import RunningGateway
 
 pytestmark = pytest.mark.slow
@@ -91,7 +101,7 @@ async def test_find_a_student_and_see_what_is_missing(page, gateway, students) -
     missing = page.locator("#checklist tr.missing")
     assert await missing.count() == 1
     assert await missing.get_attribute("data-code") == "SKILL_1X"
-    assert "0 of 1 at level junior" in await missing.inner_text()
+    assert "缺少职业技能等级证书：初级及以上已有 0 张，需要 1 张" in await missing.inner_text()
     assert await page.locator("#timeline tr").count() == 6
 
 
@@ -99,6 +109,9 @@ async def test_english_labels_are_available(page, gateway, students) -> None:
     await _login(page, gateway)
     await page.goto(f"{gateway.url}/ui/students/{students['SCH001']}?lang=en")
     assert await page.inner_text("#verdict") == "Not yet eligible"
+    missing = page.locator("#checklist tr.missing")
+    assert "skill certificate missing: 0 of 1 at level junior" in await missing.inner_text()
+    assert "certificate earned" in await page.inner_text("#timeline")
 
 
 async def test_filter_a_cohort_by_missing_requirement(page, gateway, students) -> None:
@@ -123,3 +136,204 @@ async def test_another_schools_student_is_404(page, gateway, students) -> None:
     assert "未找到该记录" in await page.inner_text("main")
     text = await page.inner_text("main")
     assert "C2024-01" not in text and "张三" not in text, "nothing of the record is shown"
+
+
+def _as_rows(students: list[dict[str, Any]]) -> list[list[str]]:
+    """The JSON list as the export writes it: booleans in words, missing codes by spaces."""
+    shown = {True: "true", False: "false", None: ""}
+    return [
+        [
+            s["student_id"],
+            s["name"],
+            s["class_id"],
+            str(s["cohort"]),
+            s["status"],
+            shown[s["eligible"]],
+            " ".join(s["missing"]),
+        ]
+        for s in students
+    ]
+
+
+def _csv_rows(body: bytes) -> list[list[str]]:
+    assert body.startswith(b"\xef\xbb\xbf"), "UTF-8 with a BOM, for Excel"
+    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+
+
+def _xlsx_rows(body: bytes) -> list[list[str]]:
+    sheet = load_workbook(io.BytesIO(body), read_only=True).active
+    return [["" if c is None else str(c) for c in row] for row in sheet.values]
+
+
+@pytest.mark.parametrize("query", ["", "&cohort=2023&missing=SKILL_1X&eligible=false"])
+async def test_the_api_exports_the_list_as_csv_and_xlsx(gateway, students, query) -> None:
+    headers = gateway.headers("counselor-1")
+    async with httpx.AsyncClient(base_url=gateway.url, headers=headers) as client:
+        listed = await client.get(f"/v1/schools/SCH001/graduation?page_size=500{query}")
+        assert listed.status_code == 200
+        expected = _as_rows(listed.json()["students"])
+        assert [students["SCH001"]] == [r[0] for r in expected if r[0] == students["SCH001"]]
+        # page_size=1: the export still holds every page
+        as_csv = await client.get(f"/v1/schools/SCH001/graduation?format=csv&page_size=1{query}")
+        assert as_csv.status_code == 200
+        assert as_csv.headers["content-type"].startswith("text/csv")
+        assert "attachment" in as_csv.headers["content-disposition"]
+        rows = _csv_rows(as_csv.content)
+        assert rows[0] == ["student_id", "name", "class_id", "cohort", "status", "eligible",
+                           "missing"]  # fmt: skip
+        assert rows[1:] == expected
+        as_xlsx = await client.get(f"/v1/schools/SCH001/graduation?format=xlsx{query}")
+        assert as_xlsx.status_code == 200
+        assert _xlsx_rows(as_xlsx.content) == rows
+
+
+async def test_an_export_is_access_logged_and_scoped_to_the_school(gateway, students) -> None:
+    async with httpx.AsyncClient(base_url=gateway.url) as client:
+        mine = gateway.headers("counselor-1")
+        other = await client.get("/v1/schools/SCH002/graduation?format=csv", headers=mine)
+        assert other.status_code == 404
+        assert students["SCH002"].encode() not in other.content
+        theirs = await client.get("/v1/schools/SCH002/graduation?format=xlsx", headers=mine)
+        assert theirs.status_code == 404
+        bad = await client.get("/v1/schools/SCH001/graduation?format=pdf", headers=mine)
+        assert bad.status_code == 422
+        done = await client.get("/v1/schools/SCH001/graduation?format=csv", headers=mine)
+        assert done.status_code == 200
+        log = await client.get(
+            f"/v1/students/{students['SCH001']}/access-log", headers=gateway.headers("admin")
+        )
+        exports = [a for a in log.json() if a["action"] == "export"]
+        assert any(a["request_id"] == done.headers["x-request-id"] for a in exports)
+        assert all(a["school_id"] == "SCH001" and a["role"] == "counselor" for a in exports)
+
+
+async def test_the_class_page_downloads_its_filtered_list(page, gateway, students) -> None:
+    await _login(page, gateway)
+    await page.goto(f"{gateway.url}/ui/schools/SCH001?cohort=2023&missing=SKILL_1X")
+    shown = [
+        (await row.locator("th").inner_text()).split()[0]
+        for row in await page.locator("#students tr:has(td)").all()
+    ]
+    assert students["SCH001"] in shown
+    csv_link = page.locator("#export-csv")
+    assert await csv_link.inner_text() == "下载 CSV"
+    assert "cohort=2023" in (await csv_link.get_attribute("href") or "")
+    assert "missing=SKILL_1X" in (await csv_link.get_attribute("href") or "")
+    assert await page.inner_text("#export-xlsx") == "下载 Excel"
+    for link, read in (("#export-csv", _csv_rows), ("#export-xlsx", _xlsx_rows)):
+        async with page.expect_download() as info:
+            await page.click(link)
+        download = await info.value
+        rows = read(await asyncio.to_thread(Path(await download.path()).read_bytes))
+        assert [r[0] for r in rows[1:]] == shown
+        assert all("SKILL_1X" in r[6] for r in rows[1:])
+
+
+def _raw_codes(text: str) -> list[str]:
+    """Codes of the message catalogue that appear as such in a page's text."""
+    codes = {code for group in messages.GROUPS.values() for code in group}
+    return sorted(c for c in codes if re.search(rf"(?<![\w.-]){re.escape(c)}(?![\w.-])", text))
+
+
+async def test_the_chinese_pages_say_codes_in_words(page, gateway, students) -> None:
+    await _login(page, gateway)
+    await page.goto(f"{gateway.url}/ui/students/{students['SCH001']}")
+    text = await page.inner_text("body")
+    assert _raw_codes(text) == [], text
+    for words in ("班主任", "岗位实习", "已完成", "合格", "取得证书", "实习开始", "在籍"):
+        assert words in text, words
+    await page.goto(f"{gateway.url}/ui/schools/SCH001?cohort=2023")
+    text = await page.inner_text("body")
+    assert _raw_codes(text) == [], text
+
+
+async def test_switching_language_keeps_the_filters(page, gateway, students) -> None:
+    await _login(page, gateway)
+    await page.goto(f"{gateway.url}/ui/schools/SCH001?cohort=2023&missing=SKILL_1X")
+    await page.click("#lang")
+    await page.wait_for_url("**lang=en**")
+    assert "cohort=2023" in page.url and "missing=SKILL_1X" in page.url
+    assert await page.input_value("input[name=cohort]") == "2023"
+    assert await page.inner_text("#export-csv") == "Download CSV"
+    await page.click("#lang")
+    await page.wait_for_url("**lang=zh**")
+    assert "cohort=2023" in page.url and "missing=SKILL_1X" in page.url
+    assert await page.inner_text("#export-csv") == "下载 CSV"
+
+
+@pytest.mark.parametrize("where", ["login", "search", "student", "class"])
+async def test_a_phone_needs_no_horizontal_scroll(browser, gateway, students, where) -> None:
+    context = await browser.new_context(viewport={"width": 375, "height": 812})
+    phone = await context.new_page()
+    try:
+        if where != "login":
+            await _login(phone, gateway)
+        paths = {
+            "login": "/",
+            "search": f"/ui/search?q={students['SCH001'][:3]}",
+            "student": f"/ui/students/{students['SCH001']}",
+            "class": "/ui/schools/SCH001",
+        }
+        await phone.goto(gateway.url + paths[where])
+        ARTIFACTS.mkdir(exist_ok=True)
+        await phone.screenshot(path=str(ARTIFACTS / f"phone-375-{where}.png"), full_page=True)
+        width = await phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= 375, f"{where} is {width} px wide at 375 px"
+        # The header wraps between its items, not one character per line.
+        title = await phone.locator("header strong").bounding_box()
+        assert title is not None and title["height"] < 40
+    finally:
+        await context.close()
+
+
+async def test_the_class_list_pages_and_clamps(page, gateway, students) -> None:
+    other = f"P{uuid.uuid4().hex[:8]}"
+    event = enrolled(other) | {"source": "sis/SCH001", "schoolid": "SCH001"}
+    async with httpx.AsyncClient(base_url=gateway.url) as client:
+        sent = await client.post(
+            "/v1/events",
+            json=event,
+            headers={"content-type": "application/cloudevents+json", **gateway.headers("sis-1")},
+        )
+        assert sent.status_code == 202, sent.text
+
+        async def total() -> int:
+            r = await client.get(
+                "/v1/schools/SCH001/graduation", headers=gateway.headers("counselor-1")
+            )
+            return int(r.json()["total"])
+
+        n = await eventually(total, lambda t: t >= 2, timeout=60)
+    await _login(page, gateway)
+    await page.goto(f"{gateway.url}/ui/schools/SCH001?page_size=1&page_no=2")
+    assert await page.locator("#students tr:has(td)").count() == 1
+    assert await page.inner_text("#page-of") == f"第 2 页，共 {n} 页"
+    await page.click("a[rel=prev]")
+    await page.wait_for_url("**page_no=1**")
+    assert "page_size=1" in page.url
+    assert await page.locator("#students tr:has(td)").count() == 1
+    assert await page.locator("a[rel=prev]").count() == 0
+    # Past the end: the last page, with its rows, not an empty table.
+    await page.goto(f"{gateway.url}/ui/schools/SCH001?page_size=1&page_no=999")
+    assert await page.inner_text("#page-of") == f"第 {n} 页，共 {n} 页"
+    assert await page.locator("#students tr:has(td)").count() == 1
+    assert await page.locator("a[rel=next]").count() == 0
+
+
+async def test_search_is_labelled_live_and_literal(page, gateway, students) -> None:
+    await _login(page, gateway)
+    box = page.get_by_label("学号或姓名")
+    assert await box.get_attribute("name") == "q"
+    assert await page.get_attribute("#results", "aria-live") == "polite"
+    await box.fill(students["SCH001"])
+    await page.wait_for_selector("#results th[scope=row]")
+    assert await page.locator("#results th[scope=col]").count() == 4
+    for wildcard in ("%", "_"):
+        async with page.expect_response("**/ui/search?q=*") as answer:
+            await box.fill(wildcard)
+        await answer.value
+        assert await page.locator("#results a").count() == 0, wildcard
+    await page.goto(f"{gateway.url}/ui/schools/SCH001")
+    assert await page.locator("#students th[scope=col]").count() == 5
+    assert await page.locator("#students th[scope=row]").count() >= 1
+    assert await page.locator("#progress th[scope=row]").count() == 6

@@ -8,7 +8,7 @@ session of the dashboard, and a browser would send it along with a forged reques
 
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -16,7 +16,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
-from sanzheng_gateway import errors, queries
+from sanzheng_gateway import errors, export, queries
 from sanzheng_gateway.bounded import BodyLimit
 from sanzheng_gateway.docs_page import mount_docs
 from sanzheng_gateway.errors import ApiError, Problem
@@ -368,8 +368,14 @@ def create_api(
     @app.get(
         "/v1/schools/{school_id}/graduation",
         response_model=CohortPage,
-        responses={**NOT_FOUND, **AUTH},
+        responses={
+            200: {"content": {"text/csv": {}, export.XLSX_TYPE: {}}},
+            **NOT_FOUND,
+            **AUTH,
+        },
         summary="A school's students and decisions",
+        description="`?format=csv` (UTF-8 with a BOM) or `?format=xlsx` answers every page of"
+        " the filtered list as a file, with the JSON list's columns.",
     )
     async def get_cohort(
         request: Request,
@@ -384,12 +390,25 @@ def create_api(
         ] = None,
         page: Annotated[int, Query(ge=1, le=10000)] = 1,
         page_size: Annotated[int, Query(ge=1, le=500)] = 50,
-    ) -> CohortPage:
+        fmt: Annotated[Literal["json", "csv", "xlsx"], Query(alias="format")] = "json",
+    ) -> CohortPage | Response:
         if not is_school_id(school_id):
             raise ApiError(422, "invalid school id", "SCHOOL_ID_INVALID")
         if not who.may_see(school_id):
             raise ApiError(404, f"no school {school_id}")
         async with connection(pool_of()) as conn:
+            if fmt in export.FORMATS:
+                listed = await export.all_students(
+                    conn,
+                    school_id,
+                    cohort=cohort,
+                    class_id=class_id,
+                    eligible=eligible,
+                    missing=missing,
+                )
+                ids = [s["student_id"] for s in listed]
+                await queries.log_listed(conn, who, ids, "export", request.state.request_id)
+                return export.response(listed, fmt, school_id)
             result = await queries.cohort(
                 conn,
                 school_id,

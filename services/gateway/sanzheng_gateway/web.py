@@ -12,13 +12,14 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from sanzheng_gateway import queries, sessions
+from sanzheng_gateway import export, messages, queries, sessions
 from sanzheng_gateway.errors import ApiError
 from sanzheng_gateway.inputs import escaped, has_control, is_school_id, is_student_id
 from sanzheng_gateway.labels import LABELS
@@ -52,7 +53,21 @@ def mount_dashboard(app: FastAPI, pool_of: Callable[[], Any]) -> None:
         response = templates.TemplateResponse(
             request,
             name,
-            {"t": LABELS[language], "lang": language, "csrf": csrf, **context},
+            {
+                "t": LABELS[language],
+                "lang": language,
+                "csrf": csrf,
+                "w": lambda group, code: messages.word(group, code, language),
+                "detail": lambda text: messages.detail(text, language),
+                "waiting": lambda text: messages.waiting(text, language),
+                # Switching language keeps the page's query (its filters, its search).
+                "other_lang_url": "?"
+                + urlencode(
+                    [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+                    + [("lang", "en" if language == "zh" else "zh")]
+                ),
+                **context,
+            },
             status_code=status,
         )
         if new_csrf:
@@ -161,6 +176,14 @@ def mount_dashboard(app: FastAPI, pool_of: Callable[[], Any]) -> None:
             **queries.status_from(items),
         )
 
+    def list_filters(cohort: str, class_id: str, missing: str, eligible: str) -> dict[str, Any]:
+        return {
+            "cohort": int(cohort) if cohort else None,
+            "class_id": class_id or None,
+            "missing": missing if missing in queries.REQUIREMENTS else None,
+            "eligible": {"yes": True, "no": False}.get(eligible),
+        }
+
     @app.get("/ui/schools/{school_id}", include_in_schema=False)
     async def cohort(
         request: Request,
@@ -171,6 +194,7 @@ def mount_dashboard(app: FastAPI, pool_of: Callable[[], Any]) -> None:
         missing: Annotated[str, Query(max_length=20)] = "",
         eligible: Annotated[str, Query(max_length=5)] = "",
         page_no: Annotated[int, Query(ge=1, le=10000)] = 1,
+        page_size: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> Response:
         principal = await who(request)
         if principal is None:
@@ -180,16 +204,15 @@ def mount_dashboard(app: FastAPI, pool_of: Callable[[], Any]) -> None:
         if not principal.may_see(school_id):
             return page(request, "not_found.html", status=404, student_id=school_id, me=principal)
         async with connection(pool_of()) as conn:
+            chosen = list_filters(cohort, class_id, missing, eligible)
             result = await queries.cohort(
-                conn,
-                school_id,
-                cohort=int(cohort) if cohort else None,
-                class_id=class_id or None,
-                missing=missing if missing in queries.REQUIREMENTS else None,
-                eligible={"yes": True, "no": False}.get(eligible),
-                page=page_no,
-                page_size=100,
+                conn, school_id, **chosen, page=page_no, page_size=page_size
             )
+            pages = max(1, -(-result["total"] // page_size))
+            if page_no > pages:  # past the end: the last page, not an empty table
+                result = await queries.cohort(
+                    conn, school_id, **chosen, page=pages, page_size=page_size
+                )
             await queries.log_listed(
                 conn,
                 principal,
@@ -197,16 +220,49 @@ def mount_dashboard(app: FastAPI, pool_of: Callable[[], Any]) -> None:
                 "cohort_list",
                 request.state.request_id,
             )
+        filters = {"cohort": cohort, "class_id": class_id, "missing": missing, "eligible": eligible}
         return page(
             request,
             "cohort.html",
             result=result,
             me=principal,
-            filters={
-                "cohort": cohort,
-                "class_id": class_id,
-                "missing": missing,
-                "eligible": eligible,
-            },
+            filters=filters,
+            query=urlencode({k: v for k, v in filters.items() if v}),
+            pages=pages,
+            pager_query=urlencode(
+                {k: v for k, v in filters.items() if v}
+                | ({"page_size": page_size} if page_size != 100 else {})
+            ),
             requirements=queries.REQUIREMENTS,
         )
+
+    @app.get("/ui/schools/{school_id}/export", include_in_schema=False)
+    async def cohort_export(
+        request: Request,
+        school_id: str,
+        fmt: Annotated[str, Query(alias="format", pattern="^(csv|xlsx)$")] = "csv",
+        cohort: Annotated[str, Query(pattern="^([0-9]{4})?$")] = "",
+        class_id: Annotated[str, Query(max_length=50)] = "",
+        missing: Annotated[str, Query(max_length=20)] = "",
+        eligible: Annotated[str, Query(max_length=5)] = "",
+    ) -> Response:
+        """The class/cohort list with its filters, every page, as CSV or .xlsx."""
+        principal = await who(request)
+        if principal is None:
+            return RedirectResponse("/", status_code=303)
+        if has_control(class_id) or not is_school_id(school_id):
+            raise ApiError(422, "a filter has control characters", "QUERY_INVALID")
+        if not principal.may_see(school_id):
+            return page(request, "not_found.html", status=404, student_id=school_id, me=principal)
+        async with connection(pool_of()) as conn:
+            listed = await export.all_students(
+                conn, school_id, **list_filters(cohort, class_id, missing, eligible)
+            )
+            await queries.log_listed(
+                conn,
+                principal,
+                [s["student_id"] for s in listed],
+                "export",
+                request.state.request_id,
+            )
+        return export.response(listed, fmt, school_id)
