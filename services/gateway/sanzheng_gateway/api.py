@@ -16,7 +16,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
-from sanzheng_gateway import errors, queries, whatif
+from sanzheng_gateway import errors, queries, stats, whatif
 from sanzheng_gateway.bounded import BodyLimit
 from sanzheng_gateway.docs_page import mount_docs
 from sanzheng_gateway.errors import ApiError, Problem
@@ -32,6 +32,7 @@ from sanzheng_shared.policy import PolicyBook
 MAX_BODY_BYTES = 1024 * 1024  # POST /v1/events
 MAX_OTHER_BODY_BYTES = 64 * 1024  # everything else (the login form, what-if)
 READERS = ("counselor", "bureau", "admin")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # `as_of` is a day of a school's life: far-off dates are refused, not computed with.
 FIRST_DAY, LAST_DAY = date(1990, 1, 1), date(2199, 12, 31)
 
@@ -457,6 +458,54 @@ def create_api(
                 request.state.request_id,
             )
         return CohortPage(**result)
+
+    @app.get(
+        "/v1/stats",
+        responses={
+            200: {
+                "content": {
+                    "application/json": {},
+                    "text/csv": {},
+                    XLSX: {},
+                },
+                "description": "headcounts, eligible share, requirements met, 1+X certificates",
+            },
+            **NOT_FOUND,
+            **AUTH,
+        },
+        summary="Figures by school, major and cohort (the bureau: every school)",
+    )
+    async def get_stats(
+        who: Reader,
+        school: Annotated[str | None, Query(max_length=50)] = None,
+        major: Annotated[str | None, Query(min_length=1, max_length=20)] = None,
+        cohort: Annotated[int | None, Query(ge=1990, le=2100)] = None,
+        as_of: Annotated[date | None, Query(ge=FIRST_DAY, le=LAST_DAY)] = None,
+        format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json",
+    ) -> Response:
+        if school is not None and not is_school_id(school):
+            raise ApiError(422, "invalid school id", "SCHOOL_ID_INVALID")
+        if school is None and who.role not in ("bureau", "admin"):
+            school = who.school_id  # a school's roles see their own school
+        if school is not None and not who.may_see(school):
+            raise ApiError(404, f"no school {school}")
+        filters = {"school_id": school, "major_code": major, "cohort": cohort}
+        async with connection(pool_of()) as conn:
+            result = await stats.figures(conn, filters, as_of)
+        name = f"sanzheng-stats-{school or 'all'}"
+        if format == "csv":
+            return Response(
+                stats.to_csv(result),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+            )
+        if format == "xlsx":
+            return Response(
+                stats.to_xlsx(result),
+                media_type=XLSX,
+                headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+            )
+        return JSONResponse(result)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
