@@ -3,6 +3,13 @@ version, changing nothing, access-logged, scoped to the token's school."""
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import io
+import os
+import sys
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -78,3 +85,69 @@ async def test_what_if_for_another_schools_student_is_404(gateway, students) -> 
             headers=gateway.headers("sis-1"),
         )
         assert sis.status_code == 403
+
+
+def _candidate(tmp_path: Path) -> Path:
+    """The default policy without the 1+X requirement, as a new version."""
+    from sanzheng_shared.policy.loader import DEFAULT_DIR
+
+    text = (DEFAULT_DIR / "default.yaml").read_text(encoding="utf-8")
+    text = text.replace('version: "default-2026.1"', 'version: "candidate-no-1x"')
+    text = text.replace("  - code: SKILL_1X\n    min_count: 1\n    min_level: junior\n", "")
+    text = "\n".join(
+        line for line in text.splitlines() if "issuer_types: [x_certificate" not in line
+    )
+    path = tmp_path / "candidate.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+async def test_a_school_re_decided_under_a_candidate_policy_changes_nothing(
+    gateway, students, tmp_path
+) -> None:
+    import asyncpg
+
+    from sanzheng import whatif_cli
+
+    policy = _candidate(tmp_path)
+    conn = await asyncpg.connect(gateway.domain.url)
+    try:
+        await conn.execute("SET search_path TO gateway")
+        before = await conn.fetch("SELECT * FROM decisions ORDER BY student_id")
+        rows = await whatif_cli.run(conn, policy, "SCH001", 2023)
+        after = await conn.fetch("SELECT * FROM decisions ORDER BY student_id")
+    finally:
+        await conn.close()
+    assert before == after
+    [mine] = [r for r in rows if r["student_id"] == students["SCH001"]]
+    assert mine["changed"] and mine["eligible_before"] is False and mine["eligible_after"]
+    assert students["SCH002"] not in {r["student_id"] for r in rows}
+    assert whatif_cli.summary(rows, "candidate-no-1x")[0].endswith(
+        "students change under candidate-no-1x"
+    )
+
+    # The command itself, as an operator runs it.
+    out = tmp_path / "out.csv"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sanzheng.main",
+        "what-if",
+        "--policy",
+        str(policy),
+        "--school",
+        "SCH001",
+        "--cohort",
+        "2023",
+        "--out",
+        str(out),
+        env=os.environ | {"SANZHENG_DATABASE_URL": gateway.domain.url},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode == 0, stderr.decode()
+    assert students["SCH001"] in stdout.decode()
+    table = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+    [line] = [r for r in table if r["student_id"] == students["SCH001"]]
+    assert line["changed"] == "True" and line["missing_before"] == "SKILL_1X"

@@ -9,6 +9,7 @@ and the pure `decide`. No table is loaded or saved; what the handlers emit is dr
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -189,6 +190,71 @@ def what_if(
     state = fold([*accepted(timeline, student), *extra])
     policy = choose_policy(policies, state, student, version)
     return explanation(decide(state.record(student.student_id), policy))
+
+
+def under(policy: GraduationPolicy, student: Student, timeline: list[dict[str, Any]]) -> Any:
+    """The student's decision under a candidate policy (not necessarily in force)."""
+    state = fold(accepted(timeline, student))
+    return explanation(decide(state.record(student.student_id), policy))
+
+
+async def cohort(
+    conn: Any, policy: GraduationPolicy, school: str, cohort: int | None
+) -> list[dict[str, Any]]:
+    """Every student of a school (or of one cohort) re-decided under `policy`, beside the
+    decision announced today; reads the gateway's read model (two queries), writes
+    nothing."""
+    students = await conn.fetch(
+        "SELECT s.student_id, s.school_id, s.cohort, s.birth_date, s.name,"
+        " d.eligible, d.requirements, d.policy_version"
+        " FROM students s LEFT JOIN decisions d USING (student_id)"
+        " WHERE s.school_id = $1 AND ($2::int IS NULL OR s.cohort = $2)"
+        " ORDER BY s.student_id",
+        school,
+        cohort,
+    )
+    rows = await conn.fetch(
+        "SELECT student_id, event_id, school_id, type, time, data FROM timeline"
+        " WHERE student_id = ANY($1::text[]) ORDER BY student_id, time NULLS LAST, seq",
+        [s["student_id"] for s in students],
+    )
+    timelines: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        timelines.setdefault(r["student_id"], []).append(
+            dict(r) | {"data": json.loads(r["data"]) if isinstance(r["data"], str) else r["data"]}
+        )
+    out = []
+    for s in students:
+        student = Student(s["student_id"], s["school_id"], s["cohort"], s["birth_date"])
+        after = under(policy, student, timelines.get(s["student_id"], []))
+        before = None
+        if s["requirements"] is not None:
+            requirements = s["requirements"]
+            before = {
+                "eligible": s["eligible"],
+                "requirements": json.loads(requirements)
+                if isinstance(requirements, str)
+                else requirements,
+                "policy_version": s["policy_version"],
+            }
+        diff = changes(before, after)
+        out.append(
+            {
+                "student_id": s["student_id"],
+                "name": s["name"],
+                "cohort": s["cohort"],
+                "policy_before": before["policy_version"] if before else None,
+                "eligible_before": before["eligible"] if before else None,
+                "eligible_after": after["eligible"],
+                "missing_before": [r["code"] for r in before["requirements"] if not r["met"]]
+                if before
+                else None,
+                "missing_after": [r["code"] for r in after["requirements"] if not r["met"]],
+                "changed": bool(before is None or before["eligible"] != after["eligible"])
+                or any(c["met_before"] != c["met_after"] for c in diff),
+            }
+        )
+    return out
 
 
 def changes(before: dict[str, Any] | None, after: dict[str, Any]) -> list[dict[str, Any]]:
