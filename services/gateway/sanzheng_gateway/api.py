@@ -353,7 +353,12 @@ def create_api(
     @app.post(
         "/v1/students/{student_id}/graduation/what-if",
         response_model=WhatIf,
-        responses={**NOT_FOUND, **AUTH},
+        responses={
+            400: {"model": Problem, "description": "the body is not JSON"},
+            413: {"model": Problem, "description": "the body is over 64 KiB"},
+            **NOT_FOUND,
+            **AUTH,
+        },
         summary="The decision that would result from hypothetical events or another policy "
         "version, changing nothing",
     )
@@ -478,7 +483,7 @@ def create_api(
     async def get_stats(
         who: Reader,
         school: Annotated[str | None, Query(max_length=50)] = None,
-        major: Annotated[str | None, Query(min_length=1, max_length=20)] = None,
+        major: Annotated[str | None, Query(pattern=r"^[0-9A-Za-z_.-]{1,20}$")] = None,
         cohort: Annotated[int | None, Query(ge=1990, le=2100)] = None,
         as_of: Annotated[date | None, Query(ge=FIRST_DAY, le=LAST_DAY)] = None,
         format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json",
