@@ -393,6 +393,38 @@ def eligibility(
     console.print(table)
 
 
+@app.command("what-if")
+def what_if(
+    policy: Path = typer.Option(..., exists=True, dir_okay=False, help="candidate policy file"),  # noqa: B008
+    school: str = typer.Option(..., help="school id"),
+    cohort: int | None = typer.Option(None, help="only this entry year"),
+    out: Path | None = typer.Option(None, help="CSV to write (default what-if-SCHOOL.csv)"),  # noqa: B008
+) -> None:
+    """A school's students re-decided under a candidate policy file, changing nothing:
+    how many change and who, and a CSV (reads the gateway's database)."""
+    from sanzheng import tokens_cli, whatif_cli
+    from sanzheng_shared.policy import PolicyError, load_file
+
+    try:
+        version = load_file(policy).version
+    except PolicyError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--policy") from None
+
+    async def go() -> list[dict[str, Any]]:
+        conn = await tokens_cli.with_gateway_schema(tokens_cli.database_url(get_settings()))
+        try:
+            return await whatif_cli.run(conn, policy, school, cohort)
+        finally:
+            await conn.close()
+
+    rows = asyncio.run(go())
+    target = out or Path(f"what-if-{school}.csv")
+    whatif_cli.write_csv(rows, target)
+    for line in whatif_cli.summary(rows, version):
+        typer.echo(line)
+    typer.echo(f"wrote {target}")
+
+
 @app.command()
 def replay(
     service: str = typer.Argument(

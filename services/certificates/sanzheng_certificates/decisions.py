@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from sanzheng_certificates.graduation import Decision, decide
 from sanzheng_shared.consumer.context import HandlerContext, content_id
 from sanzheng_shared.domain.school_year import expected_graduation
+from sanzheng_shared.events.envelope import CloudEvent
+from sanzheng_shared.policy import GraduationPolicy, PolicyBook
 
 if TYPE_CHECKING:
     from sanzheng_certificates.projection import CertificatesState
@@ -34,23 +36,29 @@ def _stored(row: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: row[k] for k in ("eligible", "requirements", "policy_version")}
 
 
+def policy_for(
+    policies: PolicyBook, student: dict[str, Any] | None, cause: CloudEvent | None
+) -> GraduationPolicy:
+    """The policy in force for a student on the expected graduation day, which the
+    lifecycle (a suspension, a repeated year) may have pushed back; for a student not yet
+    known, on the day of the event that caused the decision."""
+    if student:
+        school, cohort = student["school_id"], student["cohort"]
+        day = student.get("expected_graduation") or expected_graduation(
+            cohort, student["program_years"]
+        )
+    else:
+        school, cohort = (cause.schoolid if cause else None), None
+        day = cause.time.date() if cause and cause.time else date.today()
+    return policies.for_student(school, cohort, day)
+
+
 def decide_touched(state: CertificatesState, ctx: HandlerContext) -> None:
     for student_id in sorted(ctx.touched):
         cause = ctx.causes[student_id]
         student = state.known.get(student_id) if state.known is not None else None
         school = student["school_id"] if student else cause.schoolid
-        cohort = student["cohort"] if student else None
-        # The policy in force on the expected graduation day, which the lifecycle (a
-        # suspension, a repeated year) may have pushed back.
-        day = (
-            (
-                student.get("expected_graduation")
-                or expected_graduation(cohort, student["program_years"])
-            )
-            if student
-            else (cause.time.date() if cause.time else date.today())
-        )
-        policy = ctx.policy_book.for_student(school, cohort, day)
+        policy = policy_for(ctx.policy_book, student, cause)
         now = explanation(decide(state.record(student_id), policy))
         previous = state.decisions.get(student_id)
         if _stored(previous) == now:

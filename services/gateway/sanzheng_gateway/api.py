@@ -7,16 +7,16 @@ Only the `Authorization: Bearer` header authenticates here: the dashboard's cook
 session of the dashboard, and a browser would send it along with a forged request."""
 
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from sanzheng_gateway import errors, export, queries
+from sanzheng_gateway import errors, export, queries, stats, whatif
 from sanzheng_gateway.bounded import BodyLimit
 from sanzheng_gateway.docs_page import mount_docs
 from sanzheng_gateway.errors import ApiError, Problem
@@ -27,10 +27,12 @@ from sanzheng_gateway.throttle import FailureThrottle
 from sanzheng_gateway.tokens import Principal, authenticate
 from sanzheng_shared.db.pool import connection
 from sanzheng_shared.events.envelope import CloudEvent
+from sanzheng_shared.policy import PolicyBook
 
 MAX_BODY_BYTES = 1024 * 1024  # POST /v1/events
 MAX_OTHER_BODY_BYTES = 64 * 1024  # everything else (the login form, what-if)
 READERS = ("counselor", "bureau", "admin")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # `as_of` is a day of a school's life: far-off dates are refused, not computed with.
 FIRST_DAY, LAST_DAY = date(1990, 1, 1), date(2199, 12, 31)
 
@@ -46,6 +48,24 @@ class Decision(BaseModel):
     requirements: list[Requirement]
     policy_version: str
     decided_at: str
+
+
+class Change(BaseModel):
+    code: str
+    met_before: bool | None
+    met_after: bool | None
+    detail_before: str | None
+    detail_after: str | None
+
+
+class WhatIf(Decision):
+    eligible_before: bool | None
+    changes: list[Change]
+
+
+class WhatIfBody(BaseModel):
+    events: list[dict[str, Any]] = Field(default_factory=list, max_length=whatif.MAX_EVENTS)
+    policy_version: str | None = Field(default=None, min_length=1, max_length=100)
 
 
 class Accepted(BaseModel):
@@ -157,6 +177,7 @@ def create_api(
     *,
     docs: bool = True,
     throttle: FailureThrottle | None = None,
+    policies: PolicyBook | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="sanzheng gateway",
@@ -169,6 +190,8 @@ def create_api(
         redoc_url=None,
     )
     app.state.throttle = throttle = throttle or FailureThrottle()
+    # The certificates service's policy files, for what-if decisions.
+    book = policies or PolicyBook.load()
     errors.install(app)
     # Refused from Content-Length, or while streaming, before the body is read whole.
     app.add_middleware(
@@ -330,6 +353,41 @@ def create_api(
             )
         return Decision(**decision)
 
+    @app.post(
+        "/v1/students/{student_id}/graduation/what-if",
+        response_model=WhatIf,
+        responses={
+            400: {"model": Problem, "description": "the body is not JSON"},
+            413: {"model": Problem, "description": "the body is over 64 KiB"},
+            **NOT_FOUND,
+            **AUTH,
+        },
+        summary="The decision that would result from hypothetical events or another policy "
+        "version, changing nothing",
+    )
+    async def post_what_if(
+        request: Request, student_id: str, body: WhatIfBody, who: Reader
+    ) -> WhatIf:
+        await visible_student(request, who, student_id, "what_if")
+        async with connection(pool_of()) as conn:
+            row = await queries.student(conn, student_id)
+            timeline = await queries.accepted_events(conn, student_id)
+            today = await queries.graduation(conn, student_id)
+        if row is None:
+            raise ApiError(404, f"no enrollment for {student_id}")
+        student = whatif.Student(student_id, row["school_id"], row["cohort"], row["birth_date"])
+        try:
+            extra = whatif.hypothetical(body.events, student)
+            decision = whatif.what_if(book, student, timeline, extra, body.policy_version)
+        except whatif.WhatIfError as exc:
+            raise ApiError(422, exc.detail, exc.code, exc.reasons) from None
+        return WhatIf(
+            **decision,
+            decided_at=datetime.now(UTC).isoformat(),
+            eligible_before=today["eligible"] if today else None,
+            changes=[Change(**c) for c in whatif.changes(today, decision)],
+        )
+
     @app.get(
         "/v1/students/{student_id}/timeline",
         response_model=list[TimelineItem],
@@ -427,6 +485,54 @@ def create_api(
                 request.state.request_id,
             )
         return CohortPage(**result)
+
+    @app.get(
+        "/v1/stats",
+        responses={
+            200: {
+                "content": {
+                    "application/json": {},
+                    "text/csv": {},
+                    XLSX: {},
+                },
+                "description": "headcounts, eligible share, requirements met, 1+X certificates",
+            },
+            **NOT_FOUND,
+            **AUTH,
+        },
+        summary="Figures by school, major and cohort (the bureau: every school)",
+    )
+    async def get_stats(
+        who: Reader,
+        school: Annotated[str | None, Query(max_length=50)] = None,
+        major: Annotated[str | None, Query(pattern=r"^[0-9A-Za-z_.-]{1,20}$")] = None,
+        cohort: Annotated[int | None, Query(ge=1990, le=2100)] = None,
+        as_of: Annotated[date | None, Query(ge=FIRST_DAY, le=LAST_DAY)] = None,
+        format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json",
+    ) -> Response:
+        if school is not None and not is_school_id(school):
+            raise ApiError(422, "invalid school id", "SCHOOL_ID_INVALID")
+        if school is None and who.role not in ("bureau", "admin"):
+            school = who.school_id  # a school's roles see their own school
+        if school is not None and not who.may_see(school):
+            raise ApiError(404, f"no school {school}")
+        filters = {"school_id": school, "major_code": major, "cohort": cohort}
+        async with connection(pool_of()) as conn:
+            result = await stats.figures(conn, filters, as_of)
+        name = f"sanzheng-stats-{school or 'all'}"
+        if format == "csv":
+            return Response(
+                stats.to_csv(result),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+            )
+        if format == "xlsx":
+            return Response(
+                stats.to_xlsx(result),
+                media_type=XLSX,
+                headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+            )
+        return JSONResponse(result)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -18,6 +18,7 @@ from sanzheng_shared.consumer.batch import Routes
 from sanzheng_shared.http_server import EmbeddedHttpServer
 from sanzheng_shared.kafka.topics import TopicNames
 from sanzheng_shared.logging import configure_logging, get_logger
+from sanzheng_shared.policy import PolicyBook
 from sanzheng_shared.service import ServiceRuntime, ServiceSpec, stop_when_orphaned
 from sanzheng_shared.settings import Settings, get_settings
 from sanzheng_shared.tracing import configure_tracing, traced
@@ -60,6 +61,7 @@ class Gateway:
             lambda: self.ingest,
             self.runtime.ready,
             docs=settings.api_docs,
+            policies=PolicyBook.load(settings.policy_dir),
         )
         mount_dashboard(self.api, lambda: self.runtime.pool)
         self.http: EmbeddedHttpServer | None = None

@@ -101,6 +101,16 @@ async def timeline(conn: Any, student_id: str) -> list[dict[str, Any]]:
     ]
 
 
+async def accepted_events(conn: Any, student_id: str) -> list[dict[str, Any]]:
+    """The student's timeline as stored (for the what-if fold), in the timeline's order."""
+    rows = await conn.fetch(
+        "SELECT event_id, school_id, type, time, data FROM timeline WHERE student_id = $1"
+        " ORDER BY time NULLS LAST, seq",
+        student_id,
+    )
+    return [dict(r) | {"data": json.loads(r["data"])} for r in rows]
+
+
 def status_from(timeline_items: list[dict[str, Any]]) -> dict[str, Any]:
     """Internships (with their flags), the labor month and certificates, folded from the
     student's accepted events."""
