@@ -396,7 +396,7 @@ def eligibility(
 @app.command()
 def replay(
     service: str = typer.Argument(
-        ..., help="enrollment | internship | labor-education | certificates | gateway"
+        ..., help="enrollment | internship | labor-education | certificates | credits | gateway"
     ),
     school: str | None = typer.Option(None, help="only this school's students"),
     student: str | None = typer.Option(None, help="only this student"),
@@ -652,12 +652,13 @@ def outbox_unpark(
 
 def all_specs() -> list:  # type: ignore[type-arg]
     from sanzheng_certificates.app import SPEC as CERTIFICATES
+    from sanzheng_credits.app import SPEC as CREDITS
     from sanzheng_enrollment.app import SPEC as ENROLLMENT
     from sanzheng_gateway.app import SPEC as GATEWAY
     from sanzheng_internship.app import SPEC as INTERNSHIP
     from sanzheng_labor_education.app import SPEC as LABOR
 
-    return [ENROLLMENT, INTERNSHIP, LABOR, CERTIFICATES, GATEWAY]
+    return [ENROLLMENT, INTERNSHIP, LABOR, CERTIFICATES, CREDITS, GATEWAY]
 
 
 DOCS_DIR = Path("docs/asyncapi")

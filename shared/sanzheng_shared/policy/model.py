@@ -72,6 +72,21 @@ class LaborEducationPolicy(_Strict):
     makeup_in_summer: bool = True
 
 
+class CreditsPolicy(_Strict):
+    """The credit bank (SPEC §2.6): by default 16-18 class hours make a credit. A course's
+    credits may differ from its hours by up to `tolerance` credits (rounding to halves)."""
+
+    min_hours_per_credit: float = Field(default=16, gt=0)
+    max_hours_per_credit: float = Field(default=18, gt=0)
+    tolerance: float = Field(default=0.5, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CreditsPolicy:
+        if self.max_hours_per_credit < self.min_hours_per_credit:
+            raise ValueError("max_hours_per_credit is below min_hours_per_credit")
+        return self
+
+
 class MinimumWage(_Strict):
     """The local monthly minimum wage (最低工资标准, its lowest tier) from a date, for the
     administrative divisions whose code starts with `region` (the 3rd-8th characters of an
@@ -97,6 +112,7 @@ class GraduationPolicy(_Strict):
     requirements: list[Requirement] = Field(min_length=1)
     internship_rules: dict[InternshipRule, Severity]
     labor_education: LaborEducationPolicy = LaborEducationPolicy()
+    credits: CreditsPolicy = CreditsPolicy()
     minimum_wages: list[MinimumWage] = []
     lifecycle: LifecyclePolicy = LifecyclePolicy()
 
