@@ -140,14 +140,14 @@ def learning_account(timeline_items: list[dict[str, Any]]) -> dict[str, Any]:
     """The personal learning account (个人学习账号, SPEC §2.6), folded from the credits
     service's canonical events in the student's timeline. Every line names the event it
     came from (`event_id`); a retake that is not better, a replaced attempt and a revoked
-    credit stay as lines, counted as nothing."""
+    credit stay as lines, counted as nothing. Independent of the timeline's order (events of
+    one instant are in no particular order): replacements and revocations apply last."""
     courses: dict[str, dict[str, Any]] = {}
     recognitions: dict[str, dict[str, Any]] = {}
+    revocations: list[tuple[str, dict[str, Any]]] = []
     for item in timeline_items:
         d, kind, event_id = item["data"], item["type"], item["id"]
         if kind == "course.completed":
-            if replaced := courses.get(d.get("replaces") or ""):
-                replaced["counted"] = False
             courses[event_id] = {
                 "event_id": event_id,
                 "time": item["time"],
@@ -190,7 +190,13 @@ def learning_account(timeline_items: list[dict[str, Any]]) -> dict[str, Any]:
                 "revoked": False,
                 "revoked_by": None,
             }
-        elif kind == "credit.revoked" and (line := recognitions.get(d.get("revokes") or "")):
+        elif kind == "credit.revoked":
+            revocations.append((event_id, d))
+    for line in list(courses.values()):
+        if replaced := courses.get(line["replaces"] or ""):
+            replaced["counted"] = False
+    for event_id, d in revocations:
+        if line := recognitions.get(d.get("revokes") or ""):
             line.update(revoked=True, revoked_by=event_id, revoked_on=d.get("on"))
     by_category = dict.fromkeys(COURSE_CATEGORIES, 0.0)
     by_source = dict.fromkeys(CREDIT_SOURCES, 0.0)
