@@ -123,3 +123,51 @@ async def test_the_credits_service_folds_courses_and_recognized_credit(
         result = await replay(conn, CREDITS, topics=TOPICS, policies=POLICIES, emit=False)
     assert result.events > 0
     assert await _projection(credits) == projection
+
+
+def certificate(event_type: str, student: str, number: str, **data: Any) -> dict[str, Any]:
+    return canonical(
+        cloudevent(event_type, student, {"certificate_no": number, **data}), "certificates"
+    )
+
+
+async def test_a_converted_certificate_gives_credit_and_its_revocation_takes_it_back(
+    credits: BatchProcessor,
+) -> None:
+    topic = TOPICS.outbound("certificates")
+    skill = {
+        "kind": "skill",
+        "title": "工业机器人操作与运维",  # in the shipped example table: 4 credits
+        "level": "junior",
+        "issuer_type": "x_certificate",
+        "issuer": "某培训评价组织",
+        "issued_on": "2026-05-20",
+    }
+    other = skill | {"title": "不在表中的证书"}
+    await credits.process(
+        [
+            record(topic, certificate("certificate.earned", "C1", "X-1", **skill)),  # held
+            record(topic, certificate("certificate.earned", "C1", "X-2", **other)),
+        ]
+    )
+    await credits.process(
+        [record(TOPICS.outbound("enrollment"), canonical(enrolled("C1"), "enrollment"))]
+    )
+    await credits.process(
+        [
+            record(topic, certificate("certificate.earned", "C1", "X-1", **skill)),  # again
+            record(topic, certificate("certificate.revoked", "C1", "X-1", on="2026-06-01")),
+        ]
+    )
+    out = await _outbox(credits)
+    [recognition] = [e for e in out if e["type"] == "credit.recognized"]
+    assert recognition["data"]["evidence"] == {"kind": "certificate", "reference": "X-1"}
+    assert (recognition["data"]["credits"], recognition["data"]["kind"]) == (4, "certificate")
+    assert recognition["data"]["policy_version"].startswith("default-")
+    [revocation] = [e for e in out if e["type"] == "credit.revoked"]
+    assert revocation["data"]["revokes"] == recognition["id"]
+    assert not [e for e in out if e["type"] == "submission.rejected"]
+    projection = await _projection(credits)
+    assert [(r["recognition_id"], r["revoked"]) for r in projection["recognitions"]] == [
+        ("certificate:X-1", True)
+    ]

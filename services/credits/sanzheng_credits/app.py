@@ -16,6 +16,7 @@ def routes(topics: TopicNames) -> Routes:
     return {
         topics.inbound("credits"): handlers.INBOUND,
         topics.outbound("enrollment"): handlers.ENROLLMENT,
+        topics.outbound("certificates"): handlers.CERTIFICATES,
     }
 
 

@@ -8,7 +8,14 @@ from sanzheng_credits.projection import CreditsState
 from sanzheng_credits.rules import better_than, check_course, recognition_twice, revocable
 from sanzheng_shared import known_students, pending
 from sanzheng_shared.consumer.context import Handler, HandlerContext, derived_id
-from sanzheng_shared.events.catalogue import CourseCompleted, CreditRecognized, CreditRevoked
+from sanzheng_shared.events.catalogue import (
+    CertificateEarned,
+    CertificateRevoked,
+    CourseCompleted,
+    CreditRecognized,
+    CreditRevoked,
+    Evidence,
+)
 from sanzheng_shared.events.envelope import CloudEvent
 
 SERVICE = "credits"
@@ -123,9 +130,101 @@ def credit_revoked(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
     )
 
 
+def certificate_recognition(certificate_no: str) -> str:
+    return f"certificate:{certificate_no}"
+
+
+def certificate_earned(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
+    """A skill certificate the policy's conversion table converts: `credit.recognized`
+    with the certificate as its evidence (certificates.events, accepted there already)."""
+    assert isinstance(data, CertificateEarned) and event.subject
+    if data.kind != "skill":
+        return
+    student = known_students.get(ctx, event.subject)
+    if student is None:  # the conversion table is the student's school's and cohort's
+        pending.hold(ctx, event, pending.STUDENT)
+        return
+    policy = ctx.policy_book.for_student(student.school_id, student.cohort, data.issued_on)
+    row = policy.credits.conversion_for(data.title, data.level, data.issuer_type)
+    if row is None:
+        return
+    state: CreditsState = ctx.state
+    rid = certificate_recognition(data.certificate_no)
+    current = state.recognitions.get(event.subject, rid)
+    if current is not None and not current["revoked"]:
+        return  # the same certificate again: one credit
+    recognized = CreditRecognized(
+        recognition_id=rid,
+        credits=row.credits,
+        kind="certificate",
+        category=row.category,
+        course_code=row.course_code,
+        practice_hours=row.practice_hours,
+        evidence=Evidence(kind="certificate", reference=data.certificate_no),
+        approver=f"policy {policy.version}",
+        on=data.issued_on,
+    )
+    state.recognitions.put(
+        {
+            "student_id": event.subject,
+            "recognition_id": rid,
+            "event_source": event.source,
+            "event_id": event.id,
+            "kind": "certificate",
+            "credits": row.credits,
+            "category": row.category,
+            "course_code": row.course_code,
+            "practice_hours": row.practice_hours,
+            "evidence": recognized.evidence.model_dump(mode="json"),
+            "approver": recognized.approver,
+            "on_date": data.issued_on,
+            "revoked": False,
+            "revoked_on": None,
+        }
+    )
+    canonical = recognized.model_dump(mode="json") | {
+        "certificate": {"title": data.title, "level": data.level, "issuer": data.issuer},
+        "policy_version": policy.version,
+    }
+    ctx.emit(
+        ctx.topics.outbound(SERVICE),
+        ctx.derive(event, type="credit.recognized", data=canonical),
+    )
+
+
+def certificate_revoked(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
+    """A revoked certificate revokes the credit it gave."""
+    assert isinstance(data, CertificateRevoked) and event.subject
+    state: CreditsState = ctx.state
+    current = state.recognitions.get(event.subject, certificate_recognition(data.certificate_no))
+    if current is None or current["revoked"]:
+        return
+    state.recognitions.update(current, revoked=True, revoked_on=data.on)
+    revokes = canonical_id(current["event_source"], current["event_id"], "credit.recognized")
+    revocation = CreditRevoked(
+        recognition_id=current["recognition_id"],
+        reason=f"certificate {data.certificate_no} revoked"
+        + (f": {data.reason}" if data.reason else ""),
+        on=data.on,
+    )
+    ctx.emit(
+        ctx.topics.outbound(SERVICE),
+        ctx.derive(
+            event,
+            type="credit.revoked",
+            data=revocation.model_dump(mode="json") | {"revokes": revokes},
+        ),
+    )
+
+
 INBOUND: dict[str, Handler] = {
     "course.completed": course_completed,
     "credit.recognized": credit_recognized,
     "credit.revoked": credit_revoked,
+}
+CERTIFICATES: dict[str, Handler] = {
+    "certificate.earned": certificate_earned,
+    "certificate.revoked": certificate_revoked,
+    **pending.IGNORED,
 }
 ENROLLMENT = known_students.enrollment_routes(INBOUND)

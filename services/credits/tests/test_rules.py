@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -107,3 +108,28 @@ def test_only_a_recognized_credit_can_be_revoked() -> None:
     for current in (None, {"revoked": True}):
         reasons = revocable("R1", current)
         assert [r.code for r in reasons] == ["CRS_UNKNOWN_RECOGNITION"]
+
+
+def test_the_conversion_table_converts_a_matching_skill_certificate() -> None:
+    policy = CreditsPolicy.model_validate(
+        {
+            "conversions": [
+                {"title": "Web前端开发", "min_level": "intermediate", "credits": 6},
+                {"title": "焊工", "issuer_type": "vocational_qualification", "credits": 2},
+            ]
+        }
+    )
+    web = policy.conversion_for("Web前端开发", "senior", "x_certificate")
+    assert web is not None and web.credits == 6
+    assert policy.conversion_for("Web前端开发", "junior", "x_certificate") is None  # below
+    assert policy.conversion_for("焊工", "junior", "x_certificate") is None  # other issuer
+    assert policy.conversion_for("焊工", "junior", "vocational_qualification") is not None
+    assert policy.conversion_for("电工", "senior", "x_certificate") is None  # not in the table
+
+
+def test_the_shipped_example_table_is_valid() -> None:
+    from sanzheng_shared.policy import PolicyBook
+
+    book = PolicyBook.load(None)
+    default = book.for_student("SCH001", 2024, date(2027, 6, 30))
+    assert default.credits.conversion_for("工业机器人操作与运维", "junior", "x_certificate")
