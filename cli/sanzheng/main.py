@@ -428,7 +428,7 @@ def what_if(
 @app.command()
 def replay(
     service: str = typer.Argument(
-        ..., help="enrollment | internship | labor-education | certificates | gateway"
+        ..., help="enrollment | internship | labor-education | certificates | credits | gateway"
     ),
     school: str | None = typer.Option(None, help="only this school's students"),
     student: str | None = typer.Option(None, help="only this student"),
@@ -767,12 +767,13 @@ def pending_expire(
 
 def all_specs() -> list:  # type: ignore[type-arg]
     from sanzheng_certificates.app import SPEC as CERTIFICATES
+    from sanzheng_credits.app import SPEC as CREDITS
     from sanzheng_enrollment.app import SPEC as ENROLLMENT
     from sanzheng_gateway.app import SPEC as GATEWAY
     from sanzheng_internship.app import SPEC as INTERNSHIP
     from sanzheng_labor_education.app import SPEC as LABOR
 
-    return [ENROLLMENT, INTERNSHIP, LABOR, CERTIFICATES, GATEWAY]
+    return [ENROLLMENT, INTERNSHIP, LABOR, CERTIFICATES, CREDITS, GATEWAY]
 
 
 DOCS_DIR = Path("docs/asyncapi")

@@ -34,7 +34,14 @@ from sanzheng_shared.db import roles
 from sanzheng_shared.kafka.topics import TopicNames, ensure_topics
 from sanzheng_shared.settings import Settings
 
-SERVICES = ("enrollment", "internship", "labor-education", "certificates", "gateway")
+SERVICES = (
+    "enrollment",
+    "internship",
+    "labor-education",
+    "certificates",
+    "credits",
+    "gateway",
+)
 REPLICA_PORT_STRIDE = 10  # certificates: 8004, certificates#2: 8014, certificates#3: 8024
 HEALTHY_SECONDS = 60.0  # a part that ran this long before it exited waits the shortest again
 MAX_DELAY = 30

@@ -4,7 +4,7 @@ set -euo pipefail
 # Every topic has its dead-letter topic `<topic>.dlq` (each is consumed by some service);
 # a DLQ topic takes 2 MiB messages: a dead letter is a message of up to 1 MiB plus headers.
 topics=(sis.rejections sis.rejections.dlq graduation.events graduation.events.dlq)
-for domain in enrollment internship labor-education certificates; do
+for domain in enrollment internship labor-education certificates credits; do
   topics+=("sis.${domain}" "sis.${domain}.dlq" "${domain}.events" "${domain}.events.dlq")
 done
 for topic in "${topics[@]}"; do

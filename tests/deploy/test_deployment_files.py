@@ -12,7 +12,14 @@ import yaml
 from sanzheng_shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICE_NAMES = ("enrollment", "internship", "labor-education", "certificates", "gateway")
+SERVICE_NAMES = (
+    "enrollment",
+    "internship",
+    "labor-education",
+    "certificates",
+    "credits",
+    "gateway",
+)
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 MANIFEST_FILES = sorted((ROOT / "deploy" / "kubernetes").rglob("*.yaml"))
 MANIFESTS = [doc for f in MANIFEST_FILES for doc in yaml.safe_load_all(f.read_text()) if doc]

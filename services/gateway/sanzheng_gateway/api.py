@@ -94,6 +94,20 @@ class StudentStatus(BaseModel):
     graduation: Decision | None
 
 
+class LearningAccount(BaseModel):
+    """The personal learning account (个人学习账号): every line names its `event_id`."""
+
+    student_id: str
+    total_credits: float
+    credits_by_category: dict[str, float]
+    credits_by_source: dict[str, float]
+    class_hours: float
+    practice_hours: float
+    practice_share: float | None
+    courses: list[dict[str, Any]]
+    recognitions: list[dict[str, Any]]
+
+
 class TimelineItem(BaseModel):
     seq: int
     id: str
@@ -398,6 +412,21 @@ def create_api(
         await visible_student(request, who, student_id, "timeline")
         async with connection(pool_of()) as conn:
             return [TimelineItem(**item) for item in await queries.timeline(conn, student_id)]
+
+    @app.get(
+        "/v1/students/{student_id}/learning-account",
+        response_model=LearningAccount,
+        responses={**NOT_FOUND, **AUTH},
+        summary="The credit bank account: credits by category and source, practice share,"
+        " conversions with their evidence, each line linked to its event",
+    )
+    async def get_learning_account(
+        request: Request, student_id: str, who: Reader
+    ) -> LearningAccount:
+        await visible_student(request, who, student_id, "learning-account")
+        async with connection(pool_of()) as conn:
+            items = await queries.timeline(conn, student_id)
+        return LearningAccount(student_id=student_id, **queries.learning_account(items))
 
     @app.get(
         "/v1/students/{student_id}/access-log",

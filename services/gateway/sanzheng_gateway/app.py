@@ -32,6 +32,7 @@ def routes(topics: TopicNames) -> Routes:
         topics.outbound("internship"): handlers.INTERNSHIP,
         topics.outbound("labor-education"): handlers.LABOR,
         topics.outbound("certificates"): handlers.CERTIFICATES,
+        topics.outbound("credits"): handlers.CREDITS,
         topics.graduation: handlers.GRADUATION,
     }
     # Each event folded into the read model is a span of the event's trace.

@@ -169,4 +169,9 @@ LABOR: dict[str, Handler] = {
 CERTIFICATES: dict[str, Handler] = {
     t: timeline_only for t in ("certificate.earned", "certificate.revoked")
 }
+# The learning account is folded from these timeline rows (queries.learning_account).
+CREDITS: dict[str, Handler] = {
+    **dict.fromkeys(("course.completed", "credit.recognized", "credit.revoked"), timeline_only),
+    **PENDING,
+}
 GRADUATION: dict[str, Handler] = {"graduation.eligibility_changed": eligibility_changed}

@@ -143,6 +143,102 @@ def status_from(timeline_items: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+COURSE_CATEGORIES = ("public-basic", "professional", "practice")
+CREDIT_SOURCES = ("course", "transfer", "certificate", "prior_learning")
+
+
+def learning_account(timeline_items: list[dict[str, Any]]) -> dict[str, Any]:
+    """The personal learning account (个人学习账号, SPEC §2.6), folded from the credits
+    service's canonical events in the student's timeline. Every line names the event it
+    came from (`event_id`); a retake that is not better, a replaced attempt and a revoked
+    credit stay as lines, counted as nothing. Independent of the timeline's order (events of
+    one instant are in no particular order): replacements and revocations apply last."""
+    courses: dict[str, dict[str, Any]] = {}
+    recognitions: dict[str, dict[str, Any]] = {}
+    revocations: list[tuple[str, dict[str, Any]]] = []
+    for item in timeline_items:
+        d, kind, event_id = item["data"], item["type"], item["id"]
+        if kind == "course.completed":
+            courses[event_id] = {
+                "event_id": event_id,
+                "time": item["time"],
+                **{
+                    k: d.get(k)
+                    for k in (
+                        "course_code",
+                        "course_name",
+                        "category",
+                        "term",
+                        "class_hours",
+                        "practice_hours",
+                        "credits",
+                        "score",
+                        "passed",
+                    )
+                },
+                "counted": bool(d.get("counted", True)),
+                "replaces": d.get("replaces"),
+                "duplicate_of": d.get("duplicate_of"),
+            }
+        elif kind == "credit.recognized":
+            recognitions[event_id] = {
+                "event_id": event_id,
+                "time": item["time"],
+                **{
+                    k: d.get(k)
+                    for k in (
+                        "recognition_id",
+                        "kind",
+                        "category",
+                        "course_code",
+                        "credits",
+                        "practice_hours",
+                        "evidence",
+                        "approver",
+                        "on",
+                    )
+                },
+                "revoked": False,
+                "revoked_by": None,
+            }
+        elif kind == "credit.revoked":
+            revocations.append((event_id, d))
+    for line in list(courses.values()):
+        if replaced := courses.get(line["replaces"] or ""):
+            replaced["counted"] = False
+    for event_id, d in revocations:
+        if line := recognitions.get(d.get("revokes") or ""):
+            line.update(revoked=True, revoked_by=event_id, revoked_on=d.get("on"))
+    by_category = dict.fromkeys(COURSE_CATEGORIES, 0.0)
+    by_source = dict.fromkeys(CREDIT_SOURCES, 0.0)
+    class_hours = practice_hours = 0.0
+    for c in courses.values():
+        if not c["counted"]:
+            continue
+        class_hours += float(c["class_hours"] or 0)
+        practice_hours += float(c["practice_hours"] or 0)
+        if c["passed"]:
+            by_category[c["category"]] = by_category.get(c["category"], 0.0) + float(c["credits"])
+            by_source["course"] += float(c["credits"])
+    for r in recognitions.values():
+        if r["revoked"]:
+            continue
+        credits = float(r["credits"] or 0)
+        by_category[r["category"]] = by_category.get(r["category"], 0.0) + credits
+        by_source[r["kind"]] = by_source.get(r["kind"], 0.0) + credits
+    return {
+        "total_credits": sum(by_source.values()),
+        "credits_by_category": by_category,
+        "credits_by_source": by_source,
+        "class_hours": class_hours,
+        "practice_hours": practice_hours,
+        # The seed asks for practice teaching of more than half of all class hours.
+        "practice_share": round(practice_hours / class_hours, 4) if class_hours else None,
+        "courses": list(courses.values()),
+        "recognitions": list(recognitions.values()),
+    }
+
+
 async def cohort(
     conn: Any,
     school_id: str,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -249,3 +250,36 @@ def test_percent_encoded_header_values_are_decoded() -> None:
     headers["ce-source"] = "sis%2FSCH001"
     (ready,) = check(body, headers["content-type"], "SCH001", headers.items())
     assert ready.event.source == "sis/SCH001"
+
+
+def test_the_learning_account_does_not_depend_on_the_timeline_order() -> None:
+    from sanzheng_gateway.queries import learning_account
+
+    def item(event_id: str, type_: str, **data: Any) -> dict[str, Any]:
+        return {"id": event_id, "type": type_, "time": None, "data": data}
+
+    course = {"course_code": "C1", "category": "practice", "class_hours": 36, "credits": 2}
+    items = [
+        item("a", "course.completed", **course, practice_hours=10, passed=False, counted=True),
+        item("b", "course.completed", **course, practice_hours=36, passed=True, replaces="a"),
+        item(
+            "r",
+            "credit.recognized",
+            recognition_id="R",
+            kind="transfer",
+            category="practice",
+            credits=1,
+            evidence={"kind": "transcript", "reference": "T"},
+        ),
+        item("x", "credit.revoked", recognition_id="R", revokes="r", on="2026-01-01"),
+    ]
+    forward, backward = learning_account(items), learning_account(items[::-1])
+    for account in (forward, backward):
+        assert account["credits_by_category"]["practice"] == 2
+        assert account["credits_by_source"] == {
+            "course": 2,
+            "transfer": 0,
+            "certificate": 0,
+            "prior_learning": 0,
+        }
+        assert account["practice_share"] == 1.0

@@ -225,6 +225,60 @@ class CertificateRevoked(EventData):
     on: date
 
 
+CourseCategory = Literal["public-basic", "professional", "practice"]
+RecognitionKind = Literal["transfer", "certificate", "prior_learning"]
+
+
+class CourseCompleted(EventData):
+    """A course of the program, completed (passed or failed) in a term (SPEC §2.6). The
+    result is a `score` (0-100, passed from 60) or `passed`; with both, `passed` wins."""
+
+    course_code: str = Field(min_length=1, max_length=50)
+    course_name: str = Field(min_length=1, max_length=200)
+    category: CourseCategory
+    class_hours: float = Field(gt=0, le=2000)
+    practice_hours: float = Field(ge=0, le=2000)
+    credits: float = Field(ge=0, le=100)
+    score: float | None = Field(default=None, ge=0, le=100)
+    passed: bool | None = None
+    term: str = Field(min_length=1, max_length=20)
+
+    @model_validator(mode="after")
+    def _has_result(self) -> CourseCompleted:
+        if self.score is None and self.passed is None:
+            raise ValueError("a completed course needs `score` or `passed`")
+        if self.passed is None:
+            self.passed = (self.score or 0) >= 60
+        return self
+
+
+class Evidence(EventData):
+    kind: str = Field(min_length=1, max_length=50)
+    reference: str = Field(min_length=1, max_length=200)
+
+
+class CreditRecognized(EventData):
+    """Credit from outside the program (transfer, a converted certificate, prior
+    learning), with its evidence and approver; `course_code` names the course it exempts
+    from (免修), if any. `recognition_id` is what `credit.revoked` names."""
+
+    recognition_id: str = Field(min_length=1, max_length=100)
+    credits: float = Field(gt=0, le=100)
+    kind: RecognitionKind
+    category: CourseCategory = "professional"
+    course_code: str | None = Field(default=None, max_length=50)
+    practice_hours: float = Field(default=0, ge=0, le=2000)
+    evidence: Evidence
+    approver: str = Field(min_length=1, max_length=100)
+    on: date | None = None
+
+
+class CreditRevoked(EventData):
+    recognition_id: str = Field(min_length=1, max_length=100)
+    reason: str | None = Field(default=None, max_length=500)
+    on: date
+
+
 class RejectionReason(EventData):
     code: str
     message: str
@@ -296,6 +350,9 @@ DATA_MODELS: dict[str, type[EventData]] = {
     "labor_education.exempted": LaborEducationExempted,
     "certificate.earned": CertificateEarned,
     "certificate.revoked": CertificateRevoked,
+    "course.completed": CourseCompleted,
+    "credit.recognized": CreditRecognized,
+    "credit.revoked": CreditRevoked,
     "submission.rejected": SubmissionRejected,
     "enrollment.conflict": EnrollmentConflict,
     "submission.held": SubmissionHeld,
@@ -325,6 +382,7 @@ INBOUND_TYPES: dict[str, frozenset[str]] = {
     ),
     "labor-education": frozenset({"labor_education.completed", "labor_education.exempted"}),
     "certificates": frozenset({"certificate.earned", "certificate.revoked"}),
+    "credits": frozenset({"course.completed", "credit.recognized", "credit.revoked"}),
 }
 
 

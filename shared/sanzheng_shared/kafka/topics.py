@@ -13,7 +13,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from sanzheng_shared.logging import get_logger
 
-DOMAINS = ("enrollment", "internship", "labor-education", "certificates")
+DOMAINS = ("enrollment", "internship", "labor-education", "certificates", "credits")
 # A dead letter is the original message (up to the broker's 1 MiB) plus a few headers, so a
 # DLQ topic takes larger messages than the others (compose and Strimzi set the same).
 DLQ_MAX_MESSAGE_BYTES = 2 * 1024 * 1024

@@ -72,6 +72,52 @@ class LaborEducationPolicy(_Strict):
     makeup_in_summer: bool = True
 
 
+class Conversion(_Strict):
+    """A skill certificate that converts to credit (学分银行 认定、转换): its `title`, at or
+    above `min_level`, from `issuer_type` (any when unset), exempts from `course_code` (免修)
+    and gives `credits` in `category`."""
+
+    title: str = Field(min_length=1)
+    min_level: Literal["junior", "intermediate", "senior"] = "junior"
+    issuer_type: (
+        Literal["x_certificate", "skill_level_recognition", "vocational_qualification"] | None
+    ) = None
+    course_code: str | None = None
+    category: Literal["public-basic", "professional", "practice"] = "professional"
+    credits: float = Field(gt=0)
+    practice_hours: float = Field(default=0, ge=0)
+
+
+class CreditsPolicy(_Strict):
+    """The credit bank (SPEC §2.6): by default 16-18 class hours make a credit. A course's
+    credits may differ from its hours by up to `tolerance` credits (rounding to halves)."""
+
+    min_hours_per_credit: float = Field(default=16, gt=0)
+    max_hours_per_credit: float = Field(default=18, gt=0)
+    tolerance: float = Field(default=0.5, ge=0)
+    conversions: list[Conversion] = []
+
+    def conversion_for(
+        self, title: str, level: str | None, issuer_type: str | None
+    ) -> Conversion | None:
+        """The first row that converts this certificate, if any."""
+        rank = LEVELS.index(level) if level in LEVELS else -1
+        for row in self.conversions:
+            if (
+                row.title == title
+                and rank >= LEVELS.index(row.min_level)
+                and row.issuer_type in (None, issuer_type)
+            ):
+                return row
+        return None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CreditsPolicy:
+        if self.max_hours_per_credit < self.min_hours_per_credit:
+            raise ValueError("max_hours_per_credit is below min_hours_per_credit")
+        return self
+
+
 class MinimumWage(_Strict):
     """The local monthly minimum wage (最低工资标准, its lowest tier) from a date, for the
     administrative divisions whose code starts with `region` (the 3rd-8th characters of an
@@ -103,6 +149,7 @@ class GraduationPolicy(_Strict):
     requirements: list[Requirement] = Field(min_length=1)
     internship_rules: dict[InternshipRule, Severity]
     labor_education: LaborEducationPolicy = LaborEducationPolicy()
+    credits: CreditsPolicy = CreditsPolicy()
     minimum_wages: list[MinimumWage] = []
     lifecycle: LifecyclePolicy = LifecyclePolicy()
     pending: PendingPolicy = PendingPolicy()

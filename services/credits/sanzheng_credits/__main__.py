@@ -1,0 +1,3 @@
+from sanzheng_credits.app import main
+
+main()
