@@ -152,6 +152,13 @@ def bench(
         False, "--markdown", help="also print the table in Markdown (for docs/scaling.md)"
     ),
     seed: int = typer.Option(2026, help="seed of the synthetic province"),
+    count_statements: bool = typer.Option(
+        False,
+        "--count-statements",
+        help="load pg_stat_statements into the embedded PostgreSQL to count every SQL "
+        "statement; it costs throughput (about a third end to end here), so figures of such "
+        "a run are not comparable",
+    ),
     report: Path | None = typer.Option(  # noqa: B008
         None,
         "--report",
@@ -204,7 +211,9 @@ def bench(
     settings = get_settings()
     configure_logging("sanzheng", "WARNING", "console")
     console = Console()
-    config = BenchConfig(students, rate, latency_seconds, seed, naive_events, chosen)
+    config = BenchConfig(
+        students, rate, latency_seconds, seed, naive_events, count_statements, chosen
+    )
     console.print(f"stages: {', '.join(chosen)}")
     results = asyncio.run(run_bench(config, settings, console))
     write_outputs(results, out, None if no_chart else chart, console, markdown)

@@ -63,7 +63,8 @@ def test_a_small_bench_completes_and_writes_every_figure(tmp_path: Path) -> None
 
     results = json.loads(out.read_text())
     stages = results["stages"]
-    assert results["statement_source"] == "pg_stat_statements"  # loaded in its own database
+    # By default the bench does not load pg_stat_statements (it costs throughput).
+    assert results["statement_source"] in ("pg_stat_database", "sanzheng_db_statements_total")
     _positive(stages["raw"], "events", "seconds", "events_per_s", "copy_per_s")
     _positive(stages["naive"], "events", "seconds", "events_per_s")
     _cost(stages["naive"])

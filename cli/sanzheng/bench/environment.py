@@ -11,33 +11,56 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import shutil
 import tempfile
-import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-import httpx
 
+from sanzheng.bench.system import BenchSystem
 from sanzheng.embedded import EmbeddedDatabase, free_port
-from sanzheng.supervisor import Infrastructure, ServiceProcess, System
+from sanzheng.supervisor import Infrastructure
 from sanzheng_shared.kafka.topics import TopicNames, ensure_topics
 from sanzheng_shared.logging import get_logger
 from sanzheng_shared.settings import Settings
 
 log = get_logger(__name__)
 
-STATEMENTS_METRIC = "sanzheng_db_statements_total"
+
+OWN_STATEMENTS: Counter[str] = Counter()
+"""Statements the bench itself sent, per database: taken off pg_stat_database's counts."""
+
+
+class _CountingConnection(asyncpg.Connection):  # type: ignore[misc]
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        self._count()
+        return await super().execute(*args, **kwargs)
+
+    async def fetch(self, *args: Any, **kwargs: Any) -> Any:
+        self._count()
+        return await super().fetch(*args, **kwargs)
+
+    async def fetchval(self, *args: Any, **kwargs: Any) -> Any:
+        self._count()
+        return await super().fetchval(*args, **kwargs)
+
+    async def fetchrow(self, *args: Any, **kwargs: Any) -> Any:
+        self._count()
+        return await super().fetchrow(*args, **kwargs)
+
+    def _count(self) -> None:
+        OWN_STATEMENTS[self._params.database] += 1
 
 
 async def connect(url: str) -> Any:
-    """A connection whose own statements pg_stat_statements does not count (when loaded)."""
-    conn = await asyncpg.connect(url)
+    """A connection whose statements the stage's counts leave out: pg_stat_statements does
+    not track them, and the pg_stat_database figures have them taken off."""
+    conn = await asyncpg.connect(url, connection_class=_CountingConnection)
     with contextlib.suppress(asyncpg.PostgresError):
         await conn.execute("SET pg_stat_statements.track = 'none'")
     return conn
@@ -55,7 +78,10 @@ class BenchEnvironment:
     databases: list[str] = field(default_factory=list)
 
     @classmethod
-    async def open(cls, settings: Settings) -> BenchEnvironment:
+    async def open(cls, settings: Settings, count_statements: bool = False) -> BenchEnvironment:
+        """Use the configured broker and database, or start embedded ones. With
+        `count_statements`, the embedded PostgreSQL loads pg_stat_statements: it counts every
+        statement, and costs throughput (about a third end to end, measured here)."""
         workdir = None
         infra = None
         if not settings.kafka_bootstrap or not settings.database_url:
@@ -64,7 +90,7 @@ class BenchEnvironment:
                 Infrastructure.start, settings.model_copy(update={"data_dir": workdir})
             )
             try:
-                if infra.database is not None:
+                if infra.database is not None and count_statements:
                     await _with_pg_stat_statements(infra.database)
             except BaseException:
                 await asyncio.to_thread(infra.stop)
@@ -74,11 +100,13 @@ class BenchEnvironment:
         env = cls(settings, bootstrap, admin, infra, workdir)
         conn = await connect(admin)
         try:
-            await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-            await conn.fetchval("SELECT count(*) FROM pg_stat_statements")
-            env.statement_source = "pg_stat_statements"
-        except asyncpg.PostgresError:
-            env.statement_source = "pg_stat_database"
+            loaded = await conn.fetchval(
+                "SELECT setting LIKE '%pg_stat_statements%' FROM pg_settings"
+                " WHERE name = 'shared_preload_libraries'"
+            )
+            if loaded:
+                await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+                env.statement_source = "pg_stat_statements"
         finally:
             await conn.close()
         return env
@@ -154,7 +182,9 @@ class BenchEnvironment:
                 " FROM pg_stat_database WHERE datname = $1",
                 name,
             )
-            return {"transactions": int(row["xacts"]), "rows_written": int(row["rows_written"])}
+            # Each of the bench's own statements there ran as a transaction of its own.
+            xacts = int(row["xacts"]) - OWN_STATEMENTS[name]
+            return {"transactions": xacts, "rows_written": int(row["rows_written"])}
         finally:
             await conn.close()
 
@@ -167,65 +197,6 @@ class BenchEnvironment:
         return BenchSystem(
             settings, Infrastructure(self.bootstrap, url), stream_logs=False, echo=lambda _l: None
         )
-
-
-@dataclass
-class BenchSystem(System):
-    def env_for(self, svc: ServiceProcess) -> dict[str, str]:
-        env = super().env_for(svc)
-        env["SANZHENG_TOPIC_PREFIX"] = self.settings.topic_prefix
-        env["SANZHENG_TOPIC_PARTITIONS"] = str(self.settings.topic_partitions)
-        env.setdefault("SANZHENG_LOG_LEVEL", "WARNING")
-        return env
-
-    async def wait_ready_each(self, timeout: float = 180.0) -> float:
-        """Wait (polling fast) until every service answers /readyz; returns time.time() then."""
-        deadline = time.monotonic() + timeout
-        async with httpx.AsyncClient(timeout=2.0) as client:
-            for svc in self.services:
-                while True:
-                    with contextlib.suppress(httpx.HTTPError):
-                        if (await client.get(svc.url + "/readyz")).status_code == 200:
-                            break
-                    if time.monotonic() > deadline:
-                        raise TimeoutError(f"{svc.name} not ready after {timeout:.0f}s")
-                    await asyncio.sleep(0.05)
-        return time.time()
-
-    def peak_rss_mb(self) -> dict[str, float]:
-        """VmHWM of each service process (the peak resident set since it started)."""
-        out: dict[str, float] = {}
-        for svc in self.services:
-            if svc.process is None or svc.process.returncode is not None:
-                continue
-            with contextlib.suppress(OSError):
-                status = Path(f"/proc/{svc.process.pid}/status").read_text()
-                if m := re.search(r"^VmHWM:\s+(\d+) kB", status, re.M):
-                    out[svc.name] = round(int(m.group(1)) / 1024, 1)
-        return out
-
-    async def statement_metric(self) -> dict[str, float] | None:
-        """`sanzheng_db_statements_total` per service from /metrics, when the services have it."""
-        found: dict[str, float] = {}
-        async with httpx.AsyncClient(timeout=5.0) as client:
-            for svc in self.services:
-                try:
-                    text = (await client.get(svc.url + "/metrics")).text
-                except httpx.HTTPError:
-                    continue
-                values = [
-                    float(line.rsplit(" ", 1)[1])
-                    for line in text.splitlines()
-                    if line.startswith(STATEMENTS_METRIC + "{")
-                    or line.startswith(STATEMENTS_METRIC + " ")
-                ]
-                if values:
-                    found[svc.name] = sum(values)
-        return found or None
-
-    @property
-    def restarts(self) -> int:
-        return sum(svc.backoff.total for svc in self.services)
 
 
 def _with_database(url: str, name: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 from rich.table import Table
 
 Row = tuple[str, str, str, str, str, str, str]
-HEADER: Row = ("stage", "messages", "seconds", "events/s", "ratio", "SQL/event", "peak RSS MB")
+HEADER: Row = ("stage", "messages", "seconds", "events/s", "ratio", "SQL per event", "peak RSS MB")
 
 
 def ratios(stages: dict[str, Any]) -> dict[str, float]:
@@ -30,7 +30,8 @@ def _cost(figures: dict[str, Any]) -> str:
     if "statements_per_event" in figures:
         return f"{figures['statements_per_event']:.1f}"
     if "transactions_per_event" in figures:
-        return f"{figures['transactions_per_event']:.2f} tx"
+        tx, written = figures["transactions_per_event"], figures["rows_written_per_event"]
+        return f"{tx:.2f} tx, {written:.1f} rows"
     return "—"
 
 
@@ -132,13 +133,23 @@ def markdown(results: dict[str, Any]) -> str:
     if lat := latency_rows(results):
         lines += ["", "| latency at a fixed offered load | value |", "|---|---|"]
         lines += [f"| {a} | {b} |" for a, b in lat]
-    source = results.get("statement_source")
+    stages = results["stages"]
+    used = {
+        f["statements_source"]
+        for f in [
+            stages.get("naive", {}),
+            stages.get("end_to_end", {}),
+            *stages.get("services", {}).values(),
+        ]
+        if "statements_source" in f
+    }
+    source = ", ".join(f"`{u}`" for u in sorted(used)) or "—"
     machine = results["machine"]
     load = machine.get("load_average_1_5_15_after")
     busy = f", load average {load[1]:.1f} (5 min) at the end" if load else ""
     lines += [
         "",
-        f"SQL/event from `{source}`; {machine['cpus']} CPUs{busy};"
+        f"SQL per event from {source}; {machine['cpus']} CPUs{busy};"
         f" the run took {results.get('seconds', 0):,.0f} s.",
     ]
     return "\n".join(lines)

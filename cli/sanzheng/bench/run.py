@@ -57,6 +57,7 @@ class BenchConfig:
     latency_seconds: float = 30.0
     seed: int = 2026
     naive_events: int = 50_000
+    count_statements: bool = False
     stages: list[str] = field(default_factory=lambda: list(STAGES))
 
 
@@ -85,10 +86,10 @@ async def run_bench(config: BenchConfig, settings: Settings, console: Console) -
     from sanzheng.main import all_specs
 
     specs = {spec.name: spec for spec in all_specs()}
-    env = await BenchEnvironment.open(settings)
+    env = await BenchEnvironment.open(settings, config.count_statements)
     console.print(
         f"broker {env.bootstrap}, PostgreSQL {'embedded' if env.infra else 'external'};"
-        f" SQL statements counted with {env.statement_source}"
+        f" SQL cost counted with {env.statement_source}"
     )
     stages: dict[str, Any] = {}
     started = datetime.now(UTC)

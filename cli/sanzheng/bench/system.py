@@ -1,0 +1,76 @@
+"""Service processes as `sanzheng up` runs them, on one stage's database and topics, and
+what the bench reads from them: readiness, peak RSS, the statement counter."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from sanzheng.supervisor import ServiceProcess, System
+
+STATEMENTS_METRIC = "sanzheng_db_statements_total"
+
+
+@dataclass
+class BenchSystem(System):
+    def env_for(self, svc: ServiceProcess) -> dict[str, str]:
+        env = super().env_for(svc)
+        env["SANZHENG_TOPIC_PREFIX"] = self.settings.topic_prefix
+        env["SANZHENG_TOPIC_PARTITIONS"] = str(self.settings.topic_partitions)
+        env.setdefault("SANZHENG_LOG_LEVEL", "WARNING")
+        return env
+
+    async def wait_ready_each(self, timeout: float = 180.0) -> float:
+        """Wait (polling fast) until every service answers /readyz; returns time.time() then."""
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            for svc in self.services:
+                while True:
+                    with contextlib.suppress(httpx.HTTPError):
+                        if (await client.get(svc.url + "/readyz")).status_code == 200:
+                            break
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"{svc.name} not ready after {timeout:.0f}s")
+                    await asyncio.sleep(0.05)
+        return time.time()
+
+    def peak_rss_mb(self) -> dict[str, float]:
+        """VmHWM of each service process (the peak resident set since it started)."""
+        out: dict[str, float] = {}
+        for svc in self.services:
+            if svc.process is None or svc.process.returncode is not None:
+                continue
+            with contextlib.suppress(OSError):
+                status = Path(f"/proc/{svc.process.pid}/status").read_text()
+                if m := re.search(r"^VmHWM:\s+(\d+) kB", status, re.M):
+                    out[svc.name] = round(int(m.group(1)) / 1024, 1)
+        return out
+
+    async def statement_metric(self) -> dict[str, float] | None:
+        """`sanzheng_db_statements_total` per service from /metrics, when the services have it."""
+        found: dict[str, float] = {}
+        async with httpx.AsyncClient(timeout=5.0) as client:
+            for svc in self.services:
+                try:
+                    text = (await client.get(svc.url + "/metrics")).text
+                except httpx.HTTPError:
+                    continue
+                values = [
+                    float(line.rsplit(" ", 1)[1])
+                    for line in text.splitlines()
+                    if line.startswith(STATEMENTS_METRIC + "{")
+                    or line.startswith(STATEMENTS_METRIC + " ")
+                ]
+                if values:
+                    found[svc.name] = sum(values)
+        return found or None
+
+    @property
+    def restarts(self) -> int:
+        return sum(svc.backoff.total for svc in self.services)
