@@ -72,3 +72,38 @@ async def test_a_killed_broker_is_named_and_restarted_on_its_port(settings, tmp_
 
 async def _said(lines: list[str], text: str) -> bool:
     return any(text in line for line in lines)
+
+
+async def test_a_killed_embedded_database_is_named_and_restarted_with_its_data(
+    settings, tmp_path: Path
+) -> None:
+    import os
+    import signal
+
+    import asyncpg
+
+    from sanzheng.embedded import EmbeddedDatabase
+
+    database = await asyncio.to_thread(EmbeddedDatabase.start, tmp_path / "data")
+    settings = settings.model_copy(update={"data_dir": tmp_path, "database_url": None})
+    lines: list[str] = []
+    infra = Infrastructure(settings.kafka_bootstrap or "", database.url, database=database)
+    system = System(settings, infra, echo=lines.append)
+    conn = await asyncpg.connect(database.url)
+    await conn.execute("CREATE TABLE kept (n int); INSERT INTO kept VALUES (42)")
+    await conn.close()
+    watcher = asyncio.create_task(system.watch_infrastructure(every=0.2))
+    try:
+        pid = int((Path(database.server.pgdata) / "postmaster.pid").read_text().split()[0])
+        os.kill(pid, signal.SIGKILL)
+        await eventually(lambda: _said(lines, "restarted"), timeout=60)
+        assert any("postgres" in line and "exited" in line for line in lines), lines
+        conn = await asyncpg.connect(database.url)  # the same address as before
+        try:
+            assert await conn.fetchval("SELECT n FROM kept") == 42, "the data survived"
+        finally:
+            await conn.close()
+    finally:
+        system._stopping = True
+        watcher.cancel()
+        infra.stop()
