@@ -281,6 +281,10 @@ class OutboxRelay:
             return 0
         by_partition: dict[tuple[str, int], list[_Row]] = {}
         failed: list[BaseException] = []
+        # Partitions as the broker has them now, not as cached: an in-memory broker that
+        # restarted empty may have a topic back with fewer partitions, and Tansu acknowledges
+        # a send to one that no longer exists (nobody can ever read it).
+        await self._producer.client.force_metadata_update()
         for topic in dict.fromkeys(r.topic for r in rows):
             partitions = await self._partitions(topic)
             of_topic = [r for r in rows if r.topic == topic]

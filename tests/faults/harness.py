@@ -47,7 +47,7 @@ from aiokafka import AIOKafkaProducer
 
 from sanzheng.embedded import EmbeddedBroker, EmbeddedDatabase, free_port, wait_for_port
 from sanzheng.synthetic import ProvinceGenerator, Student
-from sanzheng_shared.kafka.topics import DOMAINS, TopicNames
+from sanzheng_shared.kafka.topics import DOMAINS, TopicNames, ensure_topics
 from sanzheng_shared.testing import fetch, read_topic
 from tests.e2e.test_up import RunningSystem
 from tests.oracle import expected_missing
@@ -61,6 +61,7 @@ SCHEMAS = {
 OUTBOUND = ("enrollment.events", "internship.events", "labor-education.events")
 RAISE_PREFIX = "poison-raise-"
 FAILPOINTS = ("before_db_commit", "after_db_commit", "relay_mid_round")
+PARTITIONS = 6  # SANZHENG_TOPIC_PARTITIONS' default
 SESSION_TIMEOUT_S = 10  # aiokafka's default session.timeout.ms
 
 
@@ -427,6 +428,10 @@ class Chaos:
         port = int(self.bootstrap.rsplit(":", 1)[1])
         self.broker.stop()
         self.broker = await asyncio.to_thread(_broker_on, port, self.dir / "tansu.log")
+        # What the operator (or `up`'s supervisor, issue 16) does after an in-memory broker
+        # came back empty: the topics again, with their partitions, before clients auto-create
+        # some of them with the broker's default (Tansu: 4) and miss the others (the DLQs).
+        await ensure_topics(self.bootstrap, self.topics.all(), PARTITIONS)
         self.figures.faults["broker_restart"] += 1
         return "broker restarted empty on its address"
 
