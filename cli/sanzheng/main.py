@@ -337,11 +337,22 @@ URL_OPTION = typer.Option(None, "--url", help="gateway URL (default: from SANZHE
 
 
 @app.command()
-def status(student_id: str, token: str | None = TOKEN_OPTION, url: str | None = URL_OPTION) -> None:
-    """A student's graduation decision and what is missing (GET /v1/students/{id})."""
+def status(
+    student_id: str | None = typer.Argument(
+        None, help="a student id; without one, the embedded parts of `sanzheng up`"
+    ),
+    token: str | None = TOKEN_OPTION,
+    url: str | None = URL_OPTION,
+) -> None:
+    """A student's graduation decision and what is missing (GET /v1/students/{id}); without
+    a student, the embedded broker and database of `sanzheng up`: their addresses, how
+    often they were restarted and when last."""
     from rich.console import Console
     from rich.table import Table
 
+    if student_id is None:
+        _parts_status(Console())
+        return
     answer = _api(f"/v1/students/{student_id}", token, url)
     console = Console()
     enrollment = answer.get("enrollment") or {}
@@ -363,6 +374,23 @@ def status(student_id: str, token: str | None = TOKEN_OPTION, url: str | None = 
         table.add_row(r["code"], "yes" if r["met"] else "[red]no[/red]", r["detail"])
     console.print(table)
     console.print(f"policy {decision['policy_version']}")
+
+
+def _parts_status(console: Any) -> None:
+    import json
+
+    from rich.table import Table
+
+    path = get_settings().data_dir / "parts.json"
+    if not path.exists():
+        console.print(f"no embedded parts recorded in {path} (is `sanzheng up` running here?)")
+        raise typer.Exit(1)
+    table = Table("part", "address", "restarts", "last restart (UTC)")
+    for name, part in json.loads(path.read_text()).items():
+        table.add_row(
+            name, part["address"], str(part["restarts"]), part.get("last_restart") or "never"
+        )
+    console.print(table)
 
 
 @app.command()
