@@ -1,9 +1,8 @@
 """schemathesis against the gateway's OpenAPI: generated requests to every operation never
 get a 5xx, and every response matches the documented schema (status, content type, body).
 Negative mode too: requests that break the schema on purpose get a documented 4xx, never a
-5xx. (No stateful run: the API documents no links between operations, so there is no
-sequence for schemathesis to follow; the issue's cases are named tests in
-test_security.py.)
+5xx. And stateful: the cohort list links to its students' status, decision and timeline
+(OpenAPI links), and schemathesis follows them in sequences, checking every answer.
 
 The gateway runs as its own process here: schemathesis calls it synchronously, which would
 otherwise block the event loop the gateway serves from."""
@@ -130,3 +129,44 @@ def fuzz(
         case.call_and_validate(base_url=base_url, headers=headers, checks=checks)
 
     call()
+
+
+def test_sequences_that_follow_the_documented_links_never_fail(
+    gateway: RunningGateway, gateway_process: str, students: dict[str, str]
+) -> None:
+    api = schemathesis.openapi.from_url(gateway_process + "/openapi.json")
+    links = api.raw_schema["paths"]["/v1/schools/{school_id}/graduation"]["get"]["responses"][
+        "200"
+    ]["links"]
+    assert {"StudentStatus", "StudentGraduation", "StudentTimeline"} <= set(links)
+    headers = gateway.headers("counselor-1")
+    followed: list[str] = []
+
+    class Workflow(api.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"base_url": gateway_process, "headers": headers}
+
+        def before_call(self, case: Any) -> None:
+            # A sequence starts from the counselor's own school list (random ids are 404s).
+            if case.operation.path == "/v1/schools/{school_id}/graduation" and (
+                case.path_parameters
+            ):
+                case.path_parameters["school_id"] = "SCH001"
+                case.query = {}
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            followed.append(f"{case.operation.label} {response.status_code}")
+            case.validate_response(response, checks=CHECKS)
+
+    Workflow.run(
+        settings=settings(
+            max_examples=15,
+            stateful_step_count=4,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    # The links were followed from a real list to a real student, not only guessed.
+    assert any(
+        f.startswith("GET /v1/students/{student_id}") and f.endswith(" 200") for f in followed
+    ), followed[:20]

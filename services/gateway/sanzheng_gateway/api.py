@@ -132,6 +132,22 @@ class Progress(BaseModel):
     of: int
 
 
+def _student_link(path: str, what: str) -> dict[str, Any]:
+    return {
+        "operationRef": "#/paths/" + path.replace("/", "~1") + "/get",
+        "parameters": {"student_id": "$response.body#/students/0/student_id"},
+        "description": f"{what} of the first student on the page",
+    }
+
+
+# OpenAPI links: a client (and schemathesis' stateful run) can follow a list to its students.
+STUDENT_LINKS = {
+    "StudentStatus": _student_link("/v1/students/{student_id}", "The status"),
+    "StudentGraduation": _student_link("/v1/students/{student_id}/graduation", "The decision"),
+    "StudentTimeline": _student_link("/v1/students/{student_id}/timeline", "The timeline"),
+}
+
+
 class CohortPage(BaseModel):
     school_id: str
     total: int
@@ -456,7 +472,7 @@ def create_api(
         "/v1/schools/{school_id}/graduation",
         response_model=CohortPage,
         responses={
-            200: {"content": {"text/csv": {}, export.XLSX_TYPE: {}}},
+            200: {"content": {"text/csv": {}, export.XLSX_TYPE: {}}, "links": STUDENT_LINKS},
             **NOT_FOUND,
             **AUTH,
         },
