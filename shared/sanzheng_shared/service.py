@@ -24,6 +24,9 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from sanzheng_shared import failpoints
+from sanzheng_shared.clock import ClockJob
+from sanzheng_shared.clock import run_periodically as run_clock
+from sanzheng_shared.clock import topic as clock_topic
 from sanzheng_shared.connectivity import BrokerProbe
 from sanzheng_shared.consumer.batch import BatchProcessor, Routes
 from sanzheng_shared.consumer.rebalance import SeekToStoredOffsets
@@ -57,6 +60,15 @@ class ServiceSpec:
     """Keeps a view of students from enrollment.events, and holds early submissions."""
     state: Callable[[], ProjectionState] = ProjectionState
     """The service's projection as one batch loads, folds and saves it."""
+    clock: ClockJob | None = None
+    """Events the service raises itself when a date passes (folded like the broker's)."""
+
+    def all_routes(self, topics: TopicNames) -> Routes:
+        """What the fold routes: the subscribed topics and the clock's pseudo-topic."""
+        routes = dict(self.routes(topics))
+        if self.clock is not None:
+            routes[clock_topic(self.name)] = dict(self.clock.handlers)
+        return routes
 
     @property
     def schema(self) -> str:
@@ -103,6 +115,7 @@ class ServiceRuntime:
         self.relay: OutboxRelay | None = None
         self.http: EmbeddedHttpServer | None = None
         self.pruner: asyncio.Task[None] | None = None
+        self.clock_task: asyncio.Task[None] | None = None
         self.probe: BrokerProbe | None = None
         self._subscribers: list[tuple[str, Any]] = []
         self._started_at = time.time()
@@ -272,7 +285,7 @@ class ServiceRuntime:
             service=self.spec.name,
             schema=self.spec.schema,
             pool=self.pool,
-            routes=self.routes,
+            routes=self.spec.all_routes(self.topics),
             topics=self.topics,
             policies=self.policies,
             state=self.spec.state,
@@ -294,6 +307,10 @@ class ServiceRuntime:
         self.pruner = asyncio.create_task(
             prune_periodically(self.spec.name, self.pool, settings), name="inbox-pruner"
         )
+        if self.spec.clock is not None:
+            self.clock_task = asyncio.create_task(
+                run_clock(self.processor, self.spec.clock), name="clock"
+            )
         if settings.service_http_port:
             self.http = EmbeddedHttpServer(
                 health_app(self.spec.name, self.ready),
@@ -318,6 +335,8 @@ class ServiceRuntime:
         await self.broker.stop()  # waits for the batch in hand to commit (graceful_timeout)
         if self.pruner is not None:
             self.pruner.cancel()
+        if self.clock_task is not None:
+            self.clock_task.cancel()
         if self.relay is not None:
             await self.relay.stop()
         if self.http is not None:

@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from sanzheng_shared.testing import cloudevent, enrolled, eventually, fetch, lawful_post_internship
+from sanzheng_shared.testing import (
+    cloudevent,
+    enrolled,
+    eventually,
+    fetch,
+    lawful_post_internship,
+    read_events,
+)
 from tests.e2e.conftest import Domain
 from tests.e2e.test_domain import certificate, completed, labor, lifecycle
 
@@ -278,3 +285,126 @@ async def test_the_quota_counts_only_other_interns_on_the_new_start_date(domain:
         f"I-{later}": ["INT_QUOTA"],  # the autumn placement of `earlier` runs on its start
         f"I-{overlapping}": ["INT_QUOTA"],
     }
+
+
+def uscc_of(prefix: str) -> str:
+    from stdnum.cn import uscc
+
+    return prefix + uscc.calc_check_digit(prefix)
+
+
+async def test_the_same_post_is_a_policy_category_not_the_employers_title(domain: Domain) -> None:
+    # 20% of a post's 5 staff: one intern per kind of post. 组装工 is an assembly post like
+    # 装配工 (the policy's titles), a post sent as `assembly` is one too, 电工 is not.
+    employer = uscc_of(f"91110105MA{uuid.uuid4().int % 10**7:07d}")
+    small = {"employer_id": employer, "employer_post_staff": 5}
+    first, renamed, declared, other, typo = (sid() for _ in range(5))
+    for student in (first, renamed, declared, other, typo):
+        await domain.send("enrollment", enrolled(student, cohort=2023, birth_date="2007-03-01"))
+    await domain.send("internship", started(first, f"I-{first}", post_title="装配工", **small))
+    await eventually(
+        lambda: fetch(
+            domain.url, "SELECT 1 FROM internship.internships WHERE student_id = $1", first
+        )
+    )
+    await domain.send(
+        "internship",
+        started(renamed, f"I-{renamed}", post_title="组装工", **small),
+        started(
+            declared, f"I-{declared}", post_title="产线实习", post_category="assembly", **small
+        ),
+        started(other, f"I-{other}", post_title="电工", **small),
+        started(typo, f"I-{typo}", post_title="装配工", post_category="asembly", **small),
+    )
+    rows = await eventually(
+        lambda: fetch(
+            domain.url,
+            "SELECT internship_id, flags FROM internship.internships WHERE employer_id = $1",
+            employer,
+        ),
+        lambda rows: len(rows) == 4,
+    )
+    quota = {
+        r["internship_id"]: [f["field"] for f in json.loads(r["flags"]) if f["code"] == "INT_QUOTA"]
+        for r in rows
+    }
+    assert quota == {
+        f"I-{first}": [],
+        f"I-{renamed}": ["employer_post_staff"],
+        f"I-{declared}": ["employer_post_staff"],
+        f"I-{other}": [],
+    }
+    [reasons] = await codes_of(domain, typo)
+    assert reasons == {("DATA_INVALID", "post_category")}
+
+
+async def test_an_internship_left_active_expires_and_the_school_is_told(domain: Domain) -> None:
+    from datetime import date
+
+    from sanzheng_internship.app import SPEC as INTERNSHIP
+    from sanzheng_shared import clock
+    from tests.e2e.conftest import projection_snapshot, replay_service
+
+    runtime = next(r for r in domain.runtimes if r.spec is INTERNSHIP)
+    assert INTERNSHIP.clock is not None
+    student = sid()
+    await domain.send("enrollment", enrolled(student, cohort=2023, birth_date="2007-03-01"))
+    await domain.send("internship", started(student, f"I-{student}"))  # planned end 2026-02-28
+
+    async def row() -> Any:
+        rows = await fetch(
+            domain.url,
+            "SELECT status, flags FROM internship.internships WHERE student_id = $1",
+            student,
+        )
+        return rows[0] if rows else None
+
+    await eventually(row)
+    # 30 days after the planned end is still allowed; the 32nd is not.
+    await clock.run_once(runtime.processor, INTERNSHIP.clock, date(2026, 3, 30))
+    assert (await row())["status"] == "active"
+    for _ in range(2):  # a second run (another replica, a restart) changes nothing more
+        await clock.run_once(runtime.processor, INTERNSHIP.clock, date(2026, 4, 1))
+    current = await row()
+    assert current["status"] == "expired"
+    assert [f["code"] for f in json.loads(current["flags"])] == ["INT_EXPIRED"]
+    told = await eventually(
+        lambda: read_events(domain.settings.kafka_bootstrap, domain.topics.outbound("internship")),
+        lambda events: any(
+            e["subject"] == student and e["type"] == "internship.expired" for e in events
+        ),
+    )
+    expired = [e for e in told if e["subject"] == student and e["type"] == "internship.expired"]
+    assert len(expired) == 1
+    assert expired[0]["schoolid"] == "SCH001"
+    assert expired[0]["data"]["flags"][0]["code"] == "INT_EXPIRED"
+    # The certificates service takes the expiry as a fact (no dead letter).
+    await eventually(
+        lambda: fetch(
+            domain.url,
+            "SELECT 1 FROM certificates.internships WHERE internship_id = $1 AND status = $2",
+            f"I-{student}",
+            "expired",
+        )
+    )
+    # An expired placement is no running intern: another student's start is not flagged.
+    assert (
+        await fetch(
+            domain.url,
+            "SELECT 1 FROM internship.internships WHERE status = 'active' AND internship_id = $1",
+            f"I-{student}",
+        )
+        == []
+    )
+    # The school closes it late: it counts, and the expiry flag is gone.
+    await domain.send("internship", completed(student, f"I-{student}", hours=640))
+    closed = await eventually(row, lambda r: r["status"] == "completed")
+    assert json.loads(closed["flags"]) == []
+    await eventually(
+        lambda: domain.decision(student),
+        lambda d: d is not None and "INTERNSHIP" not in d["missing"],
+    )
+    # The clock event is in the event log: a replay rebuilds the same projection.
+    live = await projection_snapshot(domain.url, INTERNSHIP)
+    await replay_service(domain, INTERNSHIP)
+    assert await projection_snapshot(domain.url, INTERNSHIP) == live

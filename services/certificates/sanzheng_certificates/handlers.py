@@ -90,6 +90,7 @@ _STATUS = {
     "internship.completed": "completed",
     "internship.terminated": "terminated",
     "internship.cancelled": "cancelled",
+    "internship.expired": "expired",  # left active past its end: not a completion
 }
 
 

@@ -157,6 +157,7 @@ INTERNSHIP: dict[str, Handler] = {
             "internship.completed",
             "internship.terminated",
             "internship.cancelled",
+            "internship.expired",
         ),
         timeline_only,
     ),

@@ -79,6 +79,10 @@ RULES: dict[str, Message] = {
     "INT_HOURS_RECORDED": _m(
         "登记的实习学时超过工作日每天8小时", "recorded hours above 8 a working day"
     ),
+    "INT_EXPIRED": _m(
+        "实习已过计划结束日期30天仍未办结，请学校提交完成、终止或撤回",
+        "still active 30 days after its planned end: send its completion, end or withdrawal",
+    ),
     "LAB_DURATION": _m("劳动教育不足规定的工作日天数", "the labor month is too short"),
     "LAB_GRADE_YEAR": _m("劳动教育月应在二年级进行", "the labor month is in the 2nd year"),
     "LAB_JUNE": _m("劳动教育月应在6月（或补做在7–8月）", "the labor month lies in June"),
@@ -108,6 +112,7 @@ INTERNSHIP_STATUSES: dict[str, Message] = {
     "completed": _m("已完成", "completed"),
     "terminated": _m("已终止", "terminated"),
     "cancelled": _m("已取消", "cancelled"),
+    "expired": _m("逾期未办结", "expired (not closed)"),
 }
 
 EVALUATIONS: dict[str, Message] = {
@@ -150,6 +155,7 @@ EVENT_TYPES: dict[str, Message] = {
     "internship.completed": _m("实习完成", "internship completed"),
     "internship.terminated": _m("实习终止", "internship terminated"),
     "internship.cancelled": _m("实习取消", "internship cancelled"),
+    "internship.expired": _m("实习逾期未办结", "internship expired (not closed)"),
     "labor_education.completed": _m("劳动教育月完成", "labor month completed"),
     "labor_education.exempted": _m("劳动教育月免修", "labor month exempted"),
     "certificate.earned": _m("取得证书", "certificate earned"),

@@ -111,6 +111,14 @@ async def accepted_events(conn: Any, student_id: str) -> list[dict[str, Any]]:
     return [dict(r) | {"data": json.loads(r["data"])} for r in rows]
 
 
+INTERNSHIP_ENDS = {
+    "internship.completed": "completed",
+    "internship.terminated": "terminated",
+    "internship.cancelled": "cancelled",
+    "internship.expired": "expired",
+}
+
+
 def status_from(timeline_items: list[dict[str, Any]]) -> dict[str, Any]:
     """Internships (with their flags), the labor month and certificates, folded from the
     student's accepted events."""
@@ -121,12 +129,21 @@ def status_from(timeline_items: list[dict[str, Any]]) -> dict[str, Any]:
         d, kind = item["data"], item["type"]
         if kind == "internship.started":
             internships[d["internship_id"]] = {**d, "status": "active"}
-        elif kind in ("internship.completed", "internship.terminated"):
+        elif kind in INTERNSHIP_ENDS:
             entry = internships.setdefault(
                 d["internship_id"], {"internship_id": d["internship_id"]}
             )
-            entry.update({k: v for k, v in d.items() if k != "kind"})
-            entry["status"] = "completed" if kind == "internship.completed" else "terminated"
+            flags = entry.get("flags", [])
+            entry.update({k: v for k, v in d.items() if k not in ("kind", "flags")})
+            entry["status"] = INTERNSHIP_ENDS[kind]
+            # An expiry adds its flag; a completion's own flags replace an expiry's.
+            if kind == "internship.expired":
+                entry["flags"] = [*flags, *d.get("flags", [])]
+            else:
+                kept = [
+                    f for f in flags if f.get("code") not in ("INT_EXPIRED", "INT_HOURS_RECORDED")
+                ]
+                entry["flags"] = kept + d.get("flags", [])
         elif kind.startswith("labor_education."):
             labor.append({"kind": kind.split(".")[1], **d})
         elif kind == "certificate.earned":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sanzheng_internship import handlers
+from sanzheng_internship import expiry, handlers
 from sanzheng_internship.projection import InternshipState
 from sanzheng_shared.consumer.batch import Routes
 from sanzheng_shared.kafka.topics import TopicNames
@@ -33,6 +33,7 @@ SPEC = ServiceSpec(
     publishes=publishes,
     known_students=True,
     state=InternshipState,
+    clock=expiry.JOB,
 )
 
 

@@ -15,10 +15,14 @@ from sanzheng_shared.consumer.context import Handler, HandlerContext
 from sanzheng_shared.events.catalogue import (
     InternshipCancelled,
     InternshipCompleted,
+    InternshipExpired,
     InternshipStarted,
     InternshipTerminated,
 )
 from sanzheng_shared.events.envelope import CloudEvent, Reason
+
+# Flags a completion replaces: its own hours check, and the expiry of a placement left open.
+CLOSED_FLAGS = ("INT_HOURS_RECORDED", "INT_EXPIRED")
 
 
 def internship_started(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
@@ -29,7 +33,8 @@ def internship_started(event: CloudEvent, data: Any, ctx: HandlerContext) -> Non
         pending.hold(ctx, event, pending.STUDENT)
         return
     policy = ctx.policy_book.for_student(student.school_id, student.cohort, data.start_on)
-    load = state.load_for(event.subject, data)
+    post_kind = policy.internships.post_kind(data.post_category, data.post_title)
+    load = state.load_for(event.subject, data, post_kind)
     facts = StudentFacts(student.birth_date, student.cohort, student.sex, student.years_behind)
     breaches = check_started(data, facts, load, policy)
     rejecting = [b for b in breaches if b.severity == "reject"]
@@ -57,6 +62,7 @@ def internship_started(event: CloudEvent, data: Any, ctx: HandlerContext) -> Non
             "employer_id": data.employer_id,
             "employer_name": data.employer_name,
             "post_title": data.post_title,
+            "post_kind": post_kind,
             "start_on": data.start_on,
             "planned_end_on": data.planned_end_on,
             "flags": [f.as_dict() for f in flags],
@@ -133,7 +139,8 @@ def internship_completed(event: CloudEvent, data: Any, ctx: HandlerContext) -> N
         end_on=data.end_on,
         hours=data.hours,
         evaluation=data.evaluation,
-        flags=[f for f in row["flags"] if f["code"] != "INT_HOURS_RECORDED"] + flags,
+        # Closed at last: an earlier expiry no longer stands (CLOSED_FLAGS).
+        flags=[f for f in row["flags"] if f["code"] not in CLOSED_FLAGS] + flags,
     )
     canonical = data.model_dump(mode="json") | {"kind": row["kind"], "flags": flags}
     ctx.emit(
@@ -147,7 +154,12 @@ def internship_terminated(event: CloudEvent, data: Any, ctx: HandlerContext) -> 
     row = _existing(event, data.internship_id, ctx)
     if row is None:
         return
-    ctx.state.internships.update(row, status="terminated", end_on=data.on)
+    ctx.state.internships.update(
+        row,
+        status="terminated",
+        end_on=data.on,
+        flags=[f for f in row["flags"] if f["code"] != "INT_EXPIRED"],
+    )
     canonical = data.model_dump(mode="json") | {"kind": row["kind"]}
     ctx.emit(
         ctx.topics.outbound("internship"),
@@ -206,6 +218,41 @@ def internship_cancelled(event: CloudEvent, data: Any, ctx: HandlerContext) -> N
         ctx.derive(event, type="internship.cancelled", data=canonical),
     )
 
+
+def internship_expired(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
+    """A clock event (clock.py): the internship is still active longer after its planned
+    end than the policy allows. It stops being a running placement, and the school hears
+    of it as a flag on `internship.expired`."""
+    assert isinstance(data, InternshipExpired) and event.subject
+    state: InternshipState = ctx.state
+    row = state.internships.get(data.internship_id)
+    if row is None or row["status"] != "active" or row["student_id"] != event.subject:
+        return  # closed (or withdrawn) since the job listed it
+    student = known_students.get(ctx, event.subject)
+    policy = ctx.policy_book.for_student(
+        student.school_id if student else event.schoolid,
+        student.cohort if student else None,
+        row["start_on"],
+    )
+    overdue = (data.on - row["planned_end_on"]).days
+    if overdue <= policy.internships.expire_active_after_days:
+        return  # this student's policy allows longer
+    flag = {
+        "code": "INT_EXPIRED",
+        "message": f"still active {overdue} days after its planned end {row['planned_end_on']}:"
+        " send its completion, termination or withdrawal",
+        "field": "planned_end_on",
+        "severity": "flag",
+    }
+    state.internships.update(row, status="expired", flags=[*row["flags"], flag])
+    canonical = data.model_dump(mode="json") | {"kind": row["kind"], "flags": [flag]}
+    ctx.emit(
+        ctx.topics.outbound("internship"),
+        ctx.derive(event, type="internship.expired", data=canonical),
+    )
+
+
+CLOCK: dict[str, Handler] = {"internship.expired": internship_expired}
 
 INBOUND: dict[str, Handler] = {
     "internship.cancelled": internship_cancelled,

@@ -65,7 +65,7 @@ class InternshipState(ProjectionState):
             # Other post internships at these employers running on some start date of the
             # batch: fetched (not loaded into the identity map), only their dates matter.
             rows = await conn.fetch(
-                "SELECT internship_id, student_id, employer_id, post_title, start_on,"
+                "SELECT internship_id, student_id, employer_id, post_kind, start_on,"
                 " coalesce(end_on, planned_end_on) AS last_on FROM internships"
                 " WHERE kind = 'post' AND status IN ('active', 'completed')"
                 " AND employer_id = ANY($1::text[]) AND start_on <= $3"
@@ -78,10 +78,11 @@ class InternshipState(ProjectionState):
             )
             self._elsewhere = [dict(r) for r in rows]
 
-    def load_for(self, student_id: str, s: InternshipStarted) -> EmployerLoad:
+    def load_for(self, student_id: str, s: InternshipStarted, post_kind: str) -> EmployerLoad:
         """What the quota and duration rules count, besides this internship itself: other
         students' post interns at the employer on the new start date (a student's own
-        earlier placement is not a concurrent intern), and the student's own post days."""
+        earlier placement is not a concurrent intern; `post_kind` is what "the same post"
+        compares), and the student's own post days."""
 
         def running(row: Row) -> bool:
             last = row.get("last_on") or row.get("end_on") or row["planned_end_on"]
@@ -107,7 +108,7 @@ class InternshipState(ProjectionState):
         ]
         return EmployerLoad(
             at_employer=len(here),
-            on_post=sum(1 for r in here if r["post_title"] == s.post_title),
+            on_post=sum(1 for r in here if r["post_kind"] == post_kind),
             student_post_days=sum((r["planned_end_on"] - r["start_on"]).days for r in own),
         )
 

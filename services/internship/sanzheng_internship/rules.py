@@ -378,6 +378,24 @@ def check_started(
         Breach(f.code, f.message, f.field, _severity(f.code, policy))
         for rule in RULES
         for f in rule(started, student, load)
+    ] + unknown_post_category(started, policy)
+
+
+def unknown_post_category(started: InternshipStarted, policy: GraduationPolicy) -> list[Breach]:
+    """A `post_category` must be one of the policy's codes: a typo would make a post of its
+    own and escape the 20% quota."""
+    code = started.post_category
+    if code is None or policy.internships.category(code) is not None:
+        return []
+    known = ", ".join(c.code for c in policy.internships.post_categories) or "none"
+    return [
+        Breach(
+            "DATA_INVALID",
+            f"post_category {code!r} is not a post category of policy {policy.version}"
+            f" (known: {known})",
+            "post_category",
+            "reject",
+        )
     ]
 
 

@@ -224,3 +224,21 @@ def test_messages_say_what_to_do() -> None:
     assert "80%" in breach.message and "2400" in breach.message
     [low] = check_started(started(post_wage=5000, monthly_pay=2500), ADULT, NO_LOAD, POLICY)
     assert "minimum wage" in low.message and "2540" in low.message
+
+
+def test_a_post_category_the_policy_does_not_know_is_refused() -> None:
+    assert codes(started(post_category="assembly")) == {}
+    breaches = check_started(started(post_category="asembly"), ADULT, NO_LOAD, POLICY)
+    assert [(b.code, b.field, b.severity) for b in breaches] == [
+        ("DATA_INVALID", "post_category", "reject")
+    ]
+    assert "assembly" in breaches[0].message  # the known codes, to correct the typo
+
+
+def test_the_same_post_is_the_category_whatever_the_title() -> None:
+    posts = POLICY.internships
+    assert posts.post_kind(None, "装配工") == posts.post_kind(None, " 组装工 ") == "assembly"
+    assert posts.post_kind("assembly", "产线实习") == "assembly"
+    assert posts.post_kind(None, "电工") != "assembly"
+    # A title no category knows is a post of its own kind (case and spaces aside).
+    assert posts.post_kind(None, "Barista ") == posts.post_kind(None, "barista") != "assembly"

@@ -60,7 +60,7 @@ async def replay(
         service=spec.name,
         schema=spec.schema,
         pool=None,
-        routes=spec.routes(topics),
+        routes=spec.all_routes(topics),
         topics=topics,
         policies=policies,
         state=spec.state,

@@ -121,6 +121,9 @@ class InternshipStarted(EventData):
     employer_id: str = Field(min_length=1, max_length=100)
     employer_name: str = Field(min_length=1, max_length=200)
     post_title: str = Field(min_length=1, max_length=200)
+    # "The same post" of the 20% quota: a code of the policy's post categories (optional;
+    # without it the title places the post).
+    post_category: str | None = Field(default=None, min_length=1, max_length=50)
     start_on: date
     planned_end_on: date
     agreement_signed: bool = False
@@ -185,6 +188,16 @@ class InternshipCancelled(EventData):
     internship_id: str = Field(min_length=1, max_length=100)
     on: date
     reason: str | None = Field(default=None, max_length=500)
+
+
+class InternshipExpired(EventData):
+    """Emitted by the internship service (never sent by a school): an internship still
+    `active` longer than the policy allows past its planned end. It stops counting as a
+    running placement; a completion or termination sent later still closes it."""
+
+    internship_id: str = Field(min_length=1, max_length=100)
+    on: date
+    planned_end_on: date
 
 
 class LaborEducationCompleted(EventData):
@@ -346,6 +359,7 @@ DATA_MODELS: dict[str, type[EventData]] = {
     "internship.completed": InternshipCompleted,
     "internship.terminated": InternshipTerminated,
     "internship.cancelled": InternshipCancelled,
+    "internship.expired": InternshipExpired,
     "labor_education.completed": LaborEducationCompleted,
     "labor_education.exempted": LaborEducationExempted,
     "certificate.earned": CertificateEarned,

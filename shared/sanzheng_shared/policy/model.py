@@ -135,6 +135,42 @@ class LifecyclePolicy(_Strict):
     round_suspension_to_school_years: bool = True
 
 
+class PostCategory(_Strict):
+    """A kind of post (岗位) for the 20% quota of Art. 10: interns "on the same post" are
+    those whose post is of one category, whatever the employer calls it. `titles` are post
+    titles known to be of the category (a submission without `post_category` is placed by
+    its title)."""
+
+    code: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")
+    name: str = ""
+    titles: list[str] = []
+
+
+class InternshipsPolicy(_Strict):
+    expire_active_after_days: int = Field(default=30, ge=1)
+    """An internship still `active` this many days after its planned end expires: it no
+    longer counts as a running placement (quotas) and the school is told (INT_EXPIRED)."""
+    post_categories: list[PostCategory] = []
+
+    def category(self, code: str | None) -> PostCategory | None:
+        return next((c for c in self.post_categories if c.code == code), None)
+
+    def post_kind(self, post_category: str | None, post_title: str) -> str:
+        """What "the same post" compares: the category sent, else the category one of whose
+        titles is this title, else the title itself (spaces and case aside)."""
+        if post_category:
+            return post_category
+        title = _normal(post_title)
+        for c in self.post_categories:
+            if any(_normal(t) == title for t in c.titles):
+                return c.code
+        return f"title:{title}"
+
+
+def _normal(title: str) -> str:
+    return "".join(title.split()).casefold()
+
+
 class PendingPolicy(_Strict):
     expire_after_days: int = Field(default=30, ge=1)
     """A submission held longer than this is stale: listed, counted, and expirable by the
@@ -149,6 +185,7 @@ class GraduationPolicy(_Strict):
     requirements: list[Requirement] = Field(min_length=1)
     internship_rules: dict[InternshipRule, Severity]
     labor_education: LaborEducationPolicy = LaborEducationPolicy()
+    internships: InternshipsPolicy = InternshipsPolicy()
     credits: CreditsPolicy = CreditsPolicy()
     minimum_wages: list[MinimumWage] = []
     lifecycle: LifecyclePolicy = LifecyclePolicy()
