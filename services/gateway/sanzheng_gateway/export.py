@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import Response
-from openpyxl import Workbook
 
 from sanzheng_gateway import queries
 
@@ -80,6 +79,8 @@ def to_csv(students: list[dict[str, Any]]) -> bytes:
 
 
 def to_xlsx(students: list[dict[str, Any]]) -> bytes:
+    from openpyxl import Workbook  # a second of import: only when a workbook is asked for
+
     book = Workbook(write_only=True)
     sheet = book.create_sheet("graduation")
     sheet.append(list(COLUMNS))
