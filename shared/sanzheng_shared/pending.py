@@ -45,6 +45,15 @@ def _held_order(row: Row) -> tuple[bool, int]:
     return (row["seq"] < 0, abs(row["seq"]))
 
 
+class HeldEventFailed(Exception):
+    """The handler of a released submission failed: that submission is at fault, not the
+    event that released it (the batch dead-letters the held one and applies the rest)."""
+
+    def __init__(self, key: tuple[str, str], reason: str) -> None:
+        super().__init__(reason)
+        self.key, self.reason = key, reason
+
+
 def release(ctx: HandlerContext, fact: str, *, student_id: str | None = None) -> int:
     """Run the submissions that waited for `fact` again, oldest first: the student's, or
     (`student_id=None`) anyone's that the batch loaded."""
@@ -58,7 +67,16 @@ def release(ctx: HandlerContext, fact: str, *, student_id: str | None = None) ->
         event = CloudEvent.model_validate(row["event"])
         ctx.topic = row["topic"]
         announce(ctx, event, "released")
-        ctx.dispatch(event, row["topic"], ctx)
+        key = (event.source, event.id)
+        if (reason := ctx.poisoned.get(key)) is not None:
+            ctx.dead_letter_held(event, row["topic"], reason)
+            continue
+        try:
+            ctx.dispatch(event, row["topic"], ctx)
+        except HeldEventFailed:
+            raise  # a submission it released in turn: that one is at fault
+        except Exception as exc:
+            raise HeldEventFailed(key, f"handler failed: {type(exc).__name__}: {exc}") from exc
     ctx.topic, ctx.rejected = topic, rejected
     return len(waiting)
 

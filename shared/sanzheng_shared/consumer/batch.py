@@ -58,6 +58,7 @@ from sanzheng_shared.metrics import (
     TRANSIENT_RETRIES,
 )
 from sanzheng_shared.outbox import OutboxMessage, write_outbox
+from sanzheng_shared.pending import HeldEventFailed
 from sanzheng_shared.policy import PolicyBook
 from sanzheng_shared.tracing import event_trace_id
 
@@ -210,8 +211,8 @@ class BatchProcessor:
         positions: dict[tuple[str, int], tuple[int, int | None]] = {}
         for record, event in parsed:
             tp = (record.topic, record.partition)
-            if record.partition >= 0 and record.offset + 1 > positions.get(tp, (0, None))[0]:
-                positions[tp] = (record.offset + 1, record.timestamp)  # (not a clock event)
+            if record.offset + 1 > positions.get(tp, (0, None))[0]:
+                positions[tp] = (record.offset + 1, record.timestamp)
             key = _key(record, event)
             if key not in fresh:
                 outcome.duplicates += 1
@@ -237,6 +238,7 @@ class BatchProcessor:
         await lock(conn, [student_key(s) for s in students] + list(state.lock_keys(events)))
         await state.load(conn, students, events)
         ctx = HandlerContext(self.service, self.topics, state, self.policies, self._dispatch)
+        ctx.poisoned = poison
         for record, event in items:
             ctx.begin(record.topic, record.timestamp)
             with structlog.contextvars.bound_contextvars(
@@ -248,6 +250,9 @@ class BatchProcessor:
             ):
                 try:
                     self._dispatch(event, record.topic, ctx)
+                except HeldEventFailed as exc:
+                    log.exception("released_handler_failed", held_id=exc.key[1])
+                    raise _EventFailed(exc.key, exc.reason) from exc
                 except Exception as exc:
                     log.exception("handler_failed", type=event.type)
                     reason = f"handler failed: {type(exc).__name__}: {exc}"
@@ -262,7 +267,7 @@ class BatchProcessor:
             outbox.extend(ctx.emitted)
         if not replay:
             await eventlog.append(conn, str(uuid.uuid4()), items)
-            await mark_dead_lettered(conn, self.service, dead)
+            await mark_dead_lettered(conn, self.service, dead + ctx.dead_letters)
             await save_offsets(conn, self.service, positions)
         await write_outbox(conn, self.schema, outbox)
         failpoints.reach("before_db_commit")

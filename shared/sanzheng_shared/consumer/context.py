@@ -5,8 +5,9 @@ and saves it after, so an effect and its announcement commit together.
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -50,6 +51,11 @@ class HandlerContext:
     """students whose facts this batch changed -> the latest broker timestamp behind them"""
     causes: dict[str, CloudEvent] = field(default_factory=dict)
     """students whose facts this batch changed -> the last event that changed them"""
+    poisoned: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    """(source, id) -> why: held submissions whose handler failed in an earlier attempt of
+    this batch; a release dead-letters them instead of running them again"""
+    dead_letters: list[tuple[tuple[str, str], str]] = field(default_factory=list)
+    """(source, id), why: held submissions this batch dead-lettered"""
 
     def begin(self, topic: str, timestamp: int | None) -> None:
         self.topic, self.timestamp, self.rejected = topic, timestamp, False
@@ -111,6 +117,25 @@ class HandlerContext:
 
     def emit(self, topic: str, event: CloudEvent) -> None:
         self.emitted.append(OutboxMessage.of_event(topic, event))
+
+    def dead_letter_held(self, event: CloudEvent, topic: str, reason: str) -> None:
+        """A held submission whose handler fails goes to its topic's dead letters, as it
+        was received (the releasing event is applied: it is not at fault)."""
+        from sanzheng_shared.consumer.dead_letter import dead_letter
+        from sanzheng_shared.engine.eventlog import LoggedRecord
+
+        shared = self.topics.school_topic(topic)
+        record = LoggedRecord(
+            topic,
+            -1,  # held: its partition and offset were those of an earlier batch
+            -1,
+            self.timestamp,
+            json.dumps(event.model_dump(mode="json", exclude_none=True)).encode(),
+            event.subject.encode() if event.subject else None,
+        )
+        dlq = self.topics.dlq(shared[0] if shared else topic)
+        self.emitted.append(dead_letter(record, reason, self.service, dlq))
+        self.dead_letters.append(((event.source, event.id), reason))
 
     def reject(
         self,
