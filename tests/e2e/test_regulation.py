@@ -396,6 +396,15 @@ async def test_an_internship_left_active_expires_and_the_school_is_told(domain: 
         )
         == []
     )
+    # A clock event comes from no partition: no consumer position is stored for it.
+    assert (
+        await fetch(
+            domain.url,
+            "SELECT 1 FROM internship.consumer_offsets WHERE topic = $1",
+            clock.topic("internship"),
+        )
+        == []
+    )
     # The school closes it late: it counts, and the expiry flag is gone.
     await domain.send("internship", completed(student, f"I-{student}", hours=640))
     closed = await eventually(row, lambda r: r["status"] == "completed")

@@ -211,8 +211,8 @@ class BatchProcessor:
         positions: dict[tuple[str, int], tuple[int, int | None]] = {}
         for record, event in parsed:
             tp = (record.topic, record.partition)
-            if record.offset + 1 > positions.get(tp, (0, None))[0]:
-                positions[tp] = (record.offset + 1, record.timestamp)
+            if record.partition >= 0 and record.offset + 1 > positions.get(tp, (0, None))[0]:
+                positions[tp] = (record.offset + 1, record.timestamp)  # (not a clock event)
             key = _key(record, event)
             if key not in fresh:
                 outcome.duplicates += 1
