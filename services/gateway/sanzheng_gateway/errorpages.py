@@ -12,11 +12,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
 from starlette.exceptions import HTTPException
 
+from sanzheng_gateway import headers
+from sanzheng_gateway.errors import CODES
 from sanzheng_shared.logging import get_logger
 
 log = get_logger(__name__)
 
-Render = Callable[[Request, int], Response]
+# (request, status, stable code): the page shows the code, for a report to the help desk.
+Render = Callable[[Request, int, str], Response]
 
 
 def is_dashboard(request: Request) -> bool:
@@ -33,7 +36,8 @@ def install(app: FastAPI, render: Render) -> None:
     async def http_error(request: Request, exc: HTTPException) -> Any:
         if not is_dashboard(request):
             return await api_http(request, exc)
-        response = render(request, exc.status_code)
+        code = getattr(exc, "code", None) or CODES.get(exc.status_code, "ERROR")
+        response = render(request, exc.status_code, code)
         for name, value in (exc.headers or {}).items():  # e.g. Retry-After
             response.headers[name] = value
         return response
@@ -42,14 +46,20 @@ def install(app: FastAPI, render: Render) -> None:
     async def invalid(request: Request, exc: RequestValidationError) -> Any:
         if not is_dashboard(request):
             return await api_invalid(request, exc)
-        return render(request, 422)
+        return render(request, 422, "INVALID_INPUT")
 
     @app.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception) -> Response:
         log.error("dashboard_error", path=request.url.path, error=type(exc).__name__)
         if not is_dashboard(request):
-            return PlainTextResponse("Internal Server Error", status_code=500)
-        try:
-            return render(request, 500)
-        except Exception:  # the page itself failed: say so plainly, still with a way home
-            return PlainTextResponse("500 · 服务器内部错误 / Internal error · /", status_code=500)
+            response: Response = PlainTextResponse("Internal Server Error", status_code=500)
+        else:
+            try:
+                response = render(request, 500, "INTERNAL_ERROR")
+            except Exception:  # the page itself failed: say so plainly, with a way home
+                response = PlainTextResponse("500 · 服务器内部错误 / Internal error · /", 500)
+        # A crash is answered by the outermost middleware, outside SecurityHeaders.
+        response.headers.update(headers.FIXED)
+        response.headers["content-security-policy"] = headers.CSP
+        response.headers["cache-control"] = "no-store"
+        return response

@@ -112,8 +112,8 @@ def mount_dashboard(app: FastAPI, pool_of: Callable[[], Any]) -> None:
             response.set_cookie("sz_lang", language, samesite="strict")
         return response
 
-    def error_page(request: Request, status: int) -> Response:
-        return page(request, "error.html", status=status, status_code=status)
+    def error_page(request: Request, status: int, code: str) -> Response:
+        return page(request, "error.html", status=status, status_code=status, code=code)
 
     errorpages.install(app, error_page)
 

@@ -36,24 +36,28 @@ def _is_a_page_with_a_way_home(answer: httpx.Response) -> None:
 
 
 @pytest.mark.parametrize(
-    ("path", "status", "words"),
+    ("path", "status", "words", "code"),
     [
-        ("/ui/search", 500, "服务器内部错误"),
-        ("/ui/no-such-page", 404, "页面不存在"),
-        ("/ui/schools/SCH001?page_no=abc", 422, "地址中的参数有误"),
-        ("/ui/schools/SCH001?page_no=-1", 422, "地址中的参数有误"),
-        ("/ui/schools/SCH001?cohort=99999", 422, "地址中的参数有误"),
-        ("/ui/schools/SCH001?page_size=1" + "0" * 40, 422, "地址中的参数有误"),
-        ("/ui/search?q=" + "x" * 300, 422, "地址中的参数有误"),
+        ("/ui/search", 500, "服务器内部错误", "INTERNAL_ERROR"),
+        ("/ui/no-such-page", 404, "页面不存在", "NOT_FOUND"),
+        ("/ui/schools/SCH001?page_no=abc", 422, "地址中的参数有误", "INVALID_INPUT"),
+        ("/ui/schools/SCH001?page_no=-1", 422, "地址中的参数有误", "INVALID_INPUT"),
+        ("/ui/schools/SCH001?cohort=99999", 422, "地址中的参数有误", "INVALID_INPUT"),
+        ("/ui/schools/SCH001?page_size=1" + "0" * 40, 422, "地址中的参数有误", "INVALID_INPUT"),
+        ("/ui/search?q=" + "x" * 300, 422, "地址中的参数有误", "INVALID_INPUT"),
     ],
 )
 async def test_an_error_is_a_page_of_the_site(
-    client: httpx.AsyncClient, path: str, status: int, words: str
+    client: httpx.AsyncClient, path: str, status: int, words: str, code: str
 ) -> None:
     answer = await client.get(path)
     assert answer.status_code == status
     _is_a_page_with_a_way_home(answer)
     assert words in answer.text
+    assert f'<code id="error-code">{code}</code>' in answer.text
+    # Even a crash, answered outside the middleware, carries the security headers.
+    assert "script-src 'self'" in answer.headers["content-security-policy"]
+    assert answer.headers["cache-control"] == "no-store"
 
 
 async def test_the_error_page_speaks_english_when_asked(client: httpx.AsyncClient) -> None:
