@@ -412,3 +412,19 @@ async def test_the_bureau_reaches_a_class_page(page, gateway, students) -> None:
     await page.goto(f"{gateway.url}/ui/students/{students['SCH001']}")
     await page.click("#class-link")
     await page.wait_for_url("**/ui/schools/SCH001?class_id=C2024-01")
+
+
+async def test_the_keyboard_focus_is_visible_and_skips_to_the_content(page, gateway, students):
+    await _login(page, gateway)
+    await page.goto(f"{gateway.url}/ui/schools/SCH001")
+    await page.keyboard.press("Tab")
+    skip = page.locator("a.skip")
+    assert await skip.evaluate("e => e === document.activeElement")
+    box = await skip.bounding_box()
+    assert box is not None and box["x"] >= 0, "the skip link shows itself when focused"
+    await page.keyboard.press("Tab")
+    outline = await page.evaluate(
+        "getComputedStyle(document.activeElement).outlineStyle + ' '"
+        " + getComputedStyle(document.activeElement).outlineWidth"
+    )
+    assert outline == "solid 3px", outline
