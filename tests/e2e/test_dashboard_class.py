@@ -356,3 +356,14 @@ async def test_the_school_chart_ends_at_todays_eligible_count(
         tabled = (int(await cell.get_attribute("data-eligible") or -2), int(
             await cell.get_attribute("data-of") or -2))  # fmt: skip
         assert drawn == tabled == (eligible[cohort], total[cohort]), cohort
+
+
+async def test_the_demos_counselor_opens_on_the_schools_first_class(
+    page: Page, gateway: RunningGateway, urgent_class: dict[str, Any]
+) -> None:
+    from sanzheng.demo import counselor_token
+
+    token = await counselor_token(gateway.domain.url, "SCH001")
+    await login_with(page, gateway.url, token)
+    assert f"class_id={urgent_class['class_id']}" in page.url, page.url
+    assert await page.locator("header .my-class").all_inner_texts() == [urgent_class["class_id"]]
