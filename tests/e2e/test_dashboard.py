@@ -250,9 +250,13 @@ async def test_every_page_fits_a_phone_and_passes_axe(browser, gateway, students
             await shown.screenshot(path=str(ARTIFACTS / f"{where}-{width}.png"), full_page=True)
             scroll = await shown.evaluate("document.documentElement.scrollWidth")
             assert scroll <= width, f"{where} is {scroll} px wide at {width} px"
-            # The header keeps its title on one line, whatever the width.
+            # The header keeps its title on one line, whatever the width; the language
+            # link is there (behind the menu on a phone).
             title = await shown.locator("header .brand").bounding_box()
             assert title is not None and title["height"] < 40
+            if width == 375:
+                await shown.click(".menu-button")
+            assert await shown.locator("#lang").is_visible()
             assert await serious_violations(shown) == [], f"{where} at {width} px"
         finally:
             await context.close()
