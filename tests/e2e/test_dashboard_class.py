@@ -367,3 +367,56 @@ async def test_the_demos_counselor_opens_on_the_schools_first_class(
     await login_with(page, gateway.url, token)
     assert f"class_id={urgent_class['class_id']}" in page.url, page.url
     assert await page.locator("header .my-class").all_inner_texts() == [urgent_class["class_id"]]
+
+
+async def test_a_certificate_that_does_not_count_says_why(
+    page: Page, gateway: RunningGateway, class_counselor: str
+) -> None:
+    sid = f"W{uuid.uuid4().hex[:8]}"
+
+    def skill(number: str, issuer_type: str) -> dict[str, Any]:
+        data = {
+            "certificate_no": number,
+            "kind": "skill",
+            "title": "数控车铣加工",
+            "issuer": "评价组织",
+            "issued_on": "2026-05-20",
+            "level": "junior",
+            "issuer_type": issuer_type,
+        }
+        return _timed(cloudevent("certificate.earned", sid, data), "2026-05-20")
+
+    revoked = {"certificate_no": f"SK-{sid}-2", "on": "2026-06-01", "reason": "证书信息有误"}
+    events = [
+        _timed(enrolled(sid, cohort=2024, class_id="V-1"), "2024-09-01"),
+        skill(f"SK-{sid}-1", "vocational_qualification"),
+        skill(f"SK-{sid}-2", "x_certificate"),
+        _timed(cloudevent("certificate.revoked", sid, revoked), "2026-06-01"),
+    ]
+    async with httpx.AsyncClient(base_url=gateway.url) as client:
+        sent = await client.post(
+            "/v1/events",
+            content=json.dumps(events),
+            headers={**BATCH, **gateway.headers("sis-1")},
+        )
+        assert sent.status_code == 202, sent.text
+        await eventually(
+            lambda: _decision(client, gateway, sid),
+            lambda d: bool(d) and "not counted" in str(d["requirements"]),
+            timeout=90,
+        )
+        await eventually(
+            lambda: client.get(f"/v1/students/{sid}/timeline", headers=gateway.headers("bureau")),
+            lambda r: "certificate.revoked" in r.text,
+            timeout=60,
+        )
+    await login_with(page, gateway.url, class_counselor)
+    await page.goto(f"{gateway.url}/ui/students/{sid}")
+    uncounted = await page.inner_text(f"#certificates tr[data-no='SK-{sid}-1']")
+    assert "不计入毕业条件：职业资格证书不在政策认可的发证类型内" in uncounted
+    gone = await page.inner_text(f"#certificates tr[data-no='SK-{sid}-2']")
+    assert "已撤销" in gone and "撤销于 2026-06-01，原因：证书信息有误" in gone
+    assert "日期 2026-06-01，原因：证书信息有误" in await page.inner_text("#timeline")
+    await page.goto(f"{gateway.url}/ui/students/{sid}?lang=en")
+    uncounted = await page.inner_text(f"#certificates tr[data-no='SK-{sid}-1']")
+    assert "does not count: vocational qualification is not accepted by the policy" in uncounted

@@ -280,7 +280,8 @@ def uncounted_skills(detail: str, lang: str) -> dict[str, str]:
             why[number] = (
                 f"does not count: level {level} is below {floor}"
                 if below
-                else f"does not count: issuer type {issuer} is not accepted by the policy"
+                else f"does not count: {word('issuer_type', issuer, lang)} is not accepted by"
+                " the policy"
             )
     return why
 
