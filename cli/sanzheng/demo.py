@@ -129,7 +129,13 @@ async def counselor_token(database_url: str, school: str) -> str:
 
     conn = await tokens_cli.with_gateway_schema(database_url)
     try:
-        return await tokens.create(conn, "counselor", school, "sanzheng demo")
+        # The school's first class, so that the dashboard opens on a class sorted by
+        # urgency (none yet if the gateway has not read the enrollments: the search then).
+        first = await conn.fetchval(
+            "SELECT min(class_id) FROM students WHERE school_id = $1", school
+        )
+        classes = (first,) if first else ()
+        return await tokens.create(conn, "counselor", school, "sanzheng demo", classes=classes)
     finally:
         await conn.close()
 

@@ -233,6 +233,11 @@ def token_create(
     expires: str | None = typer.Option(
         None, help="lifetime (30d, 12h) or expiry date (2026-07-01); default 90 days"
     ),
+    classes: list[str] = typer.Option(  # noqa: B008
+        [],
+        "--class",
+        help="a counselor's class (repeatable): the dashboard opens on the first",
+    ),
 ) -> None:
     """Create a token and print it once (only its hash is stored)."""
     from sanzheng import tokens_cli
@@ -242,7 +247,7 @@ def token_create(
         expires_at = tokens.expiry(expires)
         conn = await tokens_cli.with_gateway_schema(tokens_cli.database_url(get_settings()))
         try:
-            token = await tokens.create(conn, role, school, label, expires_at)
+            token = await tokens.create(conn, role, school, label, expires_at, tuple(classes))
             return token, await tokens.id_of(conn, token)
         finally:
             await conn.close()
@@ -294,12 +299,13 @@ def token_list() -> None:
         finally:
             await conn.close()
 
-    table = Table("token id", "role", "school", "label", "created", "expires", "revoked")
+    table = Table("token id", "role", "school", "classes", "label", "created", "expires", "revoked")
     for r in asyncio.run(rows()):
         table.add_row(
             r["token_id"],
             r["role"],
             r["school_id"] or "*",
+            " ".join(r["classes"] or ()),
             r["label"] or "",
             f"{r['created_at']:%Y-%m-%d %H:%M}",
             f"{r['expires_at']:%Y-%m-%d %H:%M}",

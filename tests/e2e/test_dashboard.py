@@ -7,81 +7,32 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import os
 import re
-import shutil
-import subprocess
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from openpyxl import load_workbook
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Page
 
 from sanzheng_gateway import messages
-from sanzheng_shared.testing import enrolled, eventually
+from sanzheng_shared.testing import enrolled, eventually, fetch
+from tests.e2e.browser import (
+    ARTIFACTS,
+    browser_fixture,
+    login,
+    page_fixture,
+    serious_violations,
+)
 from tests.e2e.conftest import RunningGateway
 
+# The browser fixtures, here by name (`browser`, `page`).
+__all__ = ["browser_fixture", "page_fixture"]
+
 pytestmark = pytest.mark.slow
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-
-def chromium() -> str:
-    """Debian's chromium; installed here when missing (the suite sets up what it needs)."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
-        return found
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "chromium"],
-            check=True,
-            capture_output=True,
-            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-        )
-        found = shutil.which("chromium")
-    if not found:
-        raise RuntimeError("the browser tests need Debian's `chromium` (apt-get install chromium)")
-    return found
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        launched = await p.chromium.launch(
-            executable_path=chromium(),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield launched
-        await launched.close()
-
-
-@pytest.fixture
-async def page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1200, "height": 900})
-    opened = await context.new_page()
-    yield opened
-    ARTIFACTS.mkdir(exist_ok=True)
-    await opened.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
-    await context.close()
-
-
-async def _login(page: Page, gateway: RunningGateway, who: str = "counselor-1") -> None:
-    await page.goto(gateway.url + "/")
-    await page.fill("input[name=token]", gateway.tokens[who])
-    await page.click("button[type=submit]")
-    await page.wait_for_url("**/ui/search")
+_login = login
 
 
 async def test_a_wrong_token_is_refused(page: Page, gateway: RunningGateway) -> None:
@@ -243,6 +194,8 @@ async def test_the_chinese_pages_say_codes_in_words(page, gateway, students) -> 
     for words in ("班主任", "岗位实习", "已完成", "合格", "取得证书", "实习开始", "在籍"):
         assert words in text, words
     await page.goto(f"{gateway.url}/ui/schools/SCH001?cohort=2023")
+    # The flag column shows each rule code on purpose, next to its sentence: not counted.
+    await page.evaluate("document.querySelectorAll('code.rule').forEach(e => e.remove())")
     text = await page.inner_text("body")
     assert _raw_codes(text) == [], text
 
@@ -261,27 +214,75 @@ async def test_switching_language_keeps_the_filters(page, gateway, students) -> 
     assert await page.inner_text("#export-csv") == "下载 CSV"
 
 
-@pytest.mark.parametrize("where", ["login", "search", "student", "class"])
-async def test_a_phone_needs_no_horizontal_scroll(browser, gateway, students, where) -> None:
+# Every page of the dashboard, as a path (None: a page reached by clicking, see below).
+PAGES = ("login", "search", "student", "class", "school", "schools", "error-404", "error-422")
+
+
+def _path(where: str, students: dict[str, str]) -> str:
+    return {
+        "login": "/",
+        "search": f"/ui/search?q={students['SCH001'][:3]}",
+        "student": f"/ui/students/{students['SCH001']}",
+        "class": "/ui/schools/SCH001?class_id=C2024-01",
+        "school": "/ui/schools/SCH001",
+        "schools": "/ui/schools",
+        "error-404": "/ui/no-such-page",
+        "error-422": "/ui/schools/SCH001?page_no=abc",
+    }[where]
+
+
+@pytest.mark.parametrize("where", PAGES)
+async def test_every_page_fits_a_phone_and_passes_axe(browser, gateway, students, where) -> None:
+    """At 1280 and 375 px: a screenshot each (test-artifacts/<page>-<width>.png), no
+    horizontal scroll on the phone, and no serious or critical axe-core finding."""
+    for width in (1280, 375):
+        context = await browser.new_context(
+            viewport={"width": width, "height": 900}, bypass_csp=True
+        )
+        shown = await context.new_page()
+        try:
+            if where != "login":
+                await _login(shown, gateway, "bureau" if where == "schools" else "counselor-1")
+            answer = await shown.goto(gateway.url + _path(where, students))
+            assert answer is not None
+            assert answer.status == (int(where[-3:]) if where.startswith("error") else 200)
+            ARTIFACTS.mkdir(exist_ok=True)
+            await shown.screenshot(path=str(ARTIFACTS / f"{where}-{width}.png"), full_page=True)
+            scroll = await shown.evaluate("document.documentElement.scrollWidth")
+            assert scroll <= width, f"{where} is {scroll} px wide at {width} px"
+            # The header keeps its title on one line, whatever the width; the language
+            # link is there (behind the menu on a phone).
+            title = await shown.locator("header .brand").bounding_box()
+            assert title is not None and title["height"] < 40
+            if width == 375:
+                await shown.click(".menu-button")
+            assert await shown.locator("#lang").is_visible()
+            assert await serious_violations(shown) == [], f"{where} at {width} px"
+        finally:
+            await context.close()
+
+
+async def test_on_a_phone_rows_are_cards_with_what_is_missing_first(
+    browser, gateway, students
+) -> None:
     context = await browser.new_context(viewport={"width": 375, "height": 812})
     phone = await context.new_page()
     try:
-        if where != "login":
-            await _login(phone, gateway)
-        paths = {
-            "login": "/",
-            "search": f"/ui/search?q={students['SCH001'][:3]}",
-            "student": f"/ui/students/{students['SCH001']}",
-            "class": "/ui/schools/SCH001",
-        }
-        await phone.goto(gateway.url + paths[where])
-        ARTIFACTS.mkdir(exist_ok=True)
-        await phone.screenshot(path=str(ARTIFACTS / f"phone-375-{where}.png"), full_page=True)
-        width = await phone.evaluate("document.documentElement.scrollWidth")
-        assert width <= 375, f"{where} is {width} px wide at 375 px"
-        # The header wraps between its items, not one character per line.
-        title = await phone.locator("header strong").bounding_box()
-        assert title is not None and title["height"] < 40
+        await _login(phone, gateway)
+        # The header folds its links behind the menu button.
+        assert not await phone.locator("header nav").is_visible()
+        await phone.click(".menu-button")
+        assert await phone.locator("header nav a[href='/ui/search']").is_visible()
+        await phone.goto(f"{gateway.url}/ui/schools/SCH001?cohort=2023")
+        card = phone.locator(f"#students tr.student[data-student={students['SCH001']}]")
+        box = await card.bounding_box()
+        assert box is not None and box["width"] <= 375
+        name = await card.locator("th").bounding_box()
+        missing = await card.locator("td.reqs").bounding_box()
+        klass = await card.locator("td").first.bounding_box()
+        assert name and missing and klass
+        assert name["y"] < missing["y"] < klass["y"], "the missing items come right after the name"
+        assert "职业技能等级证书" in await card.locator("td.reqs").inner_text()
     finally:
         await context.close()
 
@@ -334,6 +335,100 @@ async def test_search_is_labelled_live_and_literal(page, gateway, students) -> N
         await answer.value
         assert await page.locator("#results a").count() == 0, wildcard
     await page.goto(f"{gateway.url}/ui/schools/SCH001")
-    assert await page.locator("#students th[scope=col]").count() == 5
+    assert await page.locator("#students th[scope=col]").count() == 6
     assert await page.locator("#students th[scope=row]").count() >= 1
     assert await page.locator("#progress th[scope=row]").count() == 6
+
+
+async def test_bad_addresses_are_pages_with_a_way_home(page, gateway, students) -> None:
+    await _login(page, gateway)
+    huge = "9" * 25
+    answer = await page.goto(f"{gateway.url}/ui/schools/SCH001?page_no={huge}&page_size=0")
+    assert answer is not None and answer.status == 200
+    pages = (await page.inner_text("#page-of")).split()
+    assert pages[1] == pages[-2], "a page past the end is the last page"
+    for path in ("/ui/schools/SCH001?cohort=99999", "/ui/schools/SCH001?page_no=2x"):
+        answer = await page.goto(gateway.url + path)
+        assert answer is not None and answer.status == 422
+        assert "地址中的参数有误" in await page.inner_text("main")
+    answer = await page.goto(f"{gateway.url}/ui/no-such-page")
+    assert answer is not None and answer.status == 404
+    await page.click("#home")
+    await page.wait_for_url("**/ui/search")
+
+
+async def test_an_expired_session_sends_htmx_to_the_login(page, gateway, students) -> None:
+    await _login(page, gateway)
+    # Idle past the 30 minutes: the next search (an htmx request) finds no session.
+    await fetch(
+        gateway.domain.url,
+        "UPDATE gateway.sessions SET seen_at = now() - interval '31 minutes'"
+        " WHERE ended_at IS NULL",
+    )
+    async with page.expect_navigation():
+        await page.fill("input[name=q]", students["SCH001"][:4])
+    await page.wait_for_selector("input[name=token]")
+    assert page.url.rstrip("/") == gateway.url
+    assert await page.locator("#results").count() == 0, "not a login nested in the results"
+
+
+async def test_search_says_how_many_it_shows_of_how_many(page, gateway, students) -> None:
+    prefix = f"S{uuid.uuid4().hex[:5]}"
+    school = {"source": "sis/SCH001", "schoolid": "SCH001"}
+    events = [enrolled(f"{prefix}{n:02d}", name="搜索同学") | school for n in range(21)]
+    async with httpx.AsyncClient(base_url=gateway.url) as client:
+        sent = await client.post(
+            "/v1/events",
+            json=events,
+            headers={
+                "content-type": "application/cloudevents-batch+json",
+                **gateway.headers("sis-1"),
+            },
+        )
+        assert sent.status_code == 202, sent.text
+
+        async def known() -> int:
+            r = await client.get(f"/v1/students/{prefix}20", headers=gateway.headers("counselor-1"))
+            return r.status_code
+
+        await eventually(known, lambda status: status == 200, timeout=60)
+    await _login(page, gateway)
+    await page.fill("input[name=q]", prefix)
+    await page.wait_for_selector("#showing")
+    assert await page.inner_text("#showing") == "显示 20 条，共 21 条"
+    assert await page.locator("#results th[scope=row]").count() == 20
+    await page.goto(f"{gateway.url}/ui/search?q={prefix}&lang=en")
+    assert await page.inner_text("#showing") == "showing 20 of 21"
+
+
+async def test_the_bureau_reaches_a_class_page(page, gateway, students) -> None:
+    await _login(page, gateway, "bureau")
+    await page.click("#schools-link")
+    await page.click("#schools a:has-text('SCH001')")
+    await page.wait_for_selector("#students")
+    # The class filter offers the school's classes.
+    options = await page.locator("select[name=class_id] option").all_inner_texts()
+    assert "C2024-01" in options
+    await page.select_option("select[name=class_id]", "C2024-01")
+    await page.click("#filters button[type=submit]")
+    await page.wait_for_url("**class_id=C2024-01**")
+    assert students["SCH001"] in await page.inner_text("#students")
+    await page.goto(f"{gateway.url}/ui/students/{students['SCH001']}")
+    await page.click("#class-link")
+    await page.wait_for_url("**/ui/schools/SCH001?class_id=C2024-01")
+
+
+async def test_the_keyboard_focus_is_visible_and_skips_to_the_content(page, gateway, students):
+    await _login(page, gateway)
+    await page.goto(f"{gateway.url}/ui/schools/SCH001")
+    await page.keyboard.press("Tab")
+    skip = page.locator("a.skip")
+    assert await skip.evaluate("e => e === document.activeElement")
+    box = await skip.bounding_box()
+    assert box is not None and box["x"] >= 0, "the skip link shows itself when focused"
+    await page.keyboard.press("Tab")
+    outline = await page.evaluate(
+        "getComputedStyle(document.activeElement).outlineStyle + ' '"
+        " + getComputedStyle(document.activeElement).outlineWidth"
+    )
+    assert outline == "solid 3px", outline

@@ -66,38 +66,42 @@ def _cell(value: Any) -> str | int:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def rows(students: list[dict[str, Any]]) -> list[list[str | int]]:
-    return [[_cell(s[c]) for c in COLUMNS] for s in students]
+def rows(
+    students: list[dict[str, Any]], columns: tuple[str, ...] = COLUMNS
+) -> list[list[str | int]]:
+    return [[_cell(s[c]) for c in columns] for s in students]
 
 
-def to_csv(students: list[dict[str, Any]]) -> bytes:
+def to_csv(students: list[dict[str, Any]], columns: tuple[str, ...] = COLUMNS) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    writer.writerows(rows(students))
+    writer.writerow(columns)
+    writer.writerows(rows(students, columns))
     return out.getvalue().encode("utf-8-sig")
 
 
-def to_xlsx(students: list[dict[str, Any]]) -> bytes:
+def to_xlsx(students: list[dict[str, Any]], columns: tuple[str, ...] = COLUMNS) -> bytes:
     from openpyxl import Workbook  # a second of import: only when a workbook is asked for
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet("graduation")
-    sheet.append(list(COLUMNS))
-    for row in rows(students):
+    sheet.append(list(columns))
+    for row in rows(students, columns):
         sheet.append(row)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
 
 
-def response(students: list[dict[str, Any]], fmt: str, school_id: str) -> Response:
+def response(
+    students: list[dict[str, Any]], fmt: str, school_id: str, columns: tuple[str, ...] = COLUMNS
+) -> Response:
     name = f"graduation-{school_id}.{fmt}"
     # The school id is checked (no control characters) but may hold non-ASCII: RFC 5987.
     ascii_name = "".join(ch if ch.isascii() and ch not in '"\\;' else "_" for ch in name)
     disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
     if fmt == "csv":
-        body, media = to_csv(students), "text/csv; charset=utf-8"
+        body, media = to_csv(students, columns), "text/csv; charset=utf-8"
     else:
-        body, media = to_xlsx(students), XLSX_TYPE
+        body, media = to_xlsx(students, columns), XLSX_TYPE
     return Response(body, media_type=media, headers={"Content-Disposition": disposition})

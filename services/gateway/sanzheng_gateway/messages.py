@@ -177,6 +177,40 @@ ROLES: dict[str, Message] = {
     "admin": _m("管理员", "administrator"),
 }
 
+# The services that hold a submission until a fact arrives (`held_by`).
+SERVICES: dict[str, Message] = {
+    "enrollment": _m("学籍服务", "enrollment service"),
+    "internship": _m("实习服务", "internship service"),
+    "labor-education": _m("劳动教育服务", "labor education service"),
+    "labor_education": _m("劳动教育服务", "labor education service"),
+    "certificates": _m("证书服务", "certificates service"),
+    "credits": _m("学分银行服务", "credit bank service"),
+}
+
+# The urgency of a requirement (urgency.py, or the decision's own `state`).
+REQUIREMENT_STATES: dict[str, Message] = {
+    "met": _m("已满足", "met"),
+    "on_track": _m("未到期", "not due yet"),
+    "at_risk": _m("即将到期", "due soon"),
+    "overdue": _m("已逾期", "overdue"),
+}
+
+# The one next step a counselor takes for an unmet requirement (the class page).
+NEXT_ACTIONS: dict[str, Message] = {
+    "ENROLLED": _m("核实学籍状态，休学的学生需办理复学", "check the status: resume if suspended"),
+    "ACADEMIC": _m("督促补修未通过或缺少的课程学分", "make up the missing or failed credits"),
+    "DIPLOMA": _m("请学校发放学历证书后提交", "have the school issue and submit the diploma"),
+    "SKILL_1X": _m("安排报考职业技能等级证书（1+X）", "register for a 1+X skill certificate"),
+    "QUALITY": _m("请学校发放素质融合证书后提交", "have the school issue the quality certificate"),
+    "LABOR_MONTH": _m(
+        "安排二年级六月劳动教育月（或7–8月补做）", "arrange the June labor month (or July–August)"
+    ),
+    "INTERNSHIP": _m(
+        "安排岗位实习，完成后登记学时；被退回的申报请更正",
+        "arrange a post internship and record its hours; correct rejected ones",
+    ),
+}
+
 GROUPS: dict[str, dict[str, Message]] = {
     "requirement": REQUIREMENTS,
     "rule": RULES,
@@ -191,6 +225,9 @@ GROUPS: dict[str, dict[str, Message]] = {
     "issuer_type": ISSUER_TYPES,
     "event_type": EVENT_TYPES,
     "role": ROLES,
+    "service": SERVICES,
+    "state": REQUIREMENT_STATES,
+    "next_action": NEXT_ACTIONS,
 }
 
 
@@ -220,6 +257,39 @@ def _uncounted(why: str) -> str:
         level, _, issuer = kind.partition("/")
         out.append(f"{number}：{word('level', level, 'zh')}/{word('issuer_type', issuer, 'zh')}")
     return "；".join(out)
+
+
+_LEVEL_ORDER = ("junior", "intermediate", "senior")
+
+
+def uncounted_skills(detail: str, lang: str) -> dict[str, str]:
+    """Why each skill certificate does not count, from the SKILL_1X detail
+    (`… at level junior or above (not counted: SK-2: junior/other)`): {number: why}."""
+    found = re.search(r"at level (\w+) or above \(not counted: (.+)\)$", detail or "")
+    if not found:
+        return {}
+    floor, why = found.group(1), {}
+    for item in found.group(2).split(", "):
+        number, _, kind = item.rpartition(": ")
+        level, _, issuer = kind.partition("/")
+        below = level not in _LEVEL_ORDER or (
+            floor in _LEVEL_ORDER and _LEVEL_ORDER.index(level) < _LEVEL_ORDER.index(floor)
+        )
+        if lang == "zh":
+            low, need = word("level", level, lang), word("level", floor, lang)
+            why[number] = (
+                f"不计入毕业条件：等级{low}低于要求的{need}"
+                if below
+                else f"不计入毕业条件：{word('issuer_type', issuer, lang)}不在政策认可的发证类型内"
+            )
+        else:
+            why[number] = (
+                f"does not count: level {level} is below {floor}"
+                if below
+                else f"does not count: {word('issuer_type', issuer, lang)} is not accepted by"
+                " the policy"
+            )
+    return why
 
 
 _NAMES = {
@@ -302,6 +372,15 @@ def detail(text: str, lang: str) -> str:
         say = found.say.get(key)
         values[key] = say(value or "") if say else value or ""
     return found.zh.format(**values)
+
+
+def days_left(days: int | None, lang: str) -> str:
+    """`还有 12 天` / `已逾期 3 天`: the distance to a due date in words."""
+    if days is None:
+        return ""
+    if lang == "zh":
+        return f"还有 {days} 天" if days >= 0 else f"已逾期 {-days} 天"
+    return f"{days} days left" if days >= 0 else f"{-days} days overdue"
 
 
 def waiting(text: str, lang: str) -> str:

@@ -316,17 +316,45 @@ async def cohort(
     }
 
 
+_SEARCHED = (
+    " FROM students WHERE ($2::text IS NULL OR school_id = $2)"
+    " AND (student_id ILIKE $1 || '%' OR name LIKE '%' || $1 || '%')"
+)
+
+
 async def search(
     conn: Any, text: str, school_id: str | None, limit: int = 20
 ) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        "SELECT student_id, name, class_id, cohort, school_id FROM students"
-        " WHERE ($2::text IS NULL OR school_id = $2)"
-        " AND (student_id ILIKE $1 || '%' OR name LIKE '%' || $1 || '%')"
-        " ORDER BY student_id LIMIT $3",
+        "SELECT student_id, name, class_id, cohort, school_id"
+        + _SEARCHED
+        + " ORDER BY student_id LIMIT $3",
         like_pattern(text),
         school_id,
         limit,
+    )
+    return [dict(r) for r in rows]
+
+
+async def search_total(conn: Any, text: str, school_id: str | None) -> int:
+    """How many students the search finds in all ("showing 20 of N")."""
+    return await conn.fetchval(  # type: ignore[no-any-return]
+        "SELECT count(*)" + _SEARCHED, like_pattern(text), school_id
+    )
+
+
+async def classes_of(conn: Any, school_id: str) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT DISTINCT class_id FROM students WHERE school_id = $1 ORDER BY 1", school_id
+    )
+    return [r["class_id"] for r in rows]
+
+
+async def schools(conn: Any) -> list[dict[str, Any]]:
+    """Every school with students, for the bureau's way into the class pages."""
+    rows = await conn.fetch(
+        "SELECT school_id, count(*) AS students, count(DISTINCT class_id) AS classes"
+        " FROM students GROUP BY 1 ORDER BY 1"
     )
     return [dict(r) for r in rows]
 

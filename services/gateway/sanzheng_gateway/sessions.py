@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Request, Response
 
-from sanzheng_gateway.tokens import Principal
+from sanzheng_gateway.tokens import Principal, principal_of
 
 COOKIE = "sz_session"
 CSRF_COOKIE = "sz_csrf"
@@ -53,12 +53,12 @@ async def current(conn: Any, request: Request) -> Principal | None:
         " WHERE s.id_hash = $1 AND s.ended_at IS NULL"
         " AND s.seen_at > now() - $2::interval AND s.created_at > now() - $3::interval"
         " AND t.token_id = s.token_id AND t.revoked_at IS NULL AND t.expires_at > now()"
-        " RETURNING t.token_id, t.role, t.school_id",
+        " RETURNING t.token_id, t.role, t.school_id, t.classes",
         _hash(session_id),
         IDLE,
         ABSOLUTE,
     )
-    return Principal(row["token_id"], row["role"], row["school_id"]) if row else None
+    return principal_of(row) if row else None
 
 
 async def end(conn: Any, request: Request, response: Response) -> None:

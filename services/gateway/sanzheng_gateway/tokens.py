@@ -23,6 +23,8 @@ class Principal:
     token_id: str
     role: str
     school_id: str | None
+    # A counselor's own classes (in the order given): the dashboard opens on the first.
+    classes: tuple[str, ...] = ()
 
     def may_see(self, school_id: str | None) -> bool:
         return self.role in CROSS_SCHOOL_ROLES or (
@@ -71,23 +73,29 @@ async def create(
     school_id: str | None,
     label: str | None = None,
     expires_at: datetime | None = None,
+    classes: tuple[str, ...] = (),
 ) -> str:
     if role not in ROLES:
         raise TokenError(f"role must be one of {', '.join(ROLES)}")
+    if classes and role != "counselor":
+        raise TokenError("only a counselor token carries classes (--class)")
+    if any(not c.strip() or len(c) > 50 for c in classes):
+        raise TokenError("a class id is 1 to 50 characters")
     if role not in CROSS_SCHOOL_ROLES and not school_id:
         raise TokenError(f"a {role} token belongs to one school: give --school")
     if role in CROSS_SCHOOL_ROLES:
         school_id = None
     token, token_id = new_token(role)
     await conn.execute(
-        "INSERT INTO tokens (token_id, token_hash, role, school_id, label, expires_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO tokens (token_id, token_hash, role, school_id, label, expires_at, classes)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
         token_id,
         digest(token),
         role,
         school_id,
         label,
         expires_at or expiry(None),
+        list(dict.fromkeys(c.strip() for c in classes)),
     )
     return token
 
@@ -112,7 +120,7 @@ async def revoke(conn: Any, token_or_id: str) -> bool:
 async def list_all(conn: Any) -> list[Any]:
     return list(
         await conn.fetch(
-            "SELECT token_id, role, school_id, label, created_at, expires_at, revoked_at"
+            "SELECT token_id, role, school_id, classes, label, created_at, expires_at, revoked_at"
             " FROM tokens ORDER BY created_at"
         )
     )
@@ -122,8 +130,12 @@ async def authenticate(conn: Any, token: str) -> Principal | None:
     if not token.startswith(PREFIX) or len(token) > 200:
         return None
     row = await conn.fetchrow(
-        "SELECT token_id, role, school_id FROM tokens WHERE token_hash = $1"
+        "SELECT token_id, role, school_id, classes FROM tokens WHERE token_hash = $1"
         " AND revoked_at IS NULL AND expires_at > now()",
         digest(token),
     )
-    return Principal(row["token_id"], row["role"], row["school_id"]) if row else None
+    return principal_of(row) if row else None
+
+
+def principal_of(row: Any) -> Principal:
+    return Principal(row["token_id"], row["role"], row["school_id"], tuple(row["classes"] or ()))
