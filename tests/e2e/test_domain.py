@@ -121,7 +121,7 @@ async def test_a_complete_lifecycle_from_librdkafka_is_eligible(domain: Domain) 
     ]
     assert announced[-1]["type"] == "graduation.eligibility_changed"
     assert announced[-1]["data"]["eligible"] is True
-    assert announced[-1]["data"]["policy_version"] == "default-2026.1"
+    assert announced[-1]["data"]["policy_version"] == "default-2026.2"
     assert announced[-1]["schoolid"] == "SCH001"
     assert not any(a["data"]["eligible"] for a in announced[:-1])
 

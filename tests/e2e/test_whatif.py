@@ -92,7 +92,7 @@ def _candidate(tmp_path: Path) -> Path:
     from sanzheng_shared.policy.loader import DEFAULT_DIR
 
     text = (DEFAULT_DIR / "default.yaml").read_text(encoding="utf-8")
-    text = text.replace('version: "default-2026.1"', 'version: "candidate-no-1x"')
+    text = text.replace('version: "default-2026.2"', 'version: "candidate-no-1x"')
     text = text.replace("  - code: SKILL_1X\n    min_count: 1\n    min_level: junior\n", "")
     text = "\n".join(
         line for line in text.splitlines() if "issuer_types: [x_certificate" not in line

@@ -12,6 +12,7 @@ from typing import get_args
 import pytest
 
 from sanzheng_certificates import graduation as g
+from sanzheng_certificates.academic import CourseFact
 from sanzheng_gateway import messages
 from sanzheng_gateway.projection import STATUS_BY_EVENT
 from sanzheng_gateway.tokens import ROLES
@@ -98,6 +99,15 @@ def _records() -> list[g.StudentRecord]:
     states = [(False, None), (True, "enrolled"), (True, "suspended"), (True, "withdrawn")]
     states.append((True, "graduated"))
     labor = [(False, ()), (True, ()), (False, ("王主任",))]
+    programs = [
+        (),
+        (
+            CourseFact("C-1", "public-basic", 1000, 200, 56, True),
+            CourseFact("C-2", "professional", 1300, 800, 76, True),
+            CourseFact("C-3", "practice", 700, 700, 40, True),
+        ),
+        (CourseFact("C-4", "professional", 2980, 1370, 150, True),),
+    ]
     return [
         g.StudentRecord(
             enrolled=e,
@@ -107,8 +117,11 @@ def _records() -> list[g.StudentRecord]:
             labor_completed=lc,
             labor_exempted_by=lx,
             rejected_internships=r,
+            courses=p,
         )
-        for (e, s), c, i, (lc, lx), r in product(states, certificates, internships, labor, rejected)
+        for (e, s), c, i, (lc, lx), r, p in product(
+            states, certificates, internships, labor, rejected, programs
+        )
     ]
 
 
