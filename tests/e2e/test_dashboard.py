@@ -102,7 +102,7 @@ async def test_find_a_student_and_see_what_is_missing(page, gateway, students) -
     assert await missing.count() == 1
     assert await missing.get_attribute("data-code") == "SKILL_1X"
     assert "缺少职业技能等级证书：初级及以上已有 0 张，需要 1 张" in await missing.inner_text()
-    assert await page.locator("#timeline tr").count() == 6
+    assert await page.locator("#timeline tr").count() == 8
 
 
 async def test_english_labels_are_available(page, gateway, students) -> None:
