@@ -186,3 +186,27 @@ async def test_under_the_legacy_policy_a_diploma_is_itself_the_requirement(
         "diploma (学历证书) held (DIP-S4)",
     )
     assert not await _outbox(certificates, TOPICS.rejections)
+
+
+async def test_an_accepted_diploma_marks_the_student_graduated(
+    enrollment: BatchProcessor,
+) -> None:
+    await enrollment.process([record(TOPICS.inbound("enrollment"), enrolled("S5", cohort=2023))])
+    skill = cloudevent(
+        "certificate.earned",
+        "S5",
+        {"certificate_no": "SK-S5", "kind": "skill", "title": "x", "level": "junior",
+         "issuer_type": "x_certificate", "issuer": "org", "issued_on": "2026-05-10"},
+    )  # fmt: skip
+    accepted = [canonical(e, "certificates") for e in (skill, _diploma("S5"))]
+    await enrollment.process([record(TOPICS.outbound("certificates"), e) for e in accepted])
+    async with enrollment.pool.acquire() as conn:
+        status = await conn.fetchval("SELECT status FROM students WHERE student_id = 'S5'")
+    assert status == "graduated"
+    [graduated] = [
+        e
+        for e in await _outbox(enrollment, TOPICS.outbound("enrollment"))
+        if e["type"] == "student.graduated"
+    ]
+    assert graduated["data"]["on"] == "2026-06-30"
+    assert graduated["data"]["reason"] == "diploma DIP-S5"
