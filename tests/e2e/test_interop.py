@@ -30,6 +30,7 @@ DOMAIN_OF = {
     "labor_education": "labor-education",
     "internship": "internship",
     "certificate": "certificates",
+    "course": "credits",
 }
 
 
