@@ -351,7 +351,18 @@ def detail(text: str, lang: str) -> str:
     return found.zh.format(**values)
 
 
+# What a held submission may wait for besides an event type: a diploma waits until the
+# student is eligible to graduate.
+WAITING: dict[str, Message] = {
+    "graduation.eligibility_changed": _m(
+        "该生符合毕业条件（学历证书在此之前暂缓）", "the student becoming eligible to graduate"
+    ),
+}
+
+
 def waiting(text: str, lang: str) -> str:
     """A held submission's `waiting_for` (`internship.started INT-1`): the type in words."""
+    if text in WAITING:
+        return WAITING[text]["zh" if lang == "zh" else "en"]
     kind, _, rest = text.partition(" ")
     return f"{word('event_type', kind, lang)} {rest}".strip()

@@ -145,3 +145,8 @@ def test_an_unknown_detail_or_code_is_shown_as_written() -> None:
     assert messages.detail("something new", "zh") == "something new"
     assert messages.word("rule", "INT_NEW_RULE", "zh") == "INT_NEW_RULE"
     assert messages.waiting("internship.started INT-1", "zh") == "实习开始 INT-1"
+    # A diploma held until the student is eligible says so, not "decision changed".
+    assert messages.waiting("graduation.eligibility_changed", "zh").startswith("该生符合毕业条件")
+    assert messages.waiting("graduation.eligibility_changed", "en") == (
+        "the student becoming eligible to graduate"
+    )
