@@ -61,7 +61,7 @@ async def wait_processed(database_url: str, published: int) -> list[Any]:
     consumed = " + ".join(
         f"(SELECT coalesce(sum(next_offset), 0) FROM {schema}.consumer_offsets"
         " WHERE topic LIKE 'sis.%' AND topic <> 'sis.rejections')"
-        for schema in ("enrollment", "internship", "labor_education", "certificates")
+        for schema in ("enrollment", "internship", "labor_education", "certificates", "credits")
     )
     await eventually(
         lambda: fetch(database_url, f"SELECT {consumed} AS n"),
@@ -92,11 +92,28 @@ async def wait_processed(database_url: str, published: int) -> list[Any]:
 
 
 async def missing_counts(database_url: str) -> list[Any]:
+    """Per requirement of any decision (ACADEMIC, SKILL_1X, …), how many students miss it:
+    a requirement nobody misses is listed too, with 0."""
     return await fetch(
         database_url,
-        "SELECT r->>'code' AS code, count(*) AS n FROM certificates.decisions,"
-        " jsonb_array_elements(requirements) AS r WHERE NOT (r->>'met')::boolean"
-        " GROUP BY 1 ORDER BY 2 DESC",
+        "SELECT r->>'code' AS code, count(*) FILTER (WHERE NOT (r->>'met')::boolean) AS n"
+        " FROM certificates.decisions, jsonb_array_elements(requirements) AS r"
+        " GROUP BY 1 ORDER BY 2 DESC, 1",
+    )
+
+
+async def diploma_counts(database_url: str) -> list[Any]:
+    """What became of the diplomas the schools sent: accepted for an eligible student, held
+    until the student is eligible, refused (GRAD_NOT_ELIGIBLE)."""
+    return await fetch(
+        database_url,
+        "SELECT 'accepted' AS outcome, count(*) AS n FROM certificates.certificates"
+        " WHERE kind = 'diploma'"
+        " UNION ALL SELECT 'held until eligible', count(*) FROM certificates.pending"
+        " WHERE event->'data'->>'kind' = 'diploma'"
+        " UNION ALL SELECT 'refused (GRAD_NOT_ELIGIBLE)', count(*) FROM certificates.outbox"
+        " WHERE topic LIKE '%sis.rejections' AND convert_from(value, 'UTF8')"
+        " LIKE '%GRAD_NOT_ELIGIBLE%'",
     )
 
 
@@ -120,6 +137,15 @@ def missing_table(rows: list[Any]) -> Table:
     table.add_column("students", justify="right")
     for r in rows:
         table.add_row(r["code"], str(r["n"]))
+    return table
+
+
+def diploma_table(rows: list[Any]) -> Table:
+    table = Table(title="diplomas sent by the schools (学历证书)")
+    table.add_column("outcome")
+    table.add_column("students", justify="right")
+    for r in rows:
+        table.add_row(r["outcome"], str(r["n"]))
     return table
 
 

@@ -107,6 +107,9 @@ def demo(
         console.print(
             demo_mod.missing_table(await demo_mod.missing_counts(system.infra.database_url))
         )
+        console.print(
+            demo_mod.diploma_table(await demo_mod.diploma_counts(system.infra.database_url))
+        )
         token = await demo_mod.counselor_token(system.infra.database_url, "SCH001")
         gateway = next(svc for svc in system.services if svc.name == "gateway")
         console.print(f"dashboard  {gateway.url}/", soft_wrap=True)

@@ -61,12 +61,54 @@ PROFILES = {
     "rejected_superseded": 2,  # a refused submission left, but other placements meet the hours
     "labor_failed": 2,
     "labor_made_up": 2,  # failed in June, made up in the summer holidays
+    "retake": 4,  # failed mathematics, passed the retake: the better attempt counts
+    "low_practice": 4,  # professional courses taught as theory: practice under half the hours
+    "short_credits": 4,  # electives and a public course missing: under 170 credits
 }
+# Profiles whose every requirement is met by construction: the school's system sends their
+# diploma. It also sends one for some students it wrongly believes eligible (low_practice;
+# withdrawn), which the certificates service holds or refuses (GRAD_NOT_ELIGIBLE).
+SIS_BELIEVES_ELIGIBLE = {
+    "complete",
+    "labor_exempted",
+    "labor_made_up",
+    "rejected_then_cancelled",
+    "rejected_superseded",
+    "retake",
+    "low_practice",
+    "withdrawn",
+}
+
+# The program of a 3-year major (中职): (term 1-6, category, name, class hours, practice
+# hours, credits), 16-18 class hours a credit. About 3,000 class hours, 172-176 credits,
+# practice 56% of the hours (the seed: more than half). `{major}` is the major's name.
+PROGRAM = [
+    (1, "public-basic", "思想政治", 144, 18, 8),
+    (1, "public-basic", "语文", 198, 18, 11),
+    (2, "public-basic", "数学", 180, 0, 10),
+    (2, "public-basic", "英语", 162, 18, 9),
+    (1, "public-basic", "信息技术", 108, 54, 6),
+    (3, "public-basic", "体育与健康", 144, 126, 8),
+    (4, "public-basic", "历史", 72, 0, 4),
+    (4, "public-basic", "艺术", 36, 18, 2),
+    (2, "professional", "{major}专业基础一", 144, 72, 8),
+    (3, "professional", "{major}专业基础二", 144, 72, 8),
+    (3, "professional", "{major}专业核心一", 180, 108, 10),
+    (4, "professional", "{major}专业核心二", 180, 108, 10),
+    (4, "professional", "{major}专业核心三", 144, 90, 8),
+    (5, "professional", "{major}专业核心四", 180, 108, 10),
+    (5, "professional", "{major}专业拓展", 108, 54, 6),
+    (5, "professional", "{major}专业选修一", 108, 54, 6),
+    (5, "professional", "{major}专业选修二", 108, 72, 6),
+    (4, "practice", "{major}综合实训", 216, 216, 12),
+    (6, "practice", "岗位实习（课程）", 540, 540, 30),
+]
+ELECTIVE = (5, "professional", "{major}专业选修三", 72, 36, 4)  # half the students take it
 
 
 @dataclass
 class Submission:
-    domain: str  # enrollment | internship | labor-education | certificates
+    domain: str  # enrollment | internship | labor-education | certificates | credits
     event: dict[str, Any]
 
 
@@ -187,6 +229,7 @@ class ProvinceGenerator:
             self._add(
                 s, "enrollment", "student.withdrawn", {"on": on.isoformat(), "reason": "转学"}, on
             )
+        self._courses(s, major_code, major_name)
         # The 2nd school year of cohort C runs from C+1-09-01: its June is in C+2.
         second_year_june = date(s.cohort + 2, 6, 2)
         if self.as_of < date(s.cohort + 2, 7, 1):
@@ -241,6 +284,54 @@ class ProvinceGenerator:
             return
         self._internships(s)
         self._certificates(s)
+
+    def _term_end(self, s: Student, term: int) -> date:
+        """Term 1 is the autumn of the entry year (ends in January), term 2 its spring."""
+        year = s.cohort + (term + 1) // 2
+        return date(year, 1, 15) if term % 2 else date(year, 6, 30)
+
+    @staticmethod
+    def _term_label(s: Student, term: int) -> str:
+        """`2023-1`: the school year's first year, then its term."""
+        return f"{s.cohort + (term - 1) // 2}-{2 - term % 2}"
+
+    def _courses(self, s: Student, major_code: str, major_name: str) -> None:
+        """The courses of every term finished by `as_of` (a withdrawn student's first term
+        only), as the school's system reports them on sis.credits."""
+        rng, p = self.rng, s.profile
+        plan = list(PROGRAM) + ([ELECTIVE] if rng.random() < 0.5 else [])
+        if p == "short_credits":  # no electives, no history: about 154 credits
+            plan = [c for c in plan if "选修" not in c[2] and c[2] != "历史"]
+        last_term = 1 if p == "withdrawn" else 6
+        for n, (term, category, name, hours, practice, credits) in enumerate(plan):
+            end = self._term_end(s, term)
+            if term > last_term or end > self.as_of:
+                continue
+            if p == "low_practice" and category == "professional":
+                practice = hours // 6  # taught as theory
+            code = f"{major_code}-{n + 1:02d}"
+            course = {
+                "course_code": code,
+                "course_name": name.format(major=major_name),
+                "category": category,
+                "class_hours": hours,
+                "practice_hours": practice,
+                "credits": credits,
+                "term": self._term_label(s, term),
+            }
+            if p == "retake" and name == "数学":
+                failed = course | {"score": rng.randint(40, 58)}
+                self._add(s, "credits", "course.completed", failed, end)
+                again = self._term_end(s, term + 1)
+                retake = course | {
+                    "score": rng.randint(61, 80),
+                    "term": self._term_label(s, term + 1),
+                }
+                self._add(s, "credits", "course.completed", retake, again)
+                continue
+            self._add(
+                s, "credits", "course.completed", course | {"score": rng.randint(62, 96)}, end
+            )
 
     def _labor(self, s: Student, start: date, end: date, evaluation: str) -> None:
         self._add(
@@ -336,19 +427,20 @@ class ProvinceGenerator:
     def _certificates(self, s: Student) -> None:
         rng, p = self.rng, s.profile
         grad = date(s.cohort + 3, 6, 20)
-        self._add(
-            s,
-            "certificates",
-            "certificate.earned",
-            {
-                "certificate_no": f"DIP-{s.student_id}",
-                "kind": "diploma",
-                "title": "中等职业学校毕业证书",
-                "issuer": s.school_id,
-                "issued_on": grad.isoformat(),
-            },
-            grad,
-        )
+        if p in SIS_BELIEVES_ELIGIBLE:
+            self._add(
+                s,
+                "certificates",
+                "certificate.earned",
+                {
+                    "certificate_no": f"DIP-{s.student_id}",
+                    "kind": "diploma",
+                    "title": "中等职业学校毕业证书",
+                    "issuer": s.school_id,
+                    "issued_on": grad.isoformat(),
+                },
+                grad,
+            )
         if p not in ("no_skill",):
             issued = date(s.cohort + 2, rng.choice([5, 11]), 15)
             data = {

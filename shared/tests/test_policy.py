@@ -13,7 +13,7 @@ from sanzheng_shared.policy.loader import DEFAULT_DIR
 OVERRIDE = (
     (DEFAULT_DIR / "default.yaml")
     .read_text()
-    .replace('version: "default-2026.1"', 'version: "SCH002-2024.1"')
+    .replace('version: "default-2026.2"', 'version: "SCH002-2024.1"')
     .replace('schools: ["*"]', 'schools: ["SCH002"]')
     .replace("min_hours: 480", "min_hours: 600")
 )
@@ -21,7 +21,7 @@ OVERRIDE = (
 
 def test_the_default_policy_applies_everywhere() -> None:
     policy = PolicyBook.load().for_student("SCH009", 2023, date(2026, 6, 30))
-    assert policy.version == "default-2026.1"
+    assert policy.version == "default-2026.2"
     assert policy.severity("INT_QUOTA") == "flag"
     assert policy.severity("INT_HOURS_RECORDED") == "flag"
     assert policy.labor_education.min_working_days == 20
@@ -30,7 +30,7 @@ def test_the_default_policy_applies_everywhere() -> None:
 
 def test_the_default_is_in_force_from_the_2024_plan_and_legacy_before() -> None:
     book = PolicyBook.load()
-    assert book.for_student("SCH009", 2022, date(2025, 6, 30)).version == "default-2026.1"
+    assert book.for_student("SCH009", 2022, date(2025, 6, 30)).version == "default-2026.2"
     assert book.for_student("SCH009", 2021, date(2024, 8, 31)).version == "legacy-2019.1"
     # An older cohort graduating before the plan: enrolled with a diploma, nothing more.
     legacy = book.for_student("SCH009", 2018, date(2021, 6, 30))
@@ -60,7 +60,7 @@ def test_a_school_override_wins_while_in_force(tmp_path: Path) -> None:
     requirement = book.for_student("SCH002", 2023, date(2026, 6, 30)).requirement("INTERNSHIP")
     assert requirement is not None and requirement.min_hours == 600
     assert book.for_student("SCH002", 2020, date(2023, 6, 30)).version == "legacy-2019.1"
-    assert book.for_student("SCH001", 2023, date(2026, 6, 30)).version == "default-2026.1"
+    assert book.for_student("SCH001", 2023, date(2026, 6, 30)).version == "default-2026.2"
 
 
 @pytest.mark.parametrize(

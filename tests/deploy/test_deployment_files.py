@@ -138,6 +138,26 @@ def test_every_school_user_writes_only_its_own_topics() -> None:
             assert "Read" not in acl["operations"]
 
 
+def test_every_service_user_may_read_every_topic_the_service_consumes() -> None:
+    """A route without a Read ACL works on the embedded broker and fails in production."""
+    from sanzheng.main import all_specs
+    from sanzheng_shared.kafka.topics import TopicNames
+
+    users = {u["metadata"]["name"]: u for u in _kinds("KafkaUser")}
+    for spec in all_specs():
+        acls = users[f"svc-{spec.name}"]["spec"]["authorization"]["acls"]
+        readable = [
+            (a["resource"]["name"], a["resource"]["patternType"])
+            for a in acls
+            if a["resource"]["type"] == "topic" and "Read" in a["operations"]
+        ]
+        for topic in spec.routes(TopicNames()):
+            assert any(
+                topic == name or (kind == "prefix" and topic.startswith(name))
+                for name, kind in readable
+            ), f"svc-{spec.name} may not read {topic}"
+
+
 SECRET_LITERAL = re.compile(
     r"(password|passwd|secret|token|api[_-]?key)\s*[:=]\s*(?!\s*\$\{)(?!\s*$)['\"]?[A-Za-z0-9+/_\-]{6,}",
     re.I,

@@ -1,4 +1,4 @@
-"""The four domain services running in this process on the real broker and database."""
+"""The five domain services running in this process on the real broker and database."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from sanzheng_certificates.app import SPEC as CERTIFICATES
+from sanzheng_credits.app import SPEC as CREDITS
 from sanzheng_enrollment.app import SPEC as ENROLLMENT
 from sanzheng_internship.app import SPEC as INTERNSHIP
 from sanzheng_labor_education.app import SPEC as LABOR
@@ -30,7 +31,7 @@ from sanzheng_shared.testing import (
     read_events,
 )
 
-SCHEMAS = ("enrollment", "internship", "labor_education", "certificates")
+SCHEMAS = ("enrollment", "internship", "labor_education", "certificates", "credits")
 
 
 async def wait_quiet(database_url: str, sent: list[dict[str, Any]], timeout: float = 300) -> None:
@@ -70,7 +71,8 @@ class Domain:
         self.settings = settings
         self.topics = TopicNames(settings.topic_prefix)
         self.runtimes = [
-            ServiceRuntime(spec, settings) for spec in (ENROLLMENT, INTERNSHIP, LABOR, CERTIFICATES)
+            ServiceRuntime(spec, settings)
+            for spec in (ENROLLMENT, INTERNSHIP, LABOR, CERTIFICATES, CREDITS)
         ]
 
     @property
@@ -249,16 +251,27 @@ def lifecycle(student: str, school: str) -> list[dict[str, Any]]:
             student,
             {"internship_id": iid, "end_on": "2026-02-28", "hours": 640, "evaluation": "pass"},
         ),
-        cloudevent(
-            "certificate.earned",
-            student,
-            {
-                "certificate_no": f"DIP-{student}",
-                "kind": "diploma",
-                "title": "毕业证书",
-                "issuer": school,
-                "issued_on": "2026-06-20",
-            },
+        # The academic program: 3,000 class hours, 1,700 of them practice, 172 credits.
+        *(
+            cloudevent(
+                "course.completed",
+                student,
+                {
+                    "course_code": code,
+                    "course_name": f"课程 {code}",
+                    "category": category,
+                    "class_hours": hours,
+                    "practice_hours": practice,
+                    "credits": credits,
+                    "score": 80,
+                    "term": "2025-1",
+                },
+            )
+            for code, category, hours, practice, credits in (
+                ("PUB", "public-basic", 1000, 200, 56),
+                ("PRO", "professional", 1300, 800, 76),
+                ("PRA", "practice", 700, 700, 40),
+            )
         ),
         cloudevent(
             "certificate.earned",
@@ -272,7 +285,10 @@ def lifecycle(student: str, school: str) -> list[dict[str, Any]]:
             },
         ),
     ]
-    when = ["2023-09-01", "2025-06-30", "2025-09-01", "2026-02-28", "2026-06-20", "2026-06-20"]
+    # No diploma: the school sends it only for a student it believes eligible, and this one
+    # has no skill certificate.
+    when = ["2023-09-01", "2025-06-30", "2025-09-01", "2026-02-28"]
+    when += ["2024-01-15", "2024-06-28", "2025-01-15", "2026-06-20"]
     for e, day in zip(events, when, strict=True):
         e["source"], e["schoolid"], e["time"] = f"sis/{school}", school, f"{day}T09:00:00+08:00"
     return events

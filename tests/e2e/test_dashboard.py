@@ -53,7 +53,7 @@ async def test_find_a_student_and_see_what_is_missing(page, gateway, students) -
     assert await missing.count() == 1
     assert await missing.get_attribute("data-code") == "SKILL_1X"
     assert "缺少职业技能等级证书：初级及以上已有 0 张，需要 1 张" in await missing.inner_text()
-    assert await page.locator("#timeline tr").count() == 6
+    assert await page.locator("#timeline tr").count() == 8
 
 
 async def test_english_labels_are_available(page, gateway, students) -> None:
@@ -432,3 +432,45 @@ async def test_the_keyboard_focus_is_visible_and_skips_to_the_content(page, gate
         " + getComputedStyle(document.activeElement).outlineWidth"
     )
     assert outline == "solid 3px", outline
+
+
+async def test_the_learning_account_shows_its_lines_and_prints_as_a_transcript(
+    page, gateway, students
+) -> None:
+    sid = students["SCH001"]
+    await _login(page, gateway)
+    await page.goto(f"{gateway.url}/ui/students/{sid}")
+    # The lifecycle's three courses: 3,000 class hours, 1,700 of them practice, 172 credits.
+    total = await page.inner_text("#credit-total")
+    assert "172" in total and "56.7%" in total
+    by_category = {
+        await row.get_attribute("data-category"): await row.locator("td").inner_text()
+        for row in await page.locator("#credits-by-category tr").all()
+    }
+    assert by_category == {"public-basic": "56", "professional": "76", "practice": "40"}
+    assert await page.inner_text("#credits-by-source tr[data-source=course] td") == "172"
+    assert "公共基础课" in await page.inner_text("#credits-by-category")
+    # Every course line links to the event it came from, which the timeline shows.
+    links = page.locator("#courses tr[data-event] a")
+    assert await links.count() == 3
+    for link in await links.all():
+        href = await link.get_attribute("href") or ""
+        assert href.startswith("#event-")
+        assert await page.locator(f"#timeline tr[id='{href[1:]}']").count() == 1
+
+    async with page.expect_navigation(url=f"**/ui/students/{sid}/learning-account") as nav:
+        await page.click("#transcript-link")
+    opened = await nav.value
+    assert opened is not None
+    request_id = await opened.header_value("x-request-id")
+    assert "学习成绩单" in await page.inner_text("h1")
+    assert await page.locator("#courses tr[data-event]").count() == 3
+    async with httpx.AsyncClient(base_url=gateway.url) as client:
+        log = await client.get(f"/v1/students/{sid}/access-log", headers=gateway.headers("admin"))
+    # The printed transcript leaves the system: its request is logged as an export.
+    [logged] = [a for a in log.json() if a["request_id"] == request_id]
+    assert (logged["action"], logged["outcome"], logged["role"]) == (
+        "export",
+        "allowed",
+        "counselor",
+    )

@@ -74,14 +74,46 @@ def certificate(student: str, kind: str, number: str | None = None, **extra: Any
     return cloudevent("certificate.earned", student, data)
 
 
+def program(student: str) -> list[tuple[str, dict[str, Any]]]:
+    """The academic program (学业合格): 3,000 class hours, 1,700 of them practice, 172
+    credits, in three big courses."""
+    courses = [
+        ("PUB", "public-basic", 1000, 200, 56),
+        ("PRO", "professional", 1300, 800, 76),
+        ("PRA", "practice", 700, 700, 40),
+    ]
+    return [
+        (
+            "credits",
+            cloudevent(
+                "course.completed",
+                student,
+                {
+                    "course_code": code,
+                    "course_name": f"课程 {code}",
+                    "category": category,
+                    "class_hours": hours,
+                    "practice_hours": practice,
+                    "credits": credits,
+                    "score": 80,
+                    "term": "2025-1",
+                },
+            ),
+        )
+        for code, category, hours, practice, credits in courses
+    ]
+
+
 def lifecycle(student: str) -> list[tuple[str, dict[str, Any]]]:
-    """A complete cohort-2023 lifecycle: eligible under the default policy."""
+    """A complete cohort-2023 lifecycle: eligible under the default policy; the school sends
+    the diploma with the rest (it waits for the courses when it overtakes them)."""
     internship_id = f"INT-{student}"
     return [
         (
             "enrollment",
             enrolled(student, cohort=2023, birth_date="2007-03-01", enrolled_on="2023-09-01"),
         ),
+        *program(student),
         ("labor-education", labor(student)),
         ("internship", post_internship(student, internship_id)),
         ("internship", completed(student, internship_id)),
@@ -107,7 +139,7 @@ async def test_a_complete_lifecycle_from_librdkafka_is_eligible(domain: Domain) 
     assert decision["eligible"] is True
     assert [r["code"] for r in decision["requirements"]] == [
         "ENROLLED",
-        "DIPLOMA",
+        "ACADEMIC",
         "SKILL_1X",
         "QUALITY",
         "LABOR_MONTH",
@@ -121,7 +153,7 @@ async def test_a_complete_lifecycle_from_librdkafka_is_eligible(domain: Domain) 
     ]
     assert announced[-1]["type"] == "graduation.eligibility_changed"
     assert announced[-1]["data"]["eligible"] is True
-    assert announced[-1]["data"]["policy_version"] == "default-2026.1"
+    assert announced[-1]["data"]["policy_version"] == "default-2026.2"
     assert announced[-1]["schoolid"] == "SCH001"
     assert not any(a["data"]["eligible"] for a in announced[:-1])
 
@@ -170,7 +202,7 @@ async def test_internship_rejects_a_breach_and_flags_a_quota(domain: Domain) -> 
     assert flagged["data"]["internship_id"] == "I-FLAG"
     assert [f["code"] for f in flagged["data"]["flags"]] == ["INT_QUOTA"]
     decision = await domain.wait_missing(
-        student, {"DIPLOMA", "SKILL_1X", "QUALITY", "LABOR_MONTH", "INTERNSHIP"}
+        student, {"ACADEMIC", "SKILL_1X", "QUALITY", "LABOR_MONTH", "INTERNSHIP"}
     )
     [internship] = [r for r in decision["requirements"] if r["code"] == "INTERNSHIP"]
     assert "I-BAD (INT_INSURANCE, INT_OVERTIME)" in internship["detail"]
@@ -188,11 +220,11 @@ async def test_labor_education_rejects_a_month_outside_june(domain: Domain) -> N
 
 async def test_certificates_reject_a_number_held_by_another_student(domain: Domain) -> None:
     first, second = sid(), sid()
-    await domain.send("certificates", certificate(first, "diploma", "DIP-SHARED"))
+    await domain.send("certificates", certificate(first, "quality", "Q-SHARED"))
     await domain.wait_missing(
-        first, {"ENROLLED", "SKILL_1X", "QUALITY", "LABOR_MONTH", "INTERNSHIP"}
+        first, {"ENROLLED", "ACADEMIC", "SKILL_1X", "LABOR_MONTH", "INTERNSHIP"}
     )
-    await domain.send("certificates", certificate(second, "diploma", "DIP-SHARED"))
+    await domain.send("certificates", certificate(second, "quality", "Q-SHARED"))
     [rejection] = await eventually(lambda: domain.rejections(second))
     assert [(r["code"], r["field"]) for r in rejection["data"]["reasons"]] == [
         ("CERT_DUPLICATE_NO", "certificate_no")
@@ -214,11 +246,22 @@ async def test_events_before_the_enrollment_are_held_then_count(domain: Domain) 
         "student.enrolled",
         f"internship.started INT-{student}",
     }
-    # Certificates count at once; the internship and labor month wait for the school year.
-    await domain.wait_missing(student, {"ENROLLED", "LABOR_MONTH", "INTERNSHIP"})
+    # Certificates count at once; the internship and labor month wait for the school year,
+    # the courses for the student's policy, the diploma for every requirement.
+    await domain.wait_missing(student, {"ENROLLED", "ACADEMIC", "LABOR_MONTH", "INTERNSHIP"})
 
     await domain.send(*events[0])
     await domain.wait_missing(student, set())
+    diploma = await eventually(
+        lambda: fetch(
+            domain.url,
+            "SELECT certificate_no FROM certificates.certificates"
+            " WHERE student_id = $1 AND kind = 'diploma'",
+            student,
+        ),
+        lambda rows: len(rows) == 1,
+    )
+    assert diploma[0]["certificate_no"] == f"diploma-{student}"
     assert (
         await fetch(domain.url, "SELECT 1 FROM internship.pending WHERE student_id = $1", student)
         == []

@@ -30,6 +30,7 @@ DOMAIN_OF = {
     "labor_education": "labor-education",
     "internship": "internship",
     "certificate": "certificates",
+    "course": "credits",
 }
 
 
@@ -105,8 +106,8 @@ async def _state(gateway: RunningGateway, student: str) -> dict[str, Any]:
             status = state.get("status") or {}
             requirements = (status.get("graduation") or {}).get("requirements") or []
             return (
-                len(state.get("timeline", [])) == 6
-                and len(status.get("certificates") or []) == 2
+                len(state.get("timeline", [])) == 8
+                and len(status.get("certificates") or []) == 1
                 and (status.get("internships") or [{}])[0].get("status") == "completed"
                 and [r["code"] for r in requirements if not r["met"]] == ["SKILL_1X"]
             )

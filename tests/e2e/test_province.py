@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sanzheng.synthetic import PROFILES, ProvinceGenerator, Student
 from sanzheng_shared.testing import fetch, publish
 from tests.e2e.conftest import SCHEMAS, Domain, projection_snapshot, replay_service
-from tests.oracle import expected_missing
+from tests.oracle import expected_diploma, expected_missing
 
 pytestmark = pytest.mark.slow
 
@@ -45,6 +45,35 @@ async def _missing(domain: Domain, students: list[Student]) -> dict[str, set[str
     }
 
 
+async def _diplomas(domain: Domain, students: list[Student]) -> dict[str, str]:
+    """What became of each diploma sent: accepted (a certificate), held (pending) or
+    refused (GRAD_NOT_ELIGIBLE, announced by the certificates service)."""
+    ids = [s.student_id for s in students]
+    accepted = await fetch(
+        domain.url,
+        "SELECT student_id FROM certificates.certificates"
+        " WHERE kind = 'diploma' AND student_id = ANY($1::text[])",
+        ids,
+    )
+    held = await fetch(
+        domain.url,
+        "SELECT student_id FROM certificates.pending"
+        " WHERE event->'data'->>'kind' = 'diploma' AND student_id = ANY($1::text[])",
+        ids,
+    )
+    refused = await fetch(
+        domain.url,
+        "SELECT key FROM certificates.outbox WHERE topic = $1 AND convert_from(value, 'UTF8')"
+        " LIKE '%GRAD_NOT_ELIGIBLE%'",
+        domain.topics.rejections,
+    )
+    return (
+        {r["student_id"]: "accepted" for r in accepted}
+        | {r["student_id"]: "held" for r in held}
+        | {key: "rejected" for r in refused if (key := bytes(r["key"]).decode()) in ids}
+    )
+
+
 async def test_a_small_province_ends_as_the_oracle_says(domain: Domain) -> None:
     students = list(ProvinceGenerator(seed=11, id_prefix="P").students(300))
     sent = [(sub.domain, sub.event) for s in students for sub in s.submissions]
@@ -63,6 +92,16 @@ async def test_a_small_province_ends_as_the_oracle_says(domain: Domain) -> None:
     assert not wrong, f"{len(wrong)} decisions differ from the oracle: {list(wrong.items())[:5]}"
     eligible = sum(1 for m in actual.values() if not m)
     assert 0 < eligible < len(students), "the mix must hold both eligible and missing students"
+    assert any("ACADEMIC" in m for m in actual.values())
+
+    diplomas = await _diplomas(domain, students)
+    expected_diplomas = {
+        s.student_id: outcome
+        for s in students
+        if (outcome := expected_diploma([sub.event for sub in s.submissions]))
+    }
+    assert diplomas == expected_diplomas
+    assert {"accepted", "held", "rejected"} <= set(diplomas.values())
 
 
 @settings(
@@ -98,6 +137,9 @@ async def test_any_order_with_duplicates_gives_the_same_decision(domain: Domain,
     await domain.wait_quiet([event for _, event in order], timeout=120)
     expected = expected_missing([event for _, event in submissions])
     assert (await _missing(domain, [student]))[student.student_id] == expected
+    # A diploma ends the same way whether it came before or after the facts it needs.
+    diploma = expected_diploma([event for _, event in submissions])
+    assert (await _diplomas(domain, [student])).get(student.student_id) == diploma
 
 
 async def test_every_projection_rebuilt_from_its_event_log_equals_the_live_one(

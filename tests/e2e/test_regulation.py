@@ -18,7 +18,7 @@ from sanzheng_shared.testing import (
     read_events,
 )
 from tests.e2e.conftest import Domain
-from tests.e2e.test_domain import certificate, completed, labor, lifecycle
+from tests.e2e.test_domain import certificate, completed, labor, lifecycle, program
 
 pytestmark = pytest.mark.slow
 
@@ -100,7 +100,9 @@ async def test_a_rejected_submission_no_longer_blocks_once_cancelled(domain: Dom
     await domain.send("labor-education", labor(short))
     await domain.send("internship", started(short, f"INT-{short}"))
     await domain.send("internship", completed(short, f"INT-{short}", hours=300))
-    for kind in ("diploma", "skill", "quality"):
+    for d, e in program(short):
+        await domain.send(d, e)
+    for kind in ("skill", "quality"):
         await domain.send("certificates", certificate(short, kind))
     await domain.send("internship", started(short, "I-BAD", insurance_policy_no=None))
     decision = await eventually(

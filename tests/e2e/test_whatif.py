@@ -51,7 +51,21 @@ async def test_what_if_answers_the_decision_and_its_changes_and_changes_nothing(
                 json={"policy_version": "legacy-2019.1"},
             )
         ).json()
-        assert legacy["policy_version"] == "legacy-2019.1" and legacy["eligible"] is True
+        # Before the plan a diploma was the requirement: this student has none yet.
+        assert legacy["policy_version"] == "legacy-2019.1" and legacy["eligible"] is False
+        assert [r["code"] for r in legacy["requirements"] if not r["met"]] == ["DIPLOMA"]
+        diploma = {
+            "type": "certificate.earned",
+            "data": {"certificate_no": "DIP-WHATIF", "kind": "diploma", "title": "毕业证书",
+                     "issuer": "SCH001", "issued_on": "2026-06-30"},
+        }  # fmt: skip
+        with_diploma = (
+            await client.post(
+                f"/v1/students/{sid}/graduation/what-if",
+                json={"policy_version": "legacy-2019.1", "events": [diploma]},
+            )
+        ).json()
+        assert with_diploma["eligible"] is True
         unknown = await client.post(
             f"/v1/students/{sid}/graduation/what-if", json={"policy_version": "nope"}
         )
@@ -92,7 +106,7 @@ def _candidate(tmp_path: Path) -> Path:
     from sanzheng_shared.policy.loader import DEFAULT_DIR
 
     text = (DEFAULT_DIR / "default.yaml").read_text(encoding="utf-8")
-    text = text.replace('version: "default-2026.1"', 'version: "candidate-no-1x"')
+    text = text.replace('version: "default-2026.2"', 'version: "candidate-no-1x"')
     text = text.replace("  - code: SKILL_1X\n    min_count: 1\n    min_level: junior\n", "")
     text = "\n".join(
         line for line in text.splitlines() if "issuer_types: [x_certificate" not in line

@@ -57,8 +57,9 @@ SCHEMAS = {
     "internship": "internship",
     "labor-education": "labor_education",
     "certificates": "certificates",
+    "credits": "credits",
 }
-OUTBOUND = ("enrollment.events", "internship.events", "labor-education.events")
+OUTBOUND = ("enrollment.events", "internship.events", "labor-education.events", "credits.events")
 RAISE_PREFIX = "poison-raise-"
 FAILPOINTS = ("before_db_commit", "after_db_commit", "relay_mid_round")
 PARTITIONS = 6  # SANZHENG_TOPIC_PARTITIONS' default

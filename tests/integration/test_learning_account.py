@@ -129,3 +129,44 @@ async def test_the_learning_account_links_every_line_to_its_event(
     assert cert["course_code"] == "MEC201" and not cert["revoked"]
     [prior] = [r for r in account["recognitions"] if r["kind"] == "prior_learning"]
     assert prior["revoked"] and prior["revoked_by"] in timeline
+
+
+async def test_the_learning_account_downloads_as_a_file_and_the_download_is_logged(
+    credits: BatchProcessor, gateway: BatchProcessor
+) -> None:
+    enrollment = TOPICS.outbound("enrollment")
+    for proc in (credits, gateway):
+        await proc.process([record(enrollment, canonical(enrolled("S2"), "enrollment"))])
+    await credits.process(
+        [record(TOPICS.inbound("credits"), course("S2", "MEC101")), record(
+            TOPICS.inbound("credits"), recognized("S2", "T1"))]
+    )  # fmt: skip
+    await _forward(credits, gateway)
+
+    api = create_api(lambda: gateway.pool, lambda: None, _ready)
+    async with gateway.pool.acquire() as conn:
+        counselor = await tokens.create(conn, "counselor", "SCH001")
+        admin = await tokens.create(conn, "admin", None)
+    transport = httpx.ASGITransport(app=api)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        mine = {"Authorization": f"Bearer {counselor}"}
+        viewed = await client.get("/v1/students/S2/learning-account", headers=mine)
+        download = await client.get(
+            "/v1/students/S2/learning-account", params={"format": "json"}, headers=mine
+        )
+        unknown = await client.get(
+            "/v1/students/S2/learning-account", params={"format": "pdf"}, headers=mine
+        )
+        log = await client.get(
+            "/v1/students/S2/access-log", headers={"Authorization": f"Bearer {admin}"}
+        )
+    assert download.status_code == 200 and unknown.status_code == 422
+    assert download.headers["content-disposition"] == (
+        'attachment; filename="learning-account-S2.json"'
+    )
+    # The file holds the account the API shows: 4 course credits and a 2-credit transfer.
+    assert json.loads(download.content) == viewed.json()
+    assert json.loads(download.content)["total_credits"] == 6.0
+    actions = [(a["action"], a["outcome"]) for a in log.json()]
+    assert ("learning-account", "allowed") in actions
+    assert ("export", "allowed") in actions

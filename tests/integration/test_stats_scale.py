@@ -36,7 +36,7 @@ async def test_stats_over_100k_students(database_url: str) -> None:
                                    policy_version, decided_at)
             SELECT 'S' || i, 'SCH' || lpad((i % 40)::text, 3, '0'),
                    i % 3 = 0 AND i % 2 = 0 AND i % 5 <> 0 AND i % 7 <> 0, {REQUIREMENTS},
-                   '{{}}', 'default-2026.1', now()
+                   '{{}}', 'default-2026.2', now()
             FROM generate_series(1, {STUDENTS}) i;
             INSERT INTO timeline (event_id, student_id, school_id, type, time, data)
             SELECT 'E' || i, 'S' || i, 'SCH' || lpad((i % 40)::text, 3, '0'),

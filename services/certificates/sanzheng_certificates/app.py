@@ -17,6 +17,7 @@ def routes(topics: TopicNames) -> Routes:
         topics.outbound("enrollment"): handlers.ENROLLMENT,
         topics.outbound("internship"): handlers.INTERNSHIP,
         topics.outbound("labor-education"): handlers.LABOR,
+        topics.outbound("credits"): handlers.CREDITS,
         topics.rejections: handlers.REJECTIONS,
     }
 
@@ -26,7 +27,8 @@ def publishes(topics: TopicNames) -> dict[str, str]:
         topics.outbound("certificates"): "Accepted certificates and revocations",
         topics.graduation: "graduation.eligibility_changed when a decision or its "
         "explanation changes",
-        topics.rejections: "submission.rejected for certificate submissions",
+        topics.rejections: "submission.rejected for certificate submissions (a diploma for a "
+        "student not eligible: GRAD_NOT_ELIGIBLE)",
     }
 
 

@@ -54,6 +54,9 @@ def policy_for(
 
 
 def decide_touched(state: CertificatesState, ctx: HandlerContext) -> None:
+    from sanzheng_certificates.diplomas import release_eligible
+
+    release_eligible(state, ctx)  # before deciding: an accepted diploma is a fact too
     for student_id in sorted(ctx.touched):
         cause = ctx.causes[student_id]
         student = state.known.get(student_id) if state.known is not None else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sanzheng_certificates.academic import CourseFact, CreditFact, assess
 from sanzheng_shared.policy import LEVELS, GraduationPolicy, Requirement
 
 
@@ -39,6 +40,10 @@ class StudentRecord:
     labor_completed: bool = False
     labor_exempted_by: tuple[str, ...] = ()
     rejected_internships: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
+    # The credit bank's facts (credits.events), for ACADEMIC.
+    major_code: str | None = None
+    courses: tuple[CourseFact, ...] = ()
+    credits: tuple[CreditFact, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,11 @@ def _held(code: str, name: str, certs: list[Certificate]) -> RequirementResult:
 
 def diploma(record: StudentRecord, _r: Requirement) -> RequirementResult:
     return _held("DIPLOMA", "diploma (学历证书)", _valid(record, "diploma"))
+
+
+def academic(record: StudentRecord, r: Requirement) -> RequirementResult:
+    met, detail = assess(record.courses, record.credits, record.major_code, r)
+    return RequirementResult("ACADEMIC", met, detail)
 
 
 def quality(record: StudentRecord, _r: Requirement) -> RequirementResult:
@@ -159,6 +169,7 @@ def internship(record: StudentRecord, r: Requirement) -> RequirementResult:
 
 CHECKS = {
     "ENROLLED": enrolled,
+    "ACADEMIC": academic,
     "DIPLOMA": diploma,
     "SKILL_1X": skill,
     "QUALITY": quality,
@@ -170,3 +181,9 @@ CHECKS = {
 def decide(record: StudentRecord, policy: GraduationPolicy) -> Decision:
     results = tuple(CHECKS[r.code](record, r) for r in policy.requirements)
     return Decision(all(r.met for r in results), results, policy.version)
+
+
+def missing_for_diploma(record: StudentRecord, policy: GraduationPolicy) -> list[str]:
+    """What keeps the student from a diploma now: every unmet requirement but DIPLOMA
+    itself (a requirement only of the legacy policy, where the diploma is what is asked)."""
+    return [code for code in decide(record, policy).missing if code != "DIPLOMA"]

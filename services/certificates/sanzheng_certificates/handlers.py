@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sanzheng_certificates import rules
+from sanzheng_certificates import credit_bank, diplomas, rules
 from sanzheng_certificates.projection import CertificatesState
-from sanzheng_shared import known_students
+from sanzheng_shared import known_students, pending
 from sanzheng_shared.consumer.context import Handler, HandlerContext
 from sanzheng_shared.events.catalogue import (
     CertificateEarned,
@@ -29,6 +29,8 @@ def certificate_earned(event: CloudEvent, data: Any, ctx: HandlerContext) -> Non
     if conflict := rules.number_conflict(data.certificate_no, holder, event.subject):
         ctx.reject(event, [conflict])
         return
+    if data.kind == "diploma" and held is None and not diplomas.admit(event, ctx):
+        return  # held until the student is eligible, or refused (GRAD_NOT_ELIGIBLE)
     if held is None:  # the same number again is the same certificate: nothing new
         state.certificates.put(
             {
@@ -77,6 +79,10 @@ def certificate_revoked(event: CloudEvent, data: Any, ctx: HandlerContext) -> No
 def student_enrolled(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
     assert isinstance(data, StudentEnrolled)
     known_students.on_enrolled(ctx, event, data)
+    state: CertificatesState = ctx.state
+    state.programs.put({"student_id": event.subject, "major_code": data.major_code})
+    if any(r["waiting_for"] == pending.STUDENT for r in state.pending.of_student(event.subject)):
+        pending.release(ctx, pending.STUDENT, student_id=event.subject)  # a diploma held for it
     ctx.touch(event)
 
 
@@ -166,6 +172,10 @@ INBOUND: dict[str, Handler] = {
 
 def student_transferred(event: CloudEvent, data: EventData, ctx: HandlerContext) -> None:
     known_students.on_transferred(ctx, event, data)
+    major = (event.data or {}).get("to_major_code")
+    if major:  # the program, and so its minimum credits, may change with the major
+        state: CertificatesState = ctx.state
+        state.programs.put({"student_id": event.subject, "major_code": major})
     ctx.touch(event)  # another school's policy may apply now
 
 
@@ -189,3 +199,4 @@ LABOR: dict[str, Handler] = {
     **IGNORED,
 }
 REJECTIONS: dict[str, Handler] = {"submission.rejected": submission_rejected}
+CREDITS: dict[str, Handler] = {**credit_bank.ROUTES, **IGNORED}

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from sanzheng_certificates.academic import CourseFact, CreditFact
 from sanzheng_certificates.graduation import Certificate, InternshipFact, StudentRecord
 from sanzheng_shared.engine.state import ProjectionState
 from sanzheng_shared.engine.table import Table
@@ -36,6 +37,11 @@ class CertificatesState(ProjectionState):
         )
         self.labor_records = Table("labor_records", key=("event_id",))
         self.decisions = Table("decisions", key=("student_id",), json_columns=("requirements",))
+        # The credit bank's facts, for ACADEMIC (credits.events).
+        self.courses = Table("courses", key=("event_id",))
+        self.credit_recognitions = Table("credit_recognitions", key=("event_id",))
+        self.credit_revocations = Table("credit_revocations", key=("event_id",))
+        self.programs = Table("programs", key=("student_id",))
         self._numbers: list[str] = []
 
     def projection_tables(self) -> list[Table]:
@@ -46,6 +52,10 @@ class CertificatesState(ProjectionState):
             self.internship_rejections,
             self.labor_records,
             self.decisions,
+            self.courses,
+            self.credit_recognitions,
+            self.credit_revocations,
+            self.programs,
         ]
 
     def lock_keys(self, events: Sequence[CloudEvent]) -> Iterable[str]:
@@ -97,7 +107,36 @@ class CertificatesState(ProjectionState):
                 (r["internship_id"], tuple(r["codes"]))
                 for r in self.internship_rejections.of_student(student_id)
             ),
+            **self._academic(student_id),
         )
+
+    def _academic(self, student_id: str) -> dict[str, Any]:
+        program = self.programs.get(student_id)
+        revoked = {r["revokes"] for r in self.credit_revocations.of_student(student_id)}
+        return {
+            "major_code": program["major_code"] if program else None,
+            "courses": tuple(
+                CourseFact(
+                    c["event_id"],
+                    c["category"],
+                    float(c["class_hours"]),
+                    float(c["practice_hours"]),
+                    float(c["credits"]),
+                    c["passed"],
+                    c["counted"],
+                    c["replaces"],
+                )
+                for c in sorted(self.courses.of_student(student_id), key=lambda c: c["event_id"])
+            ),
+            "credits": tuple(
+                CreditFact(
+                    r["event_id"], r["category"], float(r["credits"]), r["event_id"] in revoked
+                )
+                for r in sorted(
+                    self.credit_recognitions.of_student(student_id), key=lambda r: r["event_id"]
+                )
+            ),
+        }
 
     def finish(self, ctx: Any) -> None:
         from sanzheng_certificates.decisions import decide_touched

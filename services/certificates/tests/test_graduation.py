@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from sanzheng_certificates.academic import CourseFact
 from sanzheng_certificates.graduation import Certificate, InternshipFact, StudentRecord, decide
 from sanzheng_shared.policy import PolicyBook
 
@@ -22,6 +23,12 @@ COMPLETE = StudentRecord(
     ),
     internships=(InternshipFact("I-1", "post", "completed", 600, "pass"),),
     labor_completed=True,
+    # A 3-year program: 3,000 class hours, 1,700 of them practice (56.6%), 172 credits.
+    courses=(
+        CourseFact("C-PUB", "public-basic", 1000, 200, 56, True),
+        CourseFact("C-PRO", "professional", 1300, 800, 76, True),
+        CourseFact("C-PRA", "practice", 700, 700, 40, True),
+    ),
 )
 
 
@@ -35,13 +42,13 @@ def test_a_complete_record_is_eligible_and_lists_every_requirement() -> None:
     assert decision.eligible
     assert [r.code for r in decision.requirements] == [
         "ENROLLED",
-        "DIPLOMA",
+        "ACADEMIC",
         "SKILL_1X",
         "QUALITY",
         "LABOR_MONTH",
         "INTERNSHIP",
     ]
-    assert decision.policy_version == "default-2026.1"
+    assert decision.policy_version == "default-2026.2"
 
 
 @pytest.mark.parametrize(
@@ -50,7 +57,8 @@ def test_a_complete_record_is_eligible_and_lists_every_requirement() -> None:
         ({"enrolled": False, "status": None}, "ENROLLED", "no enrollment"),
         ({"status": "withdrawn"}, "ENROLLED", "withdrawn"),
         ({"status": "suspended"}, "ENROLLED", "suspended"),
-        ({"certificates": COMPLETE.certificates[1:]}, "DIPLOMA", "diploma (学历证书) missing"),
+        ({"courses": ()}, "ACADEMIC", "no completed course recorded; credits 0 of 170"),
+        ({"courses": COMPLETE.courses[:2]}, "ACADEMIC", "credits 132 of 170"),
         (
             {"certificates": COMPLETE.certificates[:1] + COMPLETE.certificates[2:]},
             "SKILL_1X",

@@ -16,6 +16,8 @@ def routes(topics: TopicNames) -> Routes:
         topics.inbound("enrollment"): handlers.INBOUND,
         # A graduation is confirmed only for an eligible student: the last decision is kept.
         topics.graduation: handlers.GRADUATION,
+        # A diploma the certificates service accepted marks the student graduated.
+        topics.outbound("certificates"): handlers.CERTIFICATES,
     }
 
 

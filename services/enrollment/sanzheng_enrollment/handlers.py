@@ -11,6 +11,7 @@ from sanzheng_enrollment.rules import check_national_id, duplicate_id, next_stat
 from sanzheng_shared import pending
 from sanzheng_shared.consumer.context import Handler, HandlerContext
 from sanzheng_shared.events.catalogue import (
+    CertificateEarned,
     StudentEnrolled,
     StudentStatusChanged,
     StudentTransferred,
@@ -115,7 +116,35 @@ def status_changed(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
     if event.type == "student.graduated" and (why := rules.graduation_refused(student["eligible"])):
         ctx.reject(event, [why])
         return
-    lifecycle = _lifecycle(student, event.type, data, ctx)
+    _change_status(event, event.type, data, ctx, student, status)
+
+
+def diploma_accepted(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
+    """A diploma the certificates service accepted marks the student graduated (SPEC §2.5):
+    that service accepts one only for a student eligible under the policy in force, which is
+    the check a school's `student.graduated` gets here (from graduation.events), so it is
+    not made twice. A student already graduated, or no longer enrolled, is left as it is."""
+    assert isinstance(data, CertificateEarned) and event.subject
+    if data.kind != "diploma":
+        return
+    state: EnrollmentState = ctx.state
+    student = state.students.get(event.subject)
+    if student is None or student["status"] != "enrolled":
+        return
+    graduated = StudentStatusChanged(on=data.issued_on, reason=f"diploma {data.certificate_no}")
+    _change_status(event, "student.graduated", graduated, ctx, student, "graduated")
+
+
+def _change_status(
+    event: CloudEvent,
+    type_: str,
+    data: StudentStatusChanged,
+    ctx: HandlerContext,
+    student: Any,
+    status: str,
+) -> None:
+    state: EnrollmentState = ctx.state
+    lifecycle = _lifecycle(student, type_, data, ctx)
     state.students.update(
         student, status=status, status_on=data.on, status_reason=data.reason, **lifecycle
     )
@@ -135,7 +164,7 @@ def status_changed(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
     }
     ctx.emit(
         ctx.topics.outbound("enrollment"),
-        ctx.derive(event, type=event.type, data=canonical),
+        ctx.derive(event, type=type_, data=canonical),
     )
 
 
@@ -248,3 +277,14 @@ INBOUND: dict[str, Handler] = {
     **STATUS,
 }
 GRADUATION: dict[str, Handler] = {"graduation.eligibility_changed": eligibility_changed}
+
+
+def certificate_revoked(_event: CloudEvent, _data: Any, _ctx: HandlerContext) -> None:
+    """A revoked certificate does not undo a graduation: that is the school's to correct."""
+
+
+CERTIFICATES: dict[str, Handler] = {
+    "certificate.earned": diploma_accepted,
+    "certificate.revoked": certificate_revoked,
+    **pending.IGNORED,
+}

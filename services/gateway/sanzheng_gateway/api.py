@@ -435,14 +435,29 @@ def create_api(
         responses={**NOT_FOUND, **AUTH},
         summary="The credit bank account: credits by category and source, practice share,"
         " conversions with their evidence, each line linked to its event",
+        description="`?format=json` answers the same account as a file to keep "
+        "(`Content-Disposition: attachment`), logged in the access log as an `export`.",
     )
     async def get_learning_account(
-        request: Request, student_id: str, who: Reader
-    ) -> LearningAccount:
-        await visible_student(request, who, student_id, "learning-account")
+        request: Request,
+        student_id: str,
+        who: Reader,
+        fmt: Annotated[Literal["json"] | None, Query(alias="format")] = None,
+    ) -> Any:
+        # A download leaves the system: the access log says so (action `export`).
+        await visible_student(request, who, student_id, "export" if fmt else "learning-account")
         async with connection(pool_of()) as conn:
             items = await queries.timeline(conn, student_id)
-        return LearningAccount(student_id=student_id, **queries.learning_account(items))
+        account = LearningAccount(student_id=student_id, **queries.learning_account(items))
+        if fmt is None:
+            return account
+        return Response(
+            account.model_dump_json(indent=2),
+            media_type="application/json",
+            headers={
+                "Content-Disposition": f'attachment; filename="learning-account-{student_id}.json"'
+            },
+        )
 
     @app.get(
         "/v1/students/{student_id}/access-log",
@@ -489,7 +504,7 @@ def create_api(
         eligible: bool | None = None,
         missing: Annotated[
             str | None,
-            Query(pattern="^(ENROLLED|DIPLOMA|SKILL_1X|QUALITY|LABOR_MONTH|INTERNSHIP)$"),
+            Query(pattern="^(ENROLLED|ACADEMIC|DIPLOMA|SKILL_1X|QUALITY|LABOR_MONTH|INTERNSHIP)$"),
         ] = None,
         page: Annotated[int, Query(ge=1, le=10000)] = 1,
         page_size: Annotated[int, Query(ge=1, le=500)] = 50,

@@ -27,6 +27,7 @@ def _m(zh: str, en: str) -> Message:
 
 REQUIREMENTS: dict[str, Message] = {
     "ENROLLED": _m("在籍", "Enrolled"),
+    "ACADEMIC": _m("学业合格", "Academic program completed"),
     "DIPLOMA": _m("学历证书", "Diploma"),
     "SKILL_1X": _m("职业技能等级证书 (1+X)", "Skill certificate (1+X)"),
     "QUALITY": _m("素质融合证书", "Quality certificate"),
@@ -170,6 +171,19 @@ EVENT_TYPES: dict[str, Message] = {
     "graduation.eligibility_changed": _m("毕业审核结果变化", "graduation decision changed"),
 }
 
+COURSE_CATEGORIES: dict[str, Message] = {
+    "public-basic": _m("公共基础课", "public-basic"),
+    "professional": _m("专业课", "professional"),
+    "practice": _m("实践课", "practice"),
+}
+
+CREDIT_SOURCES: dict[str, Message] = {
+    "course": _m("课程", "course"),
+    "transfer": _m("学分转入", "transfer"),
+    "certificate": _m("证书转换", "certificate"),
+    "prior_learning": _m("先前学习认定", "prior learning"),
+}
+
 ROLES: dict[str, Message] = {
     "sis": _m("学校系统", "school system"),
     "counselor": _m("班主任", "counselor"),
@@ -224,6 +238,8 @@ GROUPS: dict[str, dict[str, Message]] = {
     "level": LEVELS,
     "issuer_type": ISSUER_TYPES,
     "event_type": EVENT_TYPES,
+    "course_category": COURSE_CATEGORIES,
+    "credit_source": CREDIT_SOURCES,
     "role": ROLES,
     "service": SERVICES,
     "state": REQUIREMENT_STATES,
@@ -292,6 +308,37 @@ def uncounted_skills(detail: str, lang: str) -> dict[str, str]:
     return why
 
 
+_ACADEMIC_ITEMS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
+    (re.compile(r"no completed course recorded"), lambda m: "尚无已完成课程的记录"),
+    (
+        re.compile(r"credits (?P<c>[\d.]+) of (?P<m>[\d.]+)"),
+        lambda m: f"学分 {m['c']} / {m['m']}",
+    ),
+    (
+        re.compile(r"(?P<cat>[a-z-]+) credits (?P<c>[\d.]+) of (?P<m>[\d.]+)"),
+        lambda m: f"{word('course_category', m['cat'], 'zh')}学分 {m['c']} / {m['m']}",
+    ),
+    (
+        re.compile(
+            r"practice (?P<p>[\d.]+)% of (?P<h>[\d,]+) class hours, "
+            r"(?P<n>[\d,]+) more practice hours needed"
+        ),
+        lambda m: f"实践教学占总学时 {m['h']} 的 {m['p']}%，须超过一半，还需 {m['n']} 实践学时",
+    ),
+)
+
+
+def _academic(items: str) -> str:
+    """`practice 46% of 2,980 class hours, …; credits 150 of 170` in words."""
+    out = []
+    for item in items.split("; "):
+        said = next(
+            (say(m) for pattern, say in _ACADEMIC_ITEMS if (m := pattern.fullmatch(item))), item
+        )
+        out.append(said)
+    return "；".join(out)
+
+
 _NAMES = {
     "diploma (学历证书)": "学历证书",
     "quality-integration certificate (素质融合证书)": "素质融合证书",
@@ -317,6 +364,12 @@ _SKILL = (
 )
 
 DETAILS: tuple[Detail, ...] = (
+    _d(r"academic program completed: credits (?P<c>[\d.]+) of (?P<m>[\d.]+); "
+       r"practice (?P<p>[\d.]+)% of (?P<h>[\d,]+) class hours",
+       "学业合格：学分 {c} / {m}；实践教学占总学时 {h} 的 {p}%",
+       "academic program completed: credits C of M; practice P% of H class hours"),
+    _d(r"academic program not completed: (?P<items>.+)", "学业尚未合格：{items}",
+       "academic program not completed: …", items=_academic),
     _d(r"no enrollment received for this student", "尚未收到该生的学籍注册信息",
        "no enrollment received for this student"),
     _d(r"withdrawn: never eligible to graduate", "已退学，不能毕业",
@@ -383,7 +436,18 @@ def days_left(days: int | None, lang: str) -> str:
     return f"{days} days left" if days >= 0 else f"{-days} days overdue"
 
 
+# What a held submission may wait for besides an event type: a diploma waits until the
+# student is eligible to graduate.
+WAITING: dict[str, Message] = {
+    "graduation.eligibility_changed": _m(
+        "该生符合毕业条件（学历证书在此之前暂缓）", "the student becoming eligible to graduate"
+    ),
+}
+
+
 def waiting(text: str, lang: str) -> str:
     """A held submission's `waiting_for` (`internship.started INT-1`): the type in words."""
+    if text in WAITING:
+        return WAITING[text]["zh" if lang == "zh" else "en"]
     kind, _, rest = text.partition(" ")
     return f"{word('event_type', kind, lang)} {rest}".strip()

@@ -14,7 +14,16 @@ from sanzheng_shared.domain.school_year import age_on, grade_year
 LOCAL = ZoneInfo("Asia/Shanghai")
 # Never shown: with the masked national id it narrows the number to a handful (issue 10).
 HIDDEN_FIELDS = frozenset({"birth_date"})
-REQUIREMENTS = ("ENROLLED", "DIPLOMA", "SKILL_1X", "QUALITY", "LABOR_MONTH", "INTERNSHIP")
+# Every requirement of the shipped policies (DIPLOMA only in the legacy one).
+REQUIREMENTS = (
+    "ENROLLED",
+    "ACADEMIC",
+    "DIPLOMA",
+    "SKILL_1X",
+    "QUALITY",
+    "LABOR_MONTH",
+    "INTERNSHIP",
+)
 
 
 async def student(conn: Any, student_id: str) -> dict[str, Any] | None:
@@ -300,7 +309,12 @@ async def cohort(
         "total": total,
         "page": page,
         "page_size": page_size,
-        "progress": [{"code": c, **progress.get(c, {"met": 0, "of": 0})} for c in REQUIREMENTS],
+        # The requirements the listed students' policies hold them to (a cohort under the
+        # default policy has no DIPLOMA, one under the legacy policy no ACADEMIC).
+        "progress": [
+            {"code": c, **progress.get(c, {"met": 0, "of": 0})}
+            for c in ([c for c in REQUIREMENTS if c in progress] or REQUIREMENTS)
+        ],
         "students": [
             {
                 "student_id": r["student_id"],

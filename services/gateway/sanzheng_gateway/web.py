@@ -188,20 +188,26 @@ def mount_dashboard(app: FastAPI, pool_of: Callable[[], Any]) -> None:
         template = "search_results.html" if request.headers.get("hx-request") else "search.html"
         return page(request, template, q=q, results=results, found=found, me=principal)
 
+    async def opened(
+        conn: Any, request: Request, principal: Principal, student_id: str, action: str
+    ) -> str | None:
+        """The student's school when `principal` may read the record (logged either way)."""
+        if not is_student_id(student_id):
+            await queries.log_refused(
+                conn, principal, escaped(student_id), action, request.state.request_id
+            )
+            raise ApiError(422, "invalid student id", "STUDENT_ID_INVALID")
+        return await queries.open_record(
+            conn, principal, student_id, action, request.state.request_id
+        )
+
     @app.get("/ui/students/{student_id}", include_in_schema=False)
     async def student(request: Request, student_id: str) -> Response:
         principal = await who(request)
         if principal is None:
             return to_login(request)
         async with connection(pool_of()) as conn:
-            if not is_student_id(student_id):
-                await queries.log_refused(
-                    conn, principal, escaped(student_id), "dashboard", request.state.request_id
-                )
-                raise ApiError(422, "invalid student id", "STUDENT_ID_INVALID")
-            school = await queries.open_record(
-                conn, principal, student_id, "dashboard", request.state.request_id
-            )
+            school = await opened(conn, request, principal, student_id, "dashboard")
             if school is None:
                 return page(
                     request, "not_found.html", status=404, student_id=student_id, me=principal
@@ -220,7 +226,33 @@ def mount_dashboard(app: FastAPI, pool_of: Callable[[], Any]) -> None:
             timeline=items,
             held=held,
             me=principal,
+            account=queries.learning_account(items),
             **queries.status_from(items),
+        )
+
+    @app.get("/ui/students/{student_id}/learning-account", include_in_schema=False)
+    async def transcript(request: Request, student_id: str) -> Response:
+        """The learning account as a page to print (学习成绩单): it leaves the system on
+        paper, so the access log says `export`."""
+        principal = await who(request)
+        if principal is None:
+            return to_login(request)
+        async with connection(pool_of()) as conn:
+            school = await opened(conn, request, principal, student_id, "export")
+            if school is None:
+                return page(
+                    request, "not_found.html", status=404, student_id=student_id, me=principal
+                )
+            record = await queries.student(conn, student_id)
+            items = await queries.timeline(conn, student_id)
+        return page(
+            request,
+            "transcript.html",
+            student_id=student_id,
+            record=queries.shown_enrollment(record) if record else None,
+            account=queries.learning_account(items),
+            event_href=f"/ui/students/{student_id}",
+            me=principal,
         )
 
     def read_filters(

@@ -34,6 +34,7 @@ ROUTES: dict[str, Handler] = {
         certificates.INTERNSHIP,
         certificates.LABOR,
         certificates.INBOUND,
+        certificates.CREDITS,
     )
     for t, h in routes.items()
     if t not in IGNORED

@@ -12,6 +12,7 @@ from typing import get_args
 import pytest
 
 from sanzheng_certificates import graduation as g
+from sanzheng_certificates.academic import CourseFact
 from sanzheng_gateway import messages
 from sanzheng_gateway.projection import STATUS_BY_EVENT
 from sanzheng_gateway.tokens import ROLES
@@ -98,6 +99,15 @@ def _records() -> list[g.StudentRecord]:
     states = [(False, None), (True, "enrolled"), (True, "suspended"), (True, "withdrawn")]
     states.append((True, "graduated"))
     labor = [(False, ()), (True, ()), (False, ("王主任",))]
+    programs = [
+        (),
+        (
+            CourseFact("C-1", "public-basic", 1000, 200, 56, True),
+            CourseFact("C-2", "professional", 1300, 800, 76, True),
+            CourseFact("C-3", "practice", 700, 700, 40, True),
+        ),
+        (CourseFact("C-4", "professional", 2980, 1370, 150, True),),
+    ]
     return [
         g.StudentRecord(
             enrolled=e,
@@ -107,8 +117,11 @@ def _records() -> list[g.StudentRecord]:
             labor_completed=lc,
             labor_exempted_by=lx,
             rejected_internships=r,
+            courses=p,
         )
-        for (e, s), c, i, (lc, lx), r in product(states, certificates, internships, labor, rejected)
+        for (e, s), c, i, (lc, lx), r, p in product(
+            states, certificates, internships, labor, rejected, programs
+        )
     ]
 
 
@@ -132,3 +145,8 @@ def test_an_unknown_detail_or_code_is_shown_as_written() -> None:
     assert messages.detail("something new", "zh") == "something new"
     assert messages.word("rule", "INT_NEW_RULE", "zh") == "INT_NEW_RULE"
     assert messages.waiting("internship.started INT-1", "zh") == "实习开始 INT-1"
+    # A diploma held until the student is eligible says so, not "decision changed".
+    assert messages.waiting("graduation.eligibility_changed", "zh").startswith("该生符合毕业条件")
+    assert messages.waiting("graduation.eligibility_changed", "en") == (
+        "the student becoming eligible to graduate"
+    )

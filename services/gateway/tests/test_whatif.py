@@ -27,9 +27,30 @@ def _row(event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def timeline() -> list[dict[str, Any]]:
+def course(code: str, category: str, hours: int, practice: int, credits: int) -> dict[str, Any]:
+    data = {
+        "course_code": code,
+        "course_name": f"课程 {code}",
+        "category": category,
+        "class_hours": hours,
+        "practice_hours": practice,
+        "credits": credits,
+        "score": 80,
+        "term": "2025-1",
+    }
+    return cloudevent("course.completed", "S1", data)
+
+
+PRACTICE_COURSE = course("PRA", "practice", 700, 700, 40)
+
+
+def timeline(*, practice_course: bool = True) -> list[dict[str, Any]]:
     events = [
         enrolled("S1", cohort=2023, birth_date="2007-03-01"),
+        # As the credits service announced them (counted); 3,000 class hours, 172 credits.
+        course("PUB", "public-basic", 1000, 200, 56),
+        course("PRO", "professional", 1300, 800, 76),
+        *([PRACTICE_COURSE] if practice_course else []),
         cloudevent(
             "labor_education.completed",
             "S1",
@@ -93,7 +114,7 @@ def _missing(decision: dict[str, Any]) -> list[str]:
 
 def test_the_timeline_alone_gives_todays_decision() -> None:
     decision = whatif.what_if(BOOK, STUDENT, timeline(), [], None)
-    assert decision["policy_version"] == "default-2026.1"
+    assert decision["policy_version"] == "default-2026.2"
     assert _missing(decision) == ["SKILL_1X"]
 
 
@@ -105,6 +126,19 @@ def test_a_hypothetical_skill_certificate_makes_the_student_eligible() -> None:
     [change] = whatif.changes(today, decision)
     assert change["code"] == "SKILL_1X"
     assert (change["met_before"], change["met_after"]) == (False, True)
+
+
+def test_a_hypothetical_course_completes_the_academic_program() -> None:
+    short = timeline(practice_course=False)
+    today = whatif.what_if(BOOK, STUDENT, short, [], None)
+    assert _missing(today) == ["ACADEMIC", "SKILL_1X"]
+    extra = whatif.hypothetical(
+        [{"type": "course.completed", "data": PRACTICE_COURSE["data"]}], STUDENT
+    )
+    decision = whatif.what_if(BOOK, STUDENT, short, extra, None)
+    assert _missing(decision) == ["SKILL_1X"]
+    [change] = whatif.changes(today, decision)
+    assert change["code"] == "ACADEMIC" and "credits 132 of 170" in change["detail_before"]
 
 
 def test_another_policy_version_and_an_unknown_one() -> None:

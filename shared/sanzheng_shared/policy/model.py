@@ -9,7 +9,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Severity = Literal["reject", "flag"]
-RequirementCode = Literal["ENROLLED", "DIPLOMA", "SKILL_1X", "QUALITY", "LABOR_MONTH", "INTERNSHIP"]
+RequirementCode = Literal[
+    "ENROLLED", "ACADEMIC", "DIPLOMA", "SKILL_1X", "QUALITY", "LABOR_MONTH", "INTERNSHIP"
+]
+CourseCategory = Literal["public-basic", "professional", "practice"]
 InternshipRule = Literal[
     "INT_MIN_AGE",
     "INT_FIRST_YEAR",
@@ -63,6 +66,16 @@ class Requirement(_Strict):
         Literal["x_certificate", "skill_level_recognition", "vocational_qualification"]
     ] = ["x_certificate", "skill_level_recognition"]
     min_hours: float = Field(default=480, ge=0)
+    # ACADEMIC (学业合格): the program's credits (per major where the plan says so), the
+    # credits of each course category, and practice hours above this share of class hours.
+    min_credits: float = Field(default=170, ge=0)
+    min_credits_by_major: dict[str, float] = {}
+    min_category_credits: dict[CourseCategory, float] = {}
+    min_practice_share: float = Field(default=0.5, ge=0, lt=1)
+
+    def credits_for(self, major_code: str | None) -> float:
+        """The program's minimum credits for a major (the default for any other)."""
+        return self.min_credits_by_major.get(major_code or "", self.min_credits)
 
 
 class LaborEducationPolicy(_Strict):
@@ -83,7 +96,7 @@ class Conversion(_Strict):
         Literal["x_certificate", "skill_level_recognition", "vocational_qualification"] | None
     ) = None
     course_code: str | None = None
-    category: Literal["public-basic", "professional", "practice"] = "professional"
+    category: CourseCategory = "professional"
     credits: float = Field(gt=0)
     practice_hours: float = Field(default=0, ge=0)
 
