@@ -124,8 +124,14 @@ async def load(conn: Any, school_id: str, chosen: Filters, today: date) -> list[
 
 def state_counts(rows: list[Row], codes: tuple[str, ...]) -> list[dict[str, Any]]:
     """Per requirement, how many listed students are in each state (the chart and the
-    table under it). Codes the decisions name beyond `codes` follow in their order."""
-    seen = list(codes) + [u.code for r in rows for u in r.urgencies if u.code not in codes]
+    table under it). Codes the decisions name beyond `codes` follow in their order; codes
+    no listed decision names are left out."""
+    named = {u.code for r in rows for u in r.urgencies}
+    # Only the requirements the listed students' policies hold them to (the default policy
+    # has no DIPLOMA, the legacy one no ACADEMIC), in the usual order.
+    seen = [c for c in codes if c in named] + [
+        c for r in rows for u in r.urgencies if (c := u.code) not in codes
+    ]
     counts = {c: dict.fromkeys(urgency.STATES, 0) for c in dict.fromkeys(seen)}
     for row in rows:
         for u in row.urgencies:
