@@ -227,9 +227,13 @@ app.add_typer(token_app, name="token")
 
 @token_app.command("create")
 def token_create(
-    role: str = typer.Option(..., help="sis | counselor | bureau | admin"),
-    school: str | None = typer.Option(None, help="the school a sis/counselor token belongs to"),
-    label: str | None = typer.Option(None, help="who or what the token is for"),
+    role: str = typer.Option(..., help="sis | counselor | principal | bureau | admin"),
+    school: str | None = typer.Option(
+        None, help="the school a sis/counselor/principal token belongs to"
+    ),
+    label: str | None = typer.Option(
+        None, help="who holds the token (a principal's name is recorded as a waiver's approver)"
+    ),
     expires: str | None = typer.Option(
         None, help="lifetime (30d, 12h) or expiry date (2026-07-01); default 90 days"
     ),

@@ -199,8 +199,13 @@ class ProvinceGenerator:
                 "labor_education.exempted",
                 {
                     "reason": "医疗原因 (medical)",
-                    "approved_by": "教务处 李主任",
+                    "approved_by": "李校长",
                     "on": second_year_june.isoformat(),
+                    # An exemption is a LABOR_MONTH waiver: a role the policy allows, a
+                    # reason category and an expiry (a year after the expected graduation).
+                    "approver_role": "principal",
+                    "reason_category": "medical",
+                    "expires_on": date(s.cohort + 4, 6, 30).isoformat(),
                 },
                 second_year_june,
             )

@@ -8,7 +8,10 @@ policy, met or not, with a detail a counselor can act on.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
+from sanzheng_certificates.waivers import Waiver
+from sanzheng_certificates.waivers import apply as apply_waivers
 from sanzheng_shared.policy import LEVELS, GraduationPolicy, Requirement
 
 
@@ -37,7 +40,7 @@ class StudentRecord:
     certificates: tuple[Certificate, ...] = ()
     internships: tuple[InternshipFact, ...] = ()
     labor_completed: bool = False
-    labor_exempted_by: tuple[str, ...] = ()
+    waivers: tuple[Waiver, ...] = ()
     rejected_internships: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
 
 
@@ -115,10 +118,6 @@ def skill(record: StudentRecord, r: Requirement) -> RequirementResult:
 def labor_month(record: StudentRecord, _r: Requirement) -> RequirementResult:
     if record.labor_completed:
         return RequirementResult("LABOR_MONTH", True, "June labor-education month completed")
-    if record.labor_exempted_by:
-        return RequirementResult(
-            "LABOR_MONTH", True, f"exempted, approved by {record.labor_exempted_by[0]}"
-        )
     return RequirementResult(
         "LABOR_MONTH", False, "June labor-education month (2nd school year) not recorded"
     )
@@ -167,6 +166,12 @@ CHECKS = {
 }
 
 
-def decide(record: StudentRecord, policy: GraduationPolicy) -> Decision:
-    results = tuple(CHECKS[r.code](record, r) for r in policy.requirements)
+def decide(record: StudentRecord, policy: GraduationPolicy, on: date | None = None) -> Decision:
+    """`on` is the decision date (waivers expire); the service passes the broker's date of
+    the newest fact, so a replay decides alike. Without it, today."""
+    day = on or date.today()
+    results = tuple(
+        apply_waivers(CHECKS[r.code](record, r), record.waivers, policy, day)
+        for r in policy.requirements
+    )
     return Decision(all(r.met for r in results), results, policy.version)

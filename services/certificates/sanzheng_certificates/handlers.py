@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sanzheng_certificates import rules
+from sanzheng_certificates import rules, waiver_handlers
 from sanzheng_certificates.projection import CertificatesState
 from sanzheng_shared import known_students
 from sanzheng_shared.consumer.context import Handler, HandlerContext
@@ -116,8 +116,6 @@ def internship_event(event: CloudEvent, data: EventData, ctx: HandlerContext) ->
 
 
 def _labor_kind(event: CloudEvent) -> str:
-    if event.type == "labor_education.exempted":
-        return "exempted"
     # A failed month is an attempt, not a completion (SPEC §2.3).
     return "failed" if (event.data or {}).get("evaluation") == "fail" else "completed"
 
@@ -130,7 +128,6 @@ def labor_event(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
                 "event_id": event.id,
                 "student_id": event.subject,
                 "kind": _labor_kind(event),
-                "approved_by": getattr(data, "approved_by", None),
             }
         )
     ctx.touch(event)
@@ -160,6 +157,8 @@ def submission_rejected(event: CloudEvent, data: Any, ctx: HandlerContext) -> No
 INBOUND: dict[str, Handler] = {
     "certificate.earned": certificate_earned,
     "certificate.revoked": certificate_revoked,
+    "requirement.waived": waiver_handlers.requirement_waived,
+    "requirement.waiver_revoked": waiver_handlers.waiver_revoked,
 }
 
 
@@ -184,7 +183,7 @@ INTERNSHIP: dict[str, Handler] = {
 }
 LABOR: dict[str, Handler] = {
     "labor_education.completed": labor_event,
-    "labor_education.exempted": labor_event,
+    "labor_education.exempted": waiver_handlers.labor_exempted,
     **IGNORED,
 }
 REJECTIONS: dict[str, Handler] = {"submission.rejected": submission_rejected}

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sanzheng_certificates.graduation import Certificate, InternshipFact, StudentRecord
+from sanzheng_certificates.waivers import Waiver
 from sanzheng_shared.engine.state import ProjectionState
 from sanzheng_shared.engine.table import Table
 from sanzheng_shared.events.envelope import CloudEvent
@@ -35,6 +36,8 @@ class CertificatesState(ProjectionState):
             "internship_rejections", key=("internship_id", "student_id")
         )
         self.labor_records = Table("labor_records", key=("event_id",))
+        self.waivers = Table("waivers", key=("waiver_id",))
+        self.waiver_revocations = Table("waiver_revocations", key=("waiver_id",))
         self.decisions = Table("decisions", key=("student_id",), json_columns=("requirements",))
         self._numbers: list[str] = []
 
@@ -45,6 +48,8 @@ class CertificatesState(ProjectionState):
             self.internships,
             self.internship_rejections,
             self.labor_records,
+            self.waivers,
+            self.waiver_revocations,
             self.decisions,
         ]
 
@@ -90,13 +95,28 @@ class CertificatesState(ProjectionState):
                 for i in self.internships.of_student(student_id)
             ),
             labor_completed=any(r["kind"] == "completed" for r in labor),
-            labor_exempted_by=tuple(
-                sorted(r["approved_by"] for r in labor if r["kind"] == "exempted")
-            ),
+            waivers=self.waivers_of(student_id),
             rejected_internships=tuple(
                 (r["internship_id"], tuple(r["codes"]))
                 for r in self.internship_rejections.of_student(student_id)
             ),
+        )
+
+    def waivers_of(self, student_id: str) -> tuple[Waiver, ...]:
+        revoked = {r["waiver_id"]: r for r in self.waiver_revocations.of_student(student_id)}
+        return tuple(
+            Waiver(
+                w["waiver_id"],
+                w["requirement"],
+                w["reason_category"],
+                w["reason"],
+                w["approver_name"],
+                w["approver_role"],
+                w["granted_on"],
+                w["expires_on"],
+                revoked[w["waiver_id"]]["on_date"] if w["waiver_id"] in revoked else None,
+            )
+            for w in sorted(self.waivers.of_student(student_id), key=lambda w: w["waiver_id"])
         )
 
     def finish(self, ctx: Any) -> None:

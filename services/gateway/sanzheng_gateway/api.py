@@ -10,13 +10,14 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Header, Query, Request, Response
+from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
-from sanzheng_gateway import errors, export, queries, stats, whatif
+from sanzheng_certificates.decisions import policy_for
+from sanzheng_gateway import errors, export, queries, stats, waivers, whatif
 from sanzheng_gateway.bounded import BodyLimit
 from sanzheng_gateway.docs_page import mount_docs
 from sanzheng_gateway.errors import ApiError, Problem
@@ -31,7 +32,7 @@ from sanzheng_shared.policy import PolicyBook
 
 MAX_BODY_BYTES = 1024 * 1024  # POST /v1/events
 MAX_OTHER_BODY_BYTES = 64 * 1024  # everything else (the login form, what-if)
-READERS = ("counselor", "bureau", "admin")
+READERS = ("counselor", "principal", "bureau", "admin")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # `as_of` is a day of a school's life: far-off dates are refused, not computed with.
 FIRST_DAY, LAST_DAY = date(1990, 1, 1), date(2199, 12, 31)
@@ -91,6 +92,7 @@ class StudentStatus(BaseModel):
     labor_education: list[dict[str, Any]]
     certificates: list[dict[str, Any]]
     pending: list[HeldSubmission]
+    waivers: list[dict[str, Any]] = []
     graduation: Decision | None
 
 
@@ -124,6 +126,31 @@ class CohortStudent(BaseModel):
     status: str
     eligible: bool | None
     missing: list[str]
+
+
+class WaiverAccepted(BaseModel):
+    waiver_id: str
+    event_id: str
+
+
+class Approval(BaseModel):
+    name: str
+    role: str
+
+
+class Waiver(BaseModel):
+    waiver_id: str
+    student_id: str
+    requirement: str
+    reason_category: str | None
+    reason: str
+    approver: Approval
+    granted_on: str
+    expires_on: str
+    evidence: str | None
+    status: Literal["active", "expired", "revoked"]
+    revoked_on: str | None
+    revoked_by: Approval | None
 
 
 class Progress(BaseModel):
@@ -350,6 +377,7 @@ def create_api(
             decision = await queries.graduation(conn, student_id)
             school = await queries.school_of(conn, student_id)
             held = await queries.held(conn, student_id)
+            waiver_rows = await waivers.of_school(conn, school, student_id) if school else []
         if enrollment:
             enrollment = queries.shown_enrollment(enrollment)
         folded = queries.status_from(items)
@@ -359,6 +387,7 @@ def create_api(
             enrollment=enrollment,
             graduation=Decision(**decision) if decision else None,
             pending=[HeldSubmission(**h) for h in held],
+            waivers=waivers.listed(waiver_rows, queries.today()),
             **folded,
         )
 
@@ -417,6 +446,114 @@ def create_api(
             eligible_before=today["eligible"] if today else None,
             changes=[Change(**c) for c in whatif.changes(today, decision)],
         )
+
+    Approver = Annotated[Principal, Depends(role(*waivers.APPROVERS))]
+
+    async def approving(
+        request: Request, who: Principal, student_id: str, action: str
+    ) -> tuple[dict[str, Any], dict[str, Any], Any]:
+        """The student (404 across schools), the approver from the token, the policy."""
+        await visible_student(request, who, student_id, action)
+        async with connection(pool_of()) as conn:
+            row = await queries.student(conn, student_id)
+            holder = await waivers.holder(conn, who.token_id)
+        if row is None:
+            raise ApiError(404, f"no enrollment for {student_id}")
+        # The certificates service decides with the policy of the expected graduation,
+        # which a suspension may push back; it checks the waiver again under that one.
+        policy = policy_for(book, {**row, "program_years": 3}, None)
+        return row, waivers.approver(who, holder), policy
+
+    @app.post(
+        "/v1/students/{student_id}/waivers",
+        status_code=202,
+        response_model=WaiverAccepted,
+        responses={**NOT_FOUND, **AUTH, 503: {"model": Problem}},
+        summary="Waive a requirement for a student (a principal or the bureau, as the policy"
+        " allows); the approver is the token's holder",
+    )
+    async def post_waiver(
+        request: Request, student_id: str, body: waivers.WaiverBody, who: Approver
+    ) -> WaiverAccepted:
+        ingest = ingest_of()
+        if ingest is None:
+            raise ApiError(503, "not ready")
+        row, by, policy = await approving(request, who, student_id, "waiver")
+        try:
+            waivers.check(body, who.role, policy, queries.today())
+        except waivers.WaiverRefused as exc:
+            raise ApiError(422, exc.detail, exc.reasons[0]["code"], exc.reasons) from None
+        event = waivers.waived(body, student_id, row["school_id"], by, queries.today())
+        await ingest.publish(event)
+        return WaiverAccepted(waiver_id=event.id, event_id=event.id)
+
+    @app.delete(
+        "/v1/students/{student_id}/waivers/{waiver_id}",
+        status_code=202,
+        response_model=WaiverAccepted,
+        responses={**NOT_FOUND, **AUTH, 503: {"model": Problem}},
+        summary="Revoke a waiver (a role the policy lets waive its requirement)",
+    )
+    async def delete_waiver(
+        request: Request,
+        student_id: str,
+        waiver_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9._:-]{1,100}$")],
+        who: Approver,
+        reason: Annotated[str | None, Query(max_length=500)] = None,
+    ) -> WaiverAccepted:
+        ingest = ingest_of()
+        if ingest is None:
+            raise ApiError(503, "not ready")
+        row, by, policy = await approving(request, who, student_id, "waiver_revoke")
+        async with connection(pool_of()) as conn:
+            rows = await waivers.of_school(conn, row["school_id"], student_id)
+        found = next(
+            (w for w in waivers.listed(rows, queries.today()) if w["waiver_id"] == waiver_id),
+            None,
+        )
+        if found is None:
+            raise ApiError(404, f"no waiver {waiver_id} for {student_id}")
+        rule = policy.waivers.get(found["requirement"])
+        if rule is None or who.role not in rule.roles:
+            reason_ = {
+                "code": "WAIVER_NOT_ALLOWED",
+                "field": "role",
+                "message": f"a {who.role} may not revoke a {found['requirement']} waiver",
+            }
+            raise ApiError(422, "the policy does not allow this", "WAIVER_NOT_ALLOWED", [reason_])
+        event = waivers.revoked(
+            waiver_id, reason, student_id, row["school_id"], by, queries.today()
+        )
+        await ingest.publish(event)
+        return WaiverAccepted(waiver_id=waiver_id, event_id=event.id)
+
+    @app.get(
+        "/v1/schools/{school_id}/waivers",
+        response_model=list[Waiver],
+        responses={**NOT_FOUND, **AUTH},
+        summary="A school's waivers: active, expired and revoked, with their approvers",
+    )
+    async def get_school_waivers(
+        request: Request,
+        school_id: str,
+        who: Reader,
+        status: Literal["active", "expired", "revoked"] | None = None,
+    ) -> list[Waiver]:
+        if not is_school_id(school_id):
+            raise ApiError(422, "invalid school id", "SCHOOL_ID_INVALID")
+        if not who.may_see(school_id):
+            raise ApiError(404, f"no school {school_id}")
+        async with connection(pool_of()) as conn:
+            found = waivers.listed(await waivers.of_school(conn, school_id), queries.today())
+            found = [w for w in found if status is None or w["status"] == status]
+            await queries.log_listed(
+                conn,
+                who,
+                sorted({w["student_id"] for w in found}),
+                "waiver_list",
+                request.state.request_id,
+            )
+        return [Waiver(**w) for w in found]
 
     @app.get(
         "/v1/students/{student_id}/timeline",

@@ -166,8 +166,15 @@ LABOR: dict[str, Handler] = {
     **dict.fromkeys(("labor_education.completed", "labor_education.exempted"), timeline_only),
     **PENDING,
 }
+# Waivers are folded from their timeline rows too (waivers.listed).
 CERTIFICATES: dict[str, Handler] = {
-    t: timeline_only for t in ("certificate.earned", "certificate.revoked")
+    t: timeline_only
+    for t in (
+        "certificate.earned",
+        "certificate.revoked",
+        "requirement.waived",
+        "requirement.waiver_revoked",
+    )
 }
 # The learning account is folded from these timeline rows (queries.learning_account).
 CREDITS: dict[str, Handler] = {

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sanzheng_shared.policy.waivers import WaiverRule
+
 Severity = Literal["reject", "flag"]
 RequirementCode = Literal["ENROLLED", "DIPLOMA", "SKILL_1X", "QUALITY", "LABOR_MONTH", "INTERNSHIP"]
 InternshipRule = Literal[
@@ -153,6 +155,7 @@ class GraduationPolicy(_Strict):
     minimum_wages: list[MinimumWage] = []
     lifecycle: LifecyclePolicy = LifecyclePolicy()
     pending: PendingPolicy = PendingPolicy()
+    waivers: dict[RequirementCode, WaiverRule] = {}
 
     @model_validator(mode="after")
     def _complete(self) -> GraduationPolicy:
