@@ -62,6 +62,12 @@ async def without_labor(gateway: Any) -> str:
         )
         assert answer.status_code == 202, answer.text
         await eventually(lambda: _labor_month(c, sid), lambda r: r.get("met") is False, timeout=90)
+
+        async def enrollment() -> Any:
+            return (await c.get(f"/v1/students/{sid}")).json().get("enrollment")
+
+        # The decision and the enrollment reach the gateway on two topics.
+        await eventually(enrollment, timeout=60)
     return sid
 
 
