@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from sanzheng_certificates.deadlines import Lifecycle, with_deadline
 from sanzheng_certificates.waivers import Waiver
 from sanzheng_certificates.waivers import apply as apply_waivers
 from sanzheng_shared.policy import LEVELS, GraduationPolicy, Requirement
@@ -41,6 +42,7 @@ class StudentRecord:
     internships: tuple[InternshipFact, ...] = ()
     labor_completed: bool = False
     waivers: tuple[Waiver, ...] = ()
+    lifecycle: Lifecycle | None = None
     rejected_internships: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
 
 
@@ -49,9 +51,17 @@ class RequirementResult:
     code: str
     met: bool
     detail: str
+    state: str | None = None  # met | on_track | at_risk | overdue (deadlines.py)
+    due_on: date | None = None
 
     def as_dict(self) -> dict[str, object]:
-        return {"code": self.code, "met": self.met, "detail": self.detail}
+        return {
+            "code": self.code,
+            "met": self.met,
+            "detail": self.detail,
+            "state": self.state,
+            "due_on": self.due_on.isoformat() if self.due_on else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -171,7 +181,12 @@ def decide(record: StudentRecord, policy: GraduationPolicy, on: date | None = No
     the newest fact, so a replay decides alike. Without it, today."""
     day = on or date.today()
     results = tuple(
-        apply_waivers(CHECKS[r.code](record, r), record.waivers, policy, day)
+        with_deadline(
+            apply_waivers(CHECKS[r.code](record, r), record.waivers, policy, day),
+            record,
+            policy,
+            day,
+        )
         for r in policy.requirements
     )
     return Decision(all(r.met for r in results), results, policy.version)

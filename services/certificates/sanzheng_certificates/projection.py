@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from sanzheng_certificates.deadlines import Lifecycle
 from sanzheng_certificates.graduation import Certificate, InternshipFact, StudentRecord
 from sanzheng_certificates.waivers import Waiver
+from sanzheng_shared.domain.school_year import expected_graduation
 from sanzheng_shared.engine.state import ProjectionState
 from sanzheng_shared.engine.table import Table
 from sanzheng_shared.events.envelope import CloudEvent
@@ -96,6 +98,14 @@ class CertificatesState(ProjectionState):
             ),
             labor_completed=any(r["kind"] == "completed" for r in labor),
             waivers=self.waivers_of(student_id),
+            lifecycle=Lifecycle(
+                student["cohort"],
+                student["years_behind"] or 0,
+                student["expected_graduation"]
+                or expected_graduation(student["cohort"], student["program_years"]),
+            )
+            if student
+            else None,
             rejected_internships=tuple(
                 (r["internship_id"], tuple(r["codes"]))
                 for r in self.internship_rejections.of_student(student_id)

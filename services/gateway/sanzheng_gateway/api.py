@@ -42,6 +42,9 @@ class Requirement(BaseModel):
     code: str
     met: bool
     detail: str
+    state: Literal["met", "on_track", "at_risk", "overdue"] | None = None
+    """on the decision date; null in decisions made before states existed"""
+    due_on: str | None = None
 
 
 class Decision(BaseModel):
@@ -126,6 +129,10 @@ class CohortStudent(BaseModel):
     status: str
     eligible: bool | None
     missing: list[str]
+    states: list[str] = []
+    """the states of the unmet requirements (overdue, at_risk, on_track), most urgent first"""
+    next_due: str | None = None
+    """the nearest due date of an unmet requirement"""
 
 
 class WaiverAccepted(BaseModel):
@@ -615,7 +622,9 @@ def create_api(
         },
         summary="A school's students and decisions",
         description="`?format=csv` (UTF-8 with a BOM) or `?format=xlsx` answers every page of"
-        " the filtered list as a file, with the JSON list's columns.",
+        " the filtered list as a file, with the JSON list's columns. `?state=at_risk` keeps"
+        " students with a requirement in that state; `?sort=urgency` lists overdue, then at"
+        " risk, by the nearest due date.",
     )
     async def get_cohort(
         request: Request,
@@ -631,6 +640,8 @@ def create_api(
         page: Annotated[int, Query(ge=1, le=10000)] = 1,
         page_size: Annotated[int, Query(ge=1, le=500)] = 50,
         fmt: Annotated[Literal["json", "csv", "xlsx"], Query(alias="format")] = "json",
+        state: Literal["on_track", "at_risk", "overdue"] | None = None,
+        sort: Literal["class", "urgency"] = "class",
     ) -> CohortPage | Response:
         if not is_school_id(school_id):
             raise ApiError(422, "invalid school id", "SCHOOL_ID_INVALID")
@@ -645,6 +656,8 @@ def create_api(
                     class_id=class_id,
                     eligible=eligible,
                     missing=missing,
+                    state=state,
+                    sort=sort,
                 )
                 ids = [s["student_id"] for s in listed]
                 await queries.log_listed(conn, who, ids, "export", request.state.request_id)
@@ -658,6 +671,8 @@ def create_api(
                 missing=missing,
                 page=page,
                 page_size=page_size,
+                state=state,
+                sort=sort,
             )
             await queries.log_listed(
                 conn,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sanzheng_gateway import states
 from sanzheng_gateway.projection import (
     STATUS_BY_EVENT,
     GatewayState,
@@ -108,6 +109,7 @@ def eligibility_changed(event: CloudEvent, _data: EventData, ctx: HandlerContext
             | {
                 "school_id": event.schoolid,
                 "missing": [r["code"] for r in d["requirements"] if not r["met"]],
+                **states.summary(d["requirements"]),
             }
         )
 

@@ -191,6 +191,13 @@ REASON_CATEGORIES: dict[str, Message] = {
     "other": _m("其他原因", "other"),
 }
 
+REQUIREMENT_STATES: dict[str, Message] = {
+    "met": _m("已满足", "met"),
+    "on_track": _m("按期进行", "on track"),
+    "at_risk": _m("有风险", "at risk"),
+    "overdue": _m("已逾期", "overdue"),
+}
+
 GROUPS: dict[str, dict[str, Message]] = {
     "requirement": REQUIREMENTS,
     "rule": RULES,
@@ -206,6 +213,7 @@ GROUPS: dict[str, dict[str, Message]] = {
     "event_type": EVENT_TYPES,
     "role": ROLES,
     "reason_category": REASON_CATEGORIES,
+    "requirement_state": REQUIREMENT_STATES,
 }
 
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
 from sanzheng_certificates import handlers as certificates
-from sanzheng_certificates.decisions import explanation, policy_for
+from sanzheng_certificates.decisions import SCHOOL_TIME, explanation, policy_for
 from sanzheng_certificates.graduation import decide
 from sanzheng_certificates.projection import CertificatesState
 from sanzheng_shared.consumer.context import Handler, HandlerContext
@@ -41,6 +42,11 @@ ROUTES: dict[str, Handler] = {
 """Every event type the certificates service decides on, with its handler."""
 
 MAX_EVENTS = 50
+
+
+def today() -> date:
+    """What-if decides today (waivers expire, states move with the date)."""
+    return datetime.now(SCHOOL_TIME).date()
 
 
 class WhatIfError(Exception):
@@ -189,13 +195,13 @@ def what_if(
 ) -> dict[str, Any]:
     state = fold([*accepted(timeline, student), *extra])
     policy = choose_policy(policies, state, student, version)
-    return explanation(decide(state.record(student.student_id), policy))
+    return explanation(decide(state.record(student.student_id), policy, today()))
 
 
 def under(policy: GraduationPolicy, student: Student, timeline: list[dict[str, Any]]) -> Any:
     """The student's decision under a candidate policy (not necessarily in force)."""
     state = fold(accepted(timeline, student))
-    return explanation(decide(state.record(student.student_id), policy))
+    return explanation(decide(state.record(student.student_id), policy, today()))
 
 
 async def cohort(

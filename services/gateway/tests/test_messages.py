@@ -13,6 +13,7 @@ from typing import get_args
 import pytest
 
 from sanzheng_certificates import graduation as g
+from sanzheng_certificates.deadlines import STATES
 from sanzheng_gateway import messages
 from sanzheng_gateway.projection import STATUS_BY_EVENT
 from sanzheng_gateway.tokens import ROLES
@@ -52,6 +53,7 @@ def _expected() -> list[tuple[str, str]]:
         *(("status", c) for c in {"enrolled", *STATUS_BY_EVENT.values()}),
         *(("role", c) for c in ROLES),
         *(("reason_category", c) for c in REASON_CATEGORIES),
+        *(("requirement_state", c) for c in STATES),
         *(("rule", c) for c in _source_rule_codes()),
         *(("requirement", r.code) for path in POLICIES for r in load_file(path).requirements),
         *(("internship_status", c) for c in ("active", "completed", "terminated", "cancelled")),

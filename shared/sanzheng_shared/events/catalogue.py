@@ -372,6 +372,9 @@ class RequirementResult(EventData):
     code: str
     met: bool
     detail: str
+    # On the decision date (SPEC §2.5): met | on_track | at_risk | overdue; when it is due.
+    state: Literal["met", "on_track", "at_risk", "overdue"] | None = None
+    due_on: date | None = None
 
 
 class EligibilityChanged(EventData):

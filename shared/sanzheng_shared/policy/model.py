@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sanzheng_shared.policy.deadlines import DeadlinePolicy
 from sanzheng_shared.policy.waivers import WaiverRule
 
 Severity = Literal["reject", "flag"]
@@ -156,6 +157,7 @@ class GraduationPolicy(_Strict):
     lifecycle: LifecyclePolicy = LifecyclePolicy()
     pending: PendingPolicy = PendingPolicy()
     waivers: dict[RequirementCode, WaiverRule] = {}
+    deadlines: DeadlinePolicy = DeadlinePolicy()
 
     @model_validator(mode="after")
     def _complete(self) -> GraduationPolicy:
