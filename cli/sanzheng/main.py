@@ -373,11 +373,22 @@ def status(
         if decision["eligible"]
         else "[red]not eligible yet[/red]"
     )
-    table = Table("requirement", "met", "detail")
+    table = Table("requirement", "met", "state", "due", "detail")
     for r in decision["requirements"]:
-        table.add_row(r["code"], "yes" if r["met"] else "[red]no[/red]", r["detail"])
+        table.add_row(
+            r["code"],
+            "yes" if r["met"] else "[red]no[/red]",
+            r.get("state") or "",
+            r.get("due_on") or "",
+            r["detail"],
+        )
     console.print(table)
     console.print(f"policy {decision['policy_version']}")
+    for warning in answer.get("warnings") or []:
+        console.print(
+            f"[yellow]warning[/yellow] {warning['requirement']} {warning['state']}"
+            f" (due {warning.get('due_on') or '-'}): {warning['detail']}"
+        )
 
 
 def _parts_status(console: Any) -> None:

@@ -14,7 +14,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,9 @@ class ServiceSpec:
     """Keeps a view of students from enrollment.events, and holds early submissions."""
     state: Callable[[], ProjectionState] = ProjectionState
     """The service's projection as one batch loads, folds and saves it."""
+    background: Callable[[Any], Coroutine[Any, Any, None]] | None = None
+    """A job the process runs beside its consumer (the certificates service's daily
+    evaluation), given the started runtime; off with SANZHENG_BACKGROUND_JOBS=false."""
 
     @property
     def schema(self) -> str:
@@ -103,6 +106,7 @@ class ServiceRuntime:
         self.relay: OutboxRelay | None = None
         self.http: EmbeddedHttpServer | None = None
         self.pruner: asyncio.Task[None] | None = None
+        self.background: asyncio.Task[None] | None = None
         self.probe: BrokerProbe | None = None
         self._subscribers: list[tuple[str, Any]] = []
         self._started_at = time.time()
@@ -294,6 +298,10 @@ class ServiceRuntime:
         self.pruner = asyncio.create_task(
             prune_periodically(self.spec.name, self.pool, settings), name="inbox-pruner"
         )
+        if self.spec.background is not None and settings.background_jobs:
+            self.background = asyncio.create_task(
+                self.spec.background(self), name=f"{self.spec.name}-background"
+            )
         if settings.service_http_port:
             self.http = EmbeddedHttpServer(
                 health_app(self.spec.name, self.ready),
@@ -318,6 +326,8 @@ class ServiceRuntime:
         await self.broker.stop()  # waits for the batch in hand to commit (graceful_timeout)
         if self.pruner is not None:
             self.pruner.cancel()
+        if self.background is not None:
+            self.background.cancel()
         if self.relay is not None:
             await self.relay.stop()
         if self.http is not None:

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from sanzheng_certificates import risks
 from sanzheng_certificates.graduation import Decision, decide
 from sanzheng_shared.consumer.context import HandlerContext, content_id
 from sanzheng_shared.domain.school_year import expected_graduation
@@ -91,6 +92,28 @@ def decide_touched(state: CertificatesState, ctx: HandlerContext) -> None:
                 extra={"id": decision_id, "schoolid": school, "time": decided_at},
             ),
         )
+        for kind, requirement in risks.changes(
+            (previous or {}).get("requirements"), now["requirements"]
+        ):
+            ctx.emit(
+                ctx.topics.graduation,
+                ctx.derive(
+                    cause,
+                    type=kind,
+                    data={
+                        "requirement": requirement["code"],
+                        "state": requirement["state"],
+                        "due_on": requirement["due_on"],
+                        "detail": requirement["detail"],
+                        "decided_at": decided_at.isoformat(),
+                    },
+                    extra={
+                        "id": content_id(kind, decision_id, requirement["code"]),
+                        "schoolid": school,
+                        "time": decided_at,
+                    },
+                ),
+            )
 
 
 def decision_day(decided_at: datetime) -> date:

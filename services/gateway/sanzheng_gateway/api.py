@@ -96,6 +96,8 @@ class StudentStatus(BaseModel):
     certificates: list[dict[str, Any]]
     pending: list[HeldSubmission]
     waivers: list[dict[str, Any]] = []
+    warnings: list[dict[str, Any]] = []
+    """requirements at risk or overdue now (`student.at_risk` not cleared since)"""
     graduation: Decision | None
 
 
@@ -385,6 +387,7 @@ def create_api(
             school = await queries.school_of(conn, student_id)
             held = await queries.held(conn, student_id)
             waiver_rows = await waivers.of_school(conn, school, student_id) if school else []
+            warnings = await queries.warnings(conn, student_id)
         if enrollment:
             enrollment = queries.shown_enrollment(enrollment)
         folded = queries.status_from(items)
@@ -395,6 +398,7 @@ def create_api(
             graduation=Decision(**decision) if decision else None,
             pending=[HeldSubmission(**h) for h in held],
             waivers=waivers.listed(waiver_rows, queries.today()),
+            warnings=warnings,
             **folded,
         )
 

@@ -183,4 +183,33 @@ CREDITS: dict[str, Handler] = {
     **dict.fromkeys(("course.completed", "credit.recognized", "credit.revoked"), timeline_only),
     **PENDING,
 }
-GRADUATION: dict[str, Handler] = {"graduation.eligibility_changed": eligibility_changed}
+
+
+def student_at_risk(event: CloudEvent, _data: EventData, ctx: HandlerContext) -> None:
+    state: GatewayState = ctx.state
+    d = event.data or {}
+    if state.other_school(event.subject, event.schoolid):
+        return
+    state.warnings.put(
+        {
+            "student_id": event.subject,
+            "requirement": d["requirement"],
+            "school_id": event.schoolid,
+            "state": d["state"],
+            "due_on": d.get("due_on"),
+            "detail": d["detail"],
+            "since": event.time,
+            "event_id": event.id,
+        }
+    )
+
+
+def risk_cleared(event: CloudEvent, _data: EventData, ctx: HandlerContext) -> None:
+    ctx.state.warnings.delete(event.subject, (event.data or {})["requirement"])
+
+
+GRADUATION: dict[str, Handler] = {
+    "graduation.eligibility_changed": eligibility_changed,
+    "student.at_risk": student_at_risk,
+    "student.risk_cleared": risk_cleared,
+}

@@ -89,6 +89,25 @@ async def graduation(
     return _decision(row) if row else None
 
 
+async def warnings(conn: Any, student_id: str) -> list[dict[str, Any]]:
+    """The student's requirements at risk or overdue now (student.at_risk not cleared)."""
+    rows = await conn.fetch(
+        "SELECT requirement, state, due_on, detail, since FROM warnings WHERE student_id = $1"
+        " ORDER BY due_on NULLS LAST, requirement",
+        student_id,
+    )
+    return [
+        {
+            "requirement": r["requirement"],
+            "state": r["state"],
+            "due_on": r["due_on"].isoformat() if r["due_on"] else None,
+            "detail": r["detail"],
+            "since": r["since"].isoformat() if r["since"] else None,
+        }
+        for r in rows
+    ]
+
+
 async def timeline(conn: Any, student_id: str) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         "SELECT seq, event_id, type, time, data FROM timeline WHERE student_id = $1"

@@ -384,6 +384,17 @@ class EligibilityChanged(EventData):
     decided_at: str
 
 
+class StudentRisk(EventData):
+    """`student.at_risk`: a requirement became at risk or overdue; `student.risk_cleared`:
+    it is met or on track again (SPEC §2.5)."""
+
+    requirement: str
+    state: Literal["met", "on_track", "at_risk", "overdue"]
+    due_on: date | None = None
+    detail: str
+    decided_at: str
+
+
 DATA_MODELS: dict[str, type[EventData]] = {
     "student.enrolled": StudentEnrolled,
     "student.suspended": StudentStatusChanged,
@@ -410,6 +421,8 @@ DATA_MODELS: dict[str, type[EventData]] = {
     "submission.held": SubmissionHeld,
     "submission.released": SubmissionReleased,
     "graduation.eligibility_changed": EligibilityChanged,
+    "student.at_risk": StudentRisk,
+    "student.risk_cleared": StudentRisk,
 }
 
 INBOUND_TYPES: dict[str, frozenset[str]] = {
