@@ -17,7 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
 from sanzheng_certificates.decisions import policy_for
-from sanzheng_gateway import errors, export, queries, stats, waivers, whatif
+from sanzheng_gateway import asof, errors, export, queries, stats, waivers, whatif
 from sanzheng_gateway.bounded import BodyLimit
 from sanzheng_gateway.docs_page import mount_docs
 from sanzheng_gateway.errors import ApiError, Problem
@@ -52,6 +52,17 @@ class Decision(BaseModel):
     requirements: list[Requirement]
     policy_version: str
     decided_at: str
+
+
+class AsOfDecision(Decision):
+    """Without `as_of`, the decision announced last. With it, the decision from what had
+    occurred by the end of that day, beside the one announced by then (the audit trail)."""
+
+    as_of: str | None = None
+    announced: Decision | None = None
+    """the decision announced by the end of `as_of` (Asia/Shanghai), if any"""
+    differs: bool | None = None
+    """the two disagree on eligibility or on a requirement being met"""
 
 
 class Change(BaseModel):
@@ -404,24 +415,47 @@ def create_api(
 
     @app.get(
         "/v1/students/{student_id}/graduation",
-        response_model=Decision,
+        response_model=AsOfDecision,
         responses={**NOT_FOUND, **AUTH},
         summary="The graduation decision, now or as of a day",
+        description="With `as_of`, the decision from the facts that had occurred by the end"
+        " of that day (their own dates: issued_on, end_on, period_end, enrolled_on,"
+        " granted_on …) under the policies in force then, with `announced` (the decision"
+        " announced by then) and `differs`.",
     )
     async def get_graduation(
         request: Request,
         student_id: str,
         who: Reader,
         as_of: Annotated[date | None, Query(ge=FIRST_DAY, le=LAST_DAY)] = None,
-    ) -> Decision:
+    ) -> AsOfDecision:
         await visible_student(request, who, student_id, "graduation")
+        row: dict[str, Any] | None = None
+        rows: list[dict[str, Any]] = []
         async with connection(pool_of()) as conn:
             decision = await queries.graduation(conn, student_id, as_of)
-        if decision is None:
+            if as_of is not None:
+                row = await queries.student(conn, student_id)
+                rows = await queries.accepted_events(conn, student_id)
+        occurred_any = as_of is not None and bool(asof.occurred_by(rows, as_of))
+        if decision is None and not occurred_any:
             raise ApiError(
                 404, f"no decision for {student_id}" + (f" as of {as_of}" if as_of else "")
             )
-        return Decision(**decision)
+        if as_of is not None and row is not None:
+            student = whatif.Student(student_id, row["school_id"], row["cohort"], row["birth_date"])
+            occurred = asof.decision(book, student, rows, as_of)
+            return AsOfDecision(
+                **occurred,
+                as_of=as_of.isoformat(),
+                announced=Decision(**decision) if decision else None,
+                differs=asof.differs(occurred, decision),
+            )
+        if decision is None:  # no enrollment to fold from, and nothing announced
+            raise ApiError(404, f"no decision for {student_id} as of {as_of}")
+        if as_of is not None:  # without an enrollment only the announced decision is known
+            return AsOfDecision(**decision, as_of=as_of.isoformat(), announced=Decision(**decision))
+        return AsOfDecision(**decision)
 
     @app.post(
         "/v1/students/{student_id}/graduation/what-if",
@@ -479,7 +513,13 @@ def create_api(
         "/v1/students/{student_id}/waivers",
         status_code=202,
         response_model=WaiverAccepted,
-        responses={**NOT_FOUND, **AUTH, 503: {"model": Problem}},
+        responses={
+            400: {"model": Problem, "description": "the body is not JSON"},
+            413: {"model": Problem, "description": "the body is over 64 KiB"},
+            **NOT_FOUND,
+            **AUTH,
+            503: {"model": Problem},
+        },
         summary="Waive a requirement for a student (a principal or the bureau, as the policy"
         " allows); the approver is the token's holder",
     )
