@@ -99,6 +99,12 @@ def expected_missing(events: list[dict[str, Any]]) -> set[str]:
 
     cohort = student["cohort"] if student else None
     exempted = [x for x in by_type.get("labor_education.exempted", []) if _waiver_counts(x)]
+    exempted += [
+        w
+        for w in by_type.get("requirement.waived", [])
+        if w["requirement"] == "LABOR_MONTH"
+        and _waiver_counts(w | {"approver_role": w["approver"]["role"], "on": w["granted_on"]})
+    ]
     if not exempted and not _labor_ok(by_type.get("labor_education.completed", []), cohort):
         missing.add("LABOR_MONTH")
 

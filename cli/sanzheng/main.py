@@ -107,10 +107,24 @@ def demo(
         console.print(
             demo_mod.missing_table(await demo_mod.missing_counts(system.infra.database_url))
         )
+        console.print(demo_mod.state_table(await demo_mod.state_counts(system.infra.database_url)))
         token = await demo_mod.counselor_token(system.infra.database_url, "SCH001")
+        principal = await demo_mod.demo_token(
+            system.infra.database_url, "principal", "SCH001", "王校长 (demo)"
+        )
         gateway = next(svc for svc in system.services if svc.name == "gateway")
         console.print(f"dashboard  {gateway.url}/", soft_wrap=True)
         console.print(f"counselor token for SCH001 (shown once): {token}", soft_wrap=True)
+        console.print(
+            f"principal token for SCH001 (shown once; waives requirements): {principal}",
+            soft_wrap=True,
+        )
+        candidate = demo_mod.candidate_policy(settings.data_dir)
+        console.print(
+            f"what-if under a second policy version: sanzheng what-if --policy {candidate}"
+            " --school SCH001 --cohort 2023",
+            soft_wrap=True,
+        )
         if exit_after:
             import os
             import signal
