@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -161,6 +162,15 @@ async def test_a_waiver_meets_the_requirement_until_revoked(
         assert shown["evidence"] == "医院证明 2026-0412"
         status = (await c.get(f"/v1/students/{sid}")).json()
         assert [w["waiver_id"] for w in status["waivers"]] == [waiver_id]
+        # What-if and as_of fold the waiver through the certificates service's handlers.
+        what_if = await c.post(f"/v1/students/{sid}/graduation/what-if", json={})
+        assert what_if.status_code == 200, what_if.text
+        assert [x["code"] for x in what_if.json()["changes"]] == []
+        today = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()  # the school's day
+        as_of = await c.get(f"/v1/students/{sid}/graduation", params={"as_of": today})
+        assert as_of.status_code == 200, as_of.text
+        [labor] = [r for r in as_of.json()["requirements"] if r["code"] == "LABOR_MONTH"]
+        assert labor["met"] and labor["detail"].startswith("waived by 王校长 (principal)")
         other = await c.get("/v1/schools/SCH001/waivers", headers=gateway.headers("counselor-2"))
         assert other.status_code == 404
 

@@ -69,8 +69,9 @@ def end_of(day: date) -> str:
 def decision(
     book: PolicyBook, student: whatif.Student, rows: list[dict[str, Any]], day: date
 ) -> dict[str, Any]:
-    state = whatif.fold(whatif.accepted(occurred_by(rows, day), student))
-    policy = whatif.choose_policy(policies_then(book, day), state, student, None)
+    then = policies_then(book, day)
+    state = whatif.fold(whatif.accepted(occurred_by(rows, day), student), then)
+    policy = whatif.choose_policy(then, state, student, None)
     decided = explanation(decide(state.record(student.student_id), policy, day))
     return decided | {"decided_at": end_of(day)}
 

@@ -147,10 +147,11 @@ def accepted(rows: Iterable[dict[str, Any]], student: Student) -> list[CloudEven
     return events
 
 
-def fold(events: Iterable[CloudEvent]) -> CertificatesState:
-    """The certificates service's handlers over the events, in memory."""
+def fold(events: Iterable[CloudEvent], policies: PolicyBook) -> CertificatesState:
+    """The certificates service's handlers over the events, in memory. The policies are
+    the handlers' too: a waiver is checked against the policy on arrival."""
     state = CertificatesState()
-    ctx = HandlerContext(service="what-if", topics=TopicNames(), state=state)
+    ctx = HandlerContext(service="what-if", topics=TopicNames(), state=state, policies=policies)
     for event in events:
         handler = ROUTES.get(event.type)
         if handler is None:
@@ -193,14 +194,14 @@ def what_if(
     extra: list[CloudEvent],
     version: str | None,
 ) -> dict[str, Any]:
-    state = fold([*accepted(timeline, student), *extra])
+    state = fold([*accepted(timeline, student), *extra], policies)
     policy = choose_policy(policies, state, student, version)
     return explanation(decide(state.record(student.student_id), policy, today()))
 
 
 def under(policy: GraduationPolicy, student: Student, timeline: list[dict[str, Any]]) -> Any:
     """The student's decision under a candidate policy (not necessarily in force)."""
-    state = fold(accepted(timeline, student))
+    state = fold(accepted(timeline, student), PolicyBook([policy]))
     return explanation(decide(state.record(student.student_id), policy, today()))
 
 
