@@ -6,9 +6,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
+import pytest
+from pydantic import ValidationError
+
 from sanzheng_certificates.deadlines import Lifecycle
 from sanzheng_certificates.graduation import InternshipFact, StudentRecord, decide
-from sanzheng_shared.policy import PolicyBook
+from sanzheng_shared.policy import GraduationPolicy, PolicyBook
 
 POLICY = PolicyBook.load().for_student("SCH001", 2024, date(2027, 6, 30))
 COHORT_2024 = StudentRecord(
@@ -56,3 +59,10 @@ def test_a_post_internship_under_way_is_progress_inside_the_warning_window() -> 
 def test_without_an_enrollment_nothing_is_due_yet() -> None:
     found = states(StudentRecord(), date(2030, 1, 1))
     assert found["SKILL_1X"] == ("on_track", None)
+
+
+def test_a_deadline_for_a_code_that_is_no_requirement_is_refused_at_load() -> None:
+    doc = POLICY.model_dump(by_alias=True)
+    doc["deadlines"]["due"]["LABOR_MONT"] = {"anchor": "second_year_june"}
+    with pytest.raises(ValidationError, match=r"deadlines\.due names no requirement"):
+        GraduationPolicy.model_validate(doc)

@@ -167,6 +167,9 @@ class GraduationPolicy(_Strict):
         missing = set(InternshipRule.__args__) - set(self.internship_rules)  # type: ignore[attr-defined]
         if missing:
             raise ValueError(f"internship_rules lacks a severity for {sorted(missing)}")
+        unknown = set(self.deadlines.due) - set(RequirementCode.__args__)  # type: ignore[attr-defined]
+        if unknown:  # a misspelt code would silently fall back to the graduation day
+            raise ValueError(f"deadlines.due names no requirement: {sorted(unknown)}")
         return self
 
     def requirement(self, code: str) -> Requirement | None:
