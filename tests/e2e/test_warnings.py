@@ -16,7 +16,7 @@ import pytest
 
 from sanzheng_certificates.daily import evaluate
 from sanzheng_shared.domain.school_year import school_year_of
-from sanzheng_shared.testing import cloudevent, enrolled, eventually, read_events
+from sanzheng_shared.testing import cloudevent, enrolled, eventually, fetch, read_events
 
 from .conftest import BATCH, STRUCTURED
 
@@ -137,6 +137,20 @@ async def test_the_daily_evaluation_warns_once_a_day_and_a_fact_clears_the_warni
         ]
     )
     assert len({e["id"] for e in warnings}) == len(warnings)
+
+    # The enrollment service reads graduation.events for the decisions: it takes the
+    # warnings too, and dead-letters none of them.
+    ids = [e["id"] for e in warnings]
+    claimed = await eventually(
+        lambda: fetch(
+            gateway.domain.url,
+            "SELECT id, dead_lettered_at FROM enrollment.inbox WHERE id = ANY($1::text[])",
+            ids,
+        ),
+        lambda rows: len(rows) == len(ids),
+        timeout=60,
+    )
+    assert [r["id"] for r in claimed if r["dead_lettered_at"] is not None] == []
 
 
 async def test_sanzheng_status_lists_the_warnings(
