@@ -8,8 +8,9 @@ bug in the product is not copied here. It knows the rules the synthetic generato
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 COUNTED_ISSUERS = {"x_certificate", "skill_level_recognition"}
 MIN_HOURS = 480  # INTERNSHIP: hours of completed post internships
@@ -143,6 +144,19 @@ def expected_diploma(events: list[dict[str, Any]]) -> str | None:
     return "held"
 
 
+def _waiver_counts(exemption: dict[str, Any]) -> bool:
+    """A labor-month exemption is a waiver (SPEC §2.3, §2.5): the default policy lets a
+    principal or the bureau grant it for a medical, disability or other reason, and it
+    counts until its expiry day. The services decide on the broker's clock, so today."""
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    return (
+        exemption.get("approver_role") in {"principal", "bureau"}
+        and exemption.get("reason_category") in {"medical", "disability", "other"}
+        and bool(exemption.get("expires_on"))
+        and _d(exemption["on"]) <= today <= _d(exemption["expires_on"])
+    )
+
+
 def expected_missing(events: list[dict[str, Any]]) -> set[str]:
     by_type: dict[str, list[dict[str, Any]]] = {}
     for e in events:
@@ -166,9 +180,14 @@ def expected_missing(events: list[dict[str, Any]]) -> set[str]:
         missing.add("SKILL_1X")
 
     cohort = student["cohort"] if student else None
-    if not by_type.get("labor_education.exempted") and not _labor_ok(
-        by_type.get("labor_education.completed", []), cohort
-    ):
+    exempted = [x for x in by_type.get("labor_education.exempted", []) if _waiver_counts(x)]
+    exempted += [
+        w
+        for w in by_type.get("requirement.waived", [])
+        if w["requirement"] == "LABOR_MONTH"
+        and _waiver_counts(w | {"approver_role": w["approver"]["role"], "on": w["granted_on"]})
+    ]
+    if not exempted and not _labor_ok(by_type.get("labor_education.completed", []), cohort):
         missing.add("LABOR_MONTH")
 
     withdrawn = {c["internship_id"] for c in by_type.get("internship.cancelled", [])}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -12,6 +14,7 @@ from rich.table import Table
 
 from sanzheng.synthetic import ProvinceGenerator, Student
 from sanzheng_shared.kafka.topics import TopicNames
+from sanzheng_shared.policy.loader import DEFAULT_DIR
 from sanzheng_shared.testing import eventually, fetch
 
 
@@ -131,6 +134,15 @@ def summary_table(rows: list[Any]) -> Table:
     return table
 
 
+def state_table(rows: list[Any]) -> Table:
+    table = Table(title="students by requirement state (and waivers in force)")
+    table.add_column("state")
+    table.add_column("students", justify="right")
+    for r in rows:
+        table.add_row(r["state"] or "-", str(r["n"]))
+    return table
+
+
 def missing_table(rows: list[Any]) -> Table:
     table = Table(title="students missing each requirement")
     table.add_column("requirement")
@@ -150,20 +162,55 @@ def diploma_table(rows: list[Any]) -> Table:
 
 
 async def counselor_token(database_url: str, school: str) -> str:
+    return await demo_token(database_url, "counselor", school, "sanzheng demo")
+
+
+async def demo_token(database_url: str, role: str, school: str, holder: str) -> str:
+    """A token for the demo's reader; a principal's holder is a waiver's approver."""
     from sanzheng import tokens_cli
     from sanzheng_gateway import tokens
 
     conn = await tokens_cli.with_gateway_schema(database_url)
     try:
-        # The school's first class, so that the dashboard opens on a class sorted by
-        # urgency (none yet if the gateway has not read the enrollments: the search then).
-        first = await conn.fetchval(
-            "SELECT min(class_id) FROM students WHERE school_id = $1", school
-        )
-        classes = (first,) if first else ()
-        return await tokens.create(conn, "counselor", school, "sanzheng demo", classes=classes)
+        classes: tuple[str, ...] = ()
+        if role == "counselor":
+            # The school's first class, so that the dashboard opens on a class sorted by
+            # urgency (none yet if the gateway has not read the enrollments: the search).
+            first = await conn.fetchval(
+                "SELECT min(class_id) FROM students WHERE school_id = $1", school
+            )
+            classes = (first,) if first else ()
+        return await tokens.create(conn, role, school, holder, classes=classes)
     finally:
         await conn.close()
+
+
+async def state_counts(database_url: str) -> list[Any]:
+    """How many students have a requirement in each state (SPEC §2.5), and how many have
+    a waiver in force."""
+    return await fetch(
+        database_url,
+        "SELECT r->>'state' AS state, count(DISTINCT student_id) AS n"
+        " FROM certificates.decisions, jsonb_array_elements(requirements) AS r"
+        " WHERE NOT (r->>'met')::boolean GROUP BY 1"
+        " UNION ALL SELECT 'waived', count(DISTINCT student_id) FROM certificates.decisions,"
+        " jsonb_array_elements(requirements) AS r WHERE r->>'detail' LIKE 'waived by %'"
+        " ORDER BY 1",
+    )
+
+
+def candidate_policy(data_dir: Path) -> Path:
+    """A second policy version for what-if: the shipped default with 400 internship hours
+    instead of 480 (derived from the default file, so it follows it)."""
+    text = (DEFAULT_DIR / "default.yaml").read_text(encoding="utf-8")
+    version = re.search(r'^version: "([^"]+)"', text, re.MULTILINE)
+    assert version is not None, "the default policy names its version"
+    text = text.replace(version.group(0), 'version: "candidate-internship-400"', 1)
+    text = re.sub(r"min_hours: \d+", "min_hours: 400", text, count=1)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "candidate-policy.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def generate(count: int, seed: int) -> list[Student]:

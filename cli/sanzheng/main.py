@@ -110,10 +110,24 @@ def demo(
         console.print(
             demo_mod.diploma_table(await demo_mod.diploma_counts(system.infra.database_url))
         )
+        console.print(demo_mod.state_table(await demo_mod.state_counts(system.infra.database_url)))
         token = await demo_mod.counselor_token(system.infra.database_url, "SCH001")
+        principal = await demo_mod.demo_token(
+            system.infra.database_url, "principal", "SCH001", "王校长 (demo)"
+        )
         gateway = next(svc for svc in system.services if svc.name == "gateway")
         console.print(f"dashboard  {gateway.url}/", soft_wrap=True)
         console.print(f"counselor token for SCH001 (shown once): {token}", soft_wrap=True)
+        console.print(
+            f"principal token for SCH001 (shown once; waives requirements): {principal}",
+            soft_wrap=True,
+        )
+        candidate = demo_mod.candidate_policy(settings.data_dir)
+        console.print(
+            f"what-if under a second policy version: sanzheng what-if --policy {candidate}"
+            " --school SCH001 --cohort 2023",
+            soft_wrap=True,
+        )
         if exit_after:
             import os
             import signal
@@ -230,9 +244,13 @@ app.add_typer(token_app, name="token")
 
 @token_app.command("create")
 def token_create(
-    role: str = typer.Option(..., help="sis | counselor | bureau | admin"),
-    school: str | None = typer.Option(None, help="the school a sis/counselor token belongs to"),
-    label: str | None = typer.Option(None, help="who or what the token is for"),
+    role: str = typer.Option(..., help="sis | counselor | principal | bureau | admin"),
+    school: str | None = typer.Option(
+        None, help="the school a sis/counselor/principal token belongs to"
+    ),
+    label: str | None = typer.Option(
+        None, help="who holds the token (a principal's name is recorded as a waiver's approver)"
+    ),
     expires: str | None = typer.Option(
         None, help="lifetime (30d, 12h) or expiry date (2026-07-01); default 90 days"
     ),
@@ -378,11 +396,22 @@ def status(
         if decision["eligible"]
         else "[red]not eligible yet[/red]"
     )
-    table = Table("requirement", "met", "detail")
+    table = Table("requirement", "met", "state", "due", "detail")
     for r in decision["requirements"]:
-        table.add_row(r["code"], "yes" if r["met"] else "[red]no[/red]", r["detail"])
+        table.add_row(
+            r["code"],
+            "yes" if r["met"] else "[red]no[/red]",
+            r.get("state") or "",
+            r.get("due_on") or "",
+            r["detail"],
+        )
     console.print(table)
     console.print(f"policy {decision['policy_version']}")
+    for warning in answer.get("warnings") or []:
+        console.print(
+            f"[yellow]warning[/yellow] {warning['requirement']} {warning['state']}"
+            f" (due {warning.get('due_on') or '-'}): {warning['detail']}"
+        )
 
 
 def _parts_status(console: Any) -> None:

@@ -48,6 +48,7 @@ PROFILES = {
     "no_quality": 4,
     "no_labor": 6,
     "labor_exempted": 3,
+    "labor_waived": 2,  # a principal waived the month (requirement.waived, sis.certificates)
     "labor_not_june": 3,
     "short_internship": 4,
     "no_insurance": 4,
@@ -242,8 +243,30 @@ class ProvinceGenerator:
                 "labor_education.exempted",
                 {
                     "reason": "医疗原因 (medical)",
-                    "approved_by": "教务处 李主任",
+                    "approved_by": "李校长",
                     "on": second_year_june.isoformat(),
+                    # An exemption is a LABOR_MONTH waiver: a role the policy allows, a
+                    # reason category and an expiry (a year after the expected graduation).
+                    "approver_role": "principal",
+                    "reason_category": "medical",
+                    "expires_on": date(s.cohort + 4, 6, 30).isoformat(),
+                },
+                second_year_june,
+            )
+        elif p == "labor_waived":
+            self._add(
+                s,
+                "certificates",
+                "requirement.waived",
+                {
+                    "waiver_id": f"W-{s.student_id}",
+                    "requirement": "LABOR_MONTH",
+                    "reason_category": "medical",
+                    "reason": "术后康复，医嘱不宜参加劳动",
+                    "approver": {"name": "王校长", "role": "principal"},
+                    "granted_on": second_year_june.isoformat(),
+                    "expires_on": date(s.cohort + 4, 6, 30).isoformat(),
+                    "evidence": {"kind": "document", "reference": f"医院证明 {s.student_id}"},
                 },
                 second_year_june,
             )

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="relay poll when no NOTIFY arrives"
     )
     outbox_batch: int = Field(default=500, ge=1)
+    background_jobs: bool = Field(
+        default=True,
+        description="run the services' background jobs (the certificates service's daily "
+        "evaluation of requirement states)",
+    )
     outbox_max_attempts: int = Field(
         default=5,
         ge=1,

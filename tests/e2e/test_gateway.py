@@ -64,15 +64,39 @@ async def test_a_counselor_sees_the_status_and_what_is_missing(gateway, students
         assert sid not in [s["student_id"] for s in none["students"]]
 
 
-async def test_as_of_answers_from_the_decision_history(gateway, students) -> None:
+async def test_as_of_decides_from_what_had_occurred_and_shows_what_was_announced(
+    gateway, students
+) -> None:
     sid = students["SCH001"]
     async with httpx.AsyncClient(
         base_url=gateway.url, headers=gateway.headers("counselor-1")
     ) as client:
-        past = await client.get(f"/v1/students/{sid}/graduation", params={"as_of": "2020-01-01"})
-        assert past.status_code == 404  # nothing was decided about this student back then
-        today = await client.get(f"/v1/students/{sid}/graduation", params={"as_of": "2099-01-01"})
-        assert today.json() == (await client.get(f"/v1/students/{sid}/graduation")).json()
+
+        async def as_of(day: str) -> httpx.Response:
+            return await client.get(f"/v1/students/{sid}/graduation", params={"as_of": day})
+
+        past = await as_of("2020-01-01")
+        assert past.status_code == 404  # nothing had happened, nothing was decided back then
+        # Enrolled on 2024-09-01 (the fixture's date); the labor month (June 2025) and the
+        # internship (ended 2026-02-28) had happened by March 2026, the diploma and the
+        # quality certificate (2026-06-20) had not. Every event arrived (and was announced)
+        # later, today.
+        march = (await as_of("2026-03-01")).json()
+        assert _missing(march) == ["DIPLOMA", "SKILL_1X", "QUALITY"]
+        assert march["as_of"] == "2026-03-01"
+        assert march["announced"] is None and march["differs"] is True
+        first_year = (await as_of("2025-01-01")).json()
+        assert _missing(first_year) == [
+            "DIPLOMA", "SKILL_1X", "QUALITY", "LABOR_MONTH", "INTERNSHIP"
+        ]  # fmt: skip
+        now = (await client.get(f"/v1/students/{sid}/graduation")).json()
+        assert now["announced"] is None and now["as_of"] is None  # the shape without as_of
+        later = (await as_of("2099-01-01")).json()
+        assert _missing(later) == _missing(now)
+        assert later["announced"] == {k: now[k] for k in later["announced"]}
+        assert later["differs"] is False
+        # The states follow the day asked about: in 2099 every missing one is overdue.
+        assert {r["state"] for r in later["requirements"] if not r["met"]} == {"overdue"}
 
 
 @pytest.mark.parametrize(

@@ -134,7 +134,12 @@ def fuzz(
 def test_sequences_that_follow_the_documented_links_never_fail(
     gateway: RunningGateway, gateway_process: str, students: dict[str, str]
 ) -> None:
-    api = schemathesis.openapi.from_url(gateway_process + "/openapi.json")
+    # Granting a waiver answers 202 with an id, so schemathesis takes it for an operation
+    # that creates a resource and starts every sequence from it (403 for a counselor),
+    # never from the school list; the sequences here are the reads that follow the links.
+    api = schemathesis.openapi.from_url(gateway_process + "/openapi.json").exclude(
+        path_regex="/waivers"
+    )
     links = api.raw_schema["paths"]["/v1/schools/{school_id}/graduation"]["get"]["responses"][
         "200"
     ]["links"]

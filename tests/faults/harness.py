@@ -597,6 +597,8 @@ class Chaos:
         seen_ids: set[str] = set()
         for r in records["graduation.events"]:
             e = json.loads(r.value)
+            if e["type"] != "graduation.eligibility_changed":
+                continue  # the early warnings (student.at_risk, …) share the topic
             if e["id"] in seen_ids:
                 continue  # a re-send of one decision: dropped downstream by its id
             seen_ids.add(e["id"])

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from sanzheng_certificates import handlers
+from sanzheng_certificates.daily import run_daily
 from sanzheng_certificates.projection import CertificatesState
 from sanzheng_shared.consumer.batch import Routes
 from sanzheng_shared.kafka.topics import TopicNames
@@ -26,10 +29,16 @@ def publishes(topics: TopicNames) -> dict[str, str]:
     return {
         topics.outbound("certificates"): "Accepted certificates and revocations",
         topics.graduation: "graduation.eligibility_changed when a decision or its "
-        "explanation changes",
+        "explanation changes; student.at_risk / student.risk_cleared when a requirement's "
+        "state changes (also by the daily evaluation)",
         topics.rejections: "submission.rejected for certificate submissions (a diploma for a "
         "student not eligible: GRAD_NOT_ELIGIBLE)",
     }
+
+
+def daily_evaluation(runtime: Any) -> Coroutine[Any, Any, None]:
+    """States move with the date: once a day, decide again whoever they may change for."""
+    return run_daily(runtime.pool, topics=runtime.topics, policies=runtime.policies)
 
 
 SPEC = ServiceSpec(
@@ -40,6 +49,7 @@ SPEC = ServiceSpec(
     publishes=publishes,
     known_students=True,
     state=CertificatesState,
+    background=daily_evaluation,
 )
 
 

@@ -11,12 +11,16 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
+from sanzheng_certificates import risks
 from sanzheng_certificates.graduation import Decision, decide
 from sanzheng_shared.consumer.context import HandlerContext, content_id
 from sanzheng_shared.domain.school_year import expected_graduation
 from sanzheng_shared.events.envelope import CloudEvent
 from sanzheng_shared.policy import GraduationPolicy, PolicyBook
+
+SCHOOL_TIME = ZoneInfo("Asia/Shanghai")
 
 if TYPE_CHECKING:
     from sanzheng_certificates.projection import CertificatesState
@@ -62,11 +66,11 @@ def decide_touched(state: CertificatesState, ctx: HandlerContext) -> None:
         student = state.known.get(student_id) if state.known is not None else None
         school = student["school_id"] if student else cause.schoolid
         policy = policy_for(ctx.policy_book, student, cause)
-        now = explanation(decide(state.record(student_id), policy))
         previous = state.decisions.get(student_id)
+        decided_at = _decided_at(previous, ctx.touched[student_id])
+        now = explanation(decide(state.record(student_id), policy, decision_day(decided_at)))
         if _stored(previous) == now:
             continue
-        decided_at = _decided_at(previous, ctx.touched[student_id])
         decision_id = content_id(
             "graduation",
             student_id,
@@ -91,6 +95,33 @@ def decide_touched(state: CertificatesState, ctx: HandlerContext) -> None:
                 extra={"id": decision_id, "schoolid": school, "time": decided_at},
             ),
         )
+        for kind, requirement in risks.changes(
+            (previous or {}).get("requirements"), now["requirements"]
+        ):
+            ctx.emit(
+                ctx.topics.graduation,
+                ctx.derive(
+                    cause,
+                    type=kind,
+                    data={
+                        "requirement": requirement["code"],
+                        "state": requirement["state"],
+                        "due_on": requirement["due_on"],
+                        "detail": requirement["detail"],
+                        "decided_at": decided_at.isoformat(),
+                    },
+                    extra={
+                        "id": content_id(kind, decision_id, requirement["code"]),
+                        "schoolid": school,
+                        "time": decided_at,
+                    },
+                ),
+            )
+
+
+def decision_day(decided_at: datetime) -> date:
+    """The school's calendar day of a decision (Asia/Shanghai): the day waivers expire on."""
+    return decided_at.astimezone(SCHOOL_TIME).date()
 
 
 def _decided_at(previous: dict[str, Any] | None, timestamp_ms: int | None) -> datetime:

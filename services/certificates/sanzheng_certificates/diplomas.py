@@ -45,7 +45,7 @@ def _missing(
 ) -> tuple[dict[str, Any] | None, list[str]]:
     student = state.known.get(student_id) if state.known is not None else None
     policy = policy_for(ctx.policy_book, student, cause)
-    return student, missing_for_diploma(state.record(student_id), policy)
+    return student, missing_for_diploma(state.record(student_id), policy, ctx.seen_at().date())
 
 
 def admit(event: CloudEvent, ctx: HandlerContext) -> bool:

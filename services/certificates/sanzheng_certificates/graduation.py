@@ -8,8 +8,12 @@ policy, met or not, with a detail a counselor can act on.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 from sanzheng_certificates.academic import CourseFact, CreditFact, assess
+from sanzheng_certificates.deadlines import Lifecycle, with_deadline
+from sanzheng_certificates.waivers import Waiver
+from sanzheng_certificates.waivers import apply as apply_waivers
 from sanzheng_shared.policy import LEVELS, GraduationPolicy, Requirement
 
 
@@ -38,7 +42,8 @@ class StudentRecord:
     certificates: tuple[Certificate, ...] = ()
     internships: tuple[InternshipFact, ...] = ()
     labor_completed: bool = False
-    labor_exempted_by: tuple[str, ...] = ()
+    waivers: tuple[Waiver, ...] = ()
+    lifecycle: Lifecycle | None = None
     rejected_internships: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
     # The credit bank's facts (credits.events), for ACADEMIC.
     major_code: str | None = None
@@ -51,9 +56,17 @@ class RequirementResult:
     code: str
     met: bool
     detail: str
+    state: str | None = None  # met | on_track | at_risk | overdue (deadlines.py)
+    due_on: date | None = None
 
     def as_dict(self) -> dict[str, object]:
-        return {"code": self.code, "met": self.met, "detail": self.detail}
+        return {
+            "code": self.code,
+            "met": self.met,
+            "detail": self.detail,
+            "state": self.state,
+            "due_on": self.due_on.isoformat() if self.due_on else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -125,10 +138,6 @@ def skill(record: StudentRecord, r: Requirement) -> RequirementResult:
 def labor_month(record: StudentRecord, _r: Requirement) -> RequirementResult:
     if record.labor_completed:
         return RequirementResult("LABOR_MONTH", True, "June labor-education month completed")
-    if record.labor_exempted_by:
-        return RequirementResult(
-            "LABOR_MONTH", True, f"exempted, approved by {record.labor_exempted_by[0]}"
-        )
     return RequirementResult(
         "LABOR_MONTH", False, "June labor-education month (2nd school year) not recorded"
     )
@@ -178,12 +187,25 @@ CHECKS = {
 }
 
 
-def decide(record: StudentRecord, policy: GraduationPolicy) -> Decision:
-    results = tuple(CHECKS[r.code](record, r) for r in policy.requirements)
+def decide(record: StudentRecord, policy: GraduationPolicy, on: date | None = None) -> Decision:
+    """`on` is the decision date (waivers expire); the service passes the broker's date of
+    the newest fact, so a replay decides alike. Without it, today."""
+    day = on or date.today()
+    results = tuple(
+        with_deadline(
+            apply_waivers(CHECKS[r.code](record, r), record.waivers, policy, day),
+            record,
+            policy,
+            day,
+        )
+        for r in policy.requirements
+    )
     return Decision(all(r.met for r in results), results, policy.version)
 
 
-def missing_for_diploma(record: StudentRecord, policy: GraduationPolicy) -> list[str]:
-    """What keeps the student from a diploma now: every unmet requirement but DIPLOMA
+def missing_for_diploma(
+    record: StudentRecord, policy: GraduationPolicy, on: date | None = None
+) -> list[str]:
+    """What keeps the student from a diploma on `on`: every unmet requirement but DIPLOMA
     itself (a requirement only of the legacy policy, where the diploma is what is asked)."""
-    return [code for code in decide(record, policy).missing if code != "DIPLOMA"]
+    return [code for code in decide(record, policy, on).missing if code != "DIPLOMA"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sanzheng_certificates import credit_bank, diplomas, rules
+from sanzheng_certificates import credit_bank, diplomas, rules, waiver_handlers
 from sanzheng_certificates.projection import CertificatesState
 from sanzheng_shared import known_students, pending
 from sanzheng_shared.consumer.context import Handler, HandlerContext
@@ -123,8 +123,6 @@ def internship_event(event: CloudEvent, data: EventData, ctx: HandlerContext) ->
 
 
 def _labor_kind(event: CloudEvent) -> str:
-    if event.type == "labor_education.exempted":
-        return "exempted"
     # A failed month is an attempt, not a completion (SPEC §2.3).
     return "failed" if (event.data or {}).get("evaluation") == "fail" else "completed"
 
@@ -137,7 +135,6 @@ def labor_event(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
                 "event_id": event.id,
                 "student_id": event.subject,
                 "kind": _labor_kind(event),
-                "approved_by": getattr(data, "approved_by", None),
             }
         )
     ctx.touch(event)
@@ -167,6 +164,8 @@ def submission_rejected(event: CloudEvent, data: Any, ctx: HandlerContext) -> No
 INBOUND: dict[str, Handler] = {
     "certificate.earned": certificate_earned,
     "certificate.revoked": certificate_revoked,
+    "requirement.waived": waiver_handlers.requirement_waived,
+    "requirement.waiver_revoked": waiver_handlers.waiver_revoked,
 }
 
 
@@ -195,7 +194,7 @@ INTERNSHIP: dict[str, Handler] = {
 }
 LABOR: dict[str, Handler] = {
     "labor_education.completed": labor_event,
-    "labor_education.exempted": labor_event,
+    "labor_education.exempted": waiver_handlers.labor_exempted,
     **IGNORED,
 }
 REJECTIONS: dict[str, Handler] = {"submission.rejected": submission_rejected}

@@ -12,7 +12,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sanzheng_certificates.academic import CourseFact, CreditFact
+from sanzheng_certificates.deadlines import Lifecycle
 from sanzheng_certificates.graduation import Certificate, InternshipFact, StudentRecord
+from sanzheng_certificates.waivers import Waiver
+from sanzheng_shared.domain.school_year import expected_graduation
 from sanzheng_shared.engine.state import ProjectionState
 from sanzheng_shared.engine.table import Table
 from sanzheng_shared.events.envelope import CloudEvent
@@ -36,6 +39,8 @@ class CertificatesState(ProjectionState):
             "internship_rejections", key=("internship_id", "student_id")
         )
         self.labor_records = Table("labor_records", key=("event_id",))
+        self.waivers = Table("waivers", key=("waiver_id",))
+        self.waiver_revocations = Table("waiver_revocations", key=("waiver_id",))
         self.decisions = Table("decisions", key=("student_id",), json_columns=("requirements",))
         # The credit bank's facts, for ACADEMIC (credits.events).
         self.courses = Table("courses", key=("event_id",))
@@ -51,6 +56,8 @@ class CertificatesState(ProjectionState):
             self.internships,
             self.internship_rejections,
             self.labor_records,
+            self.waivers,
+            self.waiver_revocations,
             self.decisions,
             self.courses,
             self.credit_recognitions,
@@ -100,9 +107,15 @@ class CertificatesState(ProjectionState):
                 for i in self.internships.of_student(student_id)
             ),
             labor_completed=any(r["kind"] == "completed" for r in labor),
-            labor_exempted_by=tuple(
-                sorted(r["approved_by"] for r in labor if r["kind"] == "exempted")
-            ),
+            waivers=self.waivers_of(student_id),
+            lifecycle=Lifecycle(
+                student["cohort"],
+                student["years_behind"] or 0,
+                student["expected_graduation"]
+                or expected_graduation(student["cohort"], student["program_years"]),
+            )
+            if student
+            else None,
             rejected_internships=tuple(
                 (r["internship_id"], tuple(r["codes"]))
                 for r in self.internship_rejections.of_student(student_id)
@@ -137,6 +150,23 @@ class CertificatesState(ProjectionState):
                 )
             ),
         }
+
+    def waivers_of(self, student_id: str) -> tuple[Waiver, ...]:
+        revoked = {r["waiver_id"]: r for r in self.waiver_revocations.of_student(student_id)}
+        return tuple(
+            Waiver(
+                w["waiver_id"],
+                w["requirement"],
+                w["reason_category"],
+                w["reason"],
+                w["approver_name"],
+                w["approver_role"],
+                w["granted_on"],
+                w["expires_on"],
+                revoked[w["waiver_id"]]["on_date"] if w["waiver_id"] in revoked else None,
+            )
+            for w in sorted(self.waivers.of_student(student_id), key=lambda w: w["waiver_id"])
+        )
 
     def finish(self, ctx: Any) -> None:
         from sanzheng_certificates.decisions import decide_touched

@@ -9,6 +9,7 @@ import pytest
 
 from sanzheng_certificates.academic import CourseFact
 from sanzheng_certificates.graduation import Certificate, InternshipFact, StudentRecord, decide
+from sanzheng_certificates.waivers import Waiver
 from sanzheng_shared.policy import PolicyBook
 
 POLICY = PolicyBook.load().for_student("SCH001", 2023, date(2026, 6, 30))
@@ -127,9 +128,17 @@ def test_revoked_and_uncounted_skill_certificates_do_not_count() -> None:
     assert not met and "not counted: SK-9: senior/vocational_qualification" in detail
 
 
-def test_an_exemption_satisfies_the_labor_month_and_names_the_approver() -> None:
-    exempted = replace(COMPLETE, labor_completed=False, labor_exempted_by=("教务处 李主任",))
-    assert results(exempted)["LABOR_MONTH"] == (True, "exempted, approved by 教务处 李主任")
+def test_an_exemption_is_a_waiver_that_names_the_approver() -> None:
+    exemption = Waiver(
+        "W-1", "LABOR_MONTH", "medical", "骨折", "李校长", "principal",
+        date(2025, 5, 1), date(2026, 8, 31),
+    )  # fmt: skip
+    exempted = replace(COMPLETE, labor_completed=False, waivers=(exemption,))
+    decision = decide(exempted, POLICY, date(2026, 6, 1))
+    assert decision.eligible
+    assert {r.code: r.detail for r in decision.requirements}["LABOR_MONTH"] == (
+        "waived by 李校长 (principal), reason medical: 骨折, until 2026-08-31"
+    )
 
 
 def test_an_accepted_resubmission_closes_the_rejected_breach() -> None:

@@ -276,7 +276,17 @@ INBOUND: dict[str, Handler] = {
     "student.transferred": student_transferred,
     **STATUS,
 }
-GRADUATION: dict[str, Handler] = {"graduation.eligibility_changed": eligibility_changed}
+
+
+def _warning(_event: CloudEvent, _data: Any, _ctx: HandlerContext) -> None:
+    """Early warnings share graduation.events; the lifecycle needs only the decisions."""
+
+
+GRADUATION: dict[str, Handler] = {
+    "graduation.eligibility_changed": eligibility_changed,
+    "student.at_risk": _warning,
+    "student.risk_cleared": _warning,
+}
 
 
 def certificate_revoked(_event: CloudEvent, _data: Any, _ctx: HandlerContext) -> None:

@@ -10,13 +10,14 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Header, Query, Request, Response
+from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
-from sanzheng_gateway import errors, export, queries, stats, whatif
+from sanzheng_certificates.decisions import policy_for
+from sanzheng_gateway import asof, errors, export, queries, stats, waivers, whatif
 from sanzheng_gateway.bounded import BodyLimit
 from sanzheng_gateway.docs_page import mount_docs
 from sanzheng_gateway.errors import ApiError, Problem
@@ -31,7 +32,7 @@ from sanzheng_shared.policy import PolicyBook
 
 MAX_BODY_BYTES = 1024 * 1024  # POST /v1/events
 MAX_OTHER_BODY_BYTES = 64 * 1024  # everything else (the login form, what-if)
-READERS = ("counselor", "bureau", "admin")
+READERS = ("counselor", "principal", "bureau", "admin")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # `as_of` is a day of a school's life: far-off dates are refused, not computed with.
 FIRST_DAY, LAST_DAY = date(1990, 1, 1), date(2199, 12, 31)
@@ -41,6 +42,9 @@ class Requirement(BaseModel):
     code: str
     met: bool
     detail: str
+    state: Literal["met", "on_track", "at_risk", "overdue"] | None = None
+    """on the decision date; null in decisions made before states existed"""
+    due_on: str | None = None
 
 
 class Decision(BaseModel):
@@ -48,6 +52,17 @@ class Decision(BaseModel):
     requirements: list[Requirement]
     policy_version: str
     decided_at: str
+
+
+class AsOfDecision(Decision):
+    """Without `as_of`, the decision announced last. With it, the decision from what had
+    occurred by the end of that day, beside the one announced by then (the audit trail)."""
+
+    as_of: str | None = None
+    announced: Decision | None = None
+    """the decision announced by the end of `as_of` (Asia/Shanghai), if any"""
+    differs: bool | None = None
+    """the two disagree on eligibility or on a requirement being met"""
 
 
 class Change(BaseModel):
@@ -91,6 +106,9 @@ class StudentStatus(BaseModel):
     labor_education: list[dict[str, Any]]
     certificates: list[dict[str, Any]]
     pending: list[HeldSubmission]
+    waivers: list[dict[str, Any]] = []
+    warnings: list[dict[str, Any]] = []
+    """requirements at risk or overdue now (`student.at_risk` not cleared since)"""
     graduation: Decision | None
 
 
@@ -124,6 +142,35 @@ class CohortStudent(BaseModel):
     status: str
     eligible: bool | None
     missing: list[str]
+    states: list[str] = []
+    """the states of the unmet requirements (overdue, at_risk, on_track), most urgent first"""
+    next_due: str | None = None
+    """the nearest due date of an unmet requirement"""
+
+
+class WaiverAccepted(BaseModel):
+    waiver_id: str
+    event_id: str
+
+
+class Approval(BaseModel):
+    name: str
+    role: str
+
+
+class Waiver(BaseModel):
+    waiver_id: str
+    student_id: str
+    requirement: str
+    reason_category: str | None
+    reason: str
+    approver: Approval
+    granted_on: str
+    expires_on: str
+    evidence: str | None
+    status: Literal["active", "expired", "revoked"]
+    revoked_on: str | None
+    revoked_by: Approval | None
 
 
 class Progress(BaseModel):
@@ -350,6 +397,8 @@ def create_api(
             decision = await queries.graduation(conn, student_id)
             school = await queries.school_of(conn, student_id)
             held = await queries.held(conn, student_id)
+            waiver_rows = await waivers.of_school(conn, school, student_id) if school else []
+            warnings = await queries.warnings(conn, student_id)
         if enrollment:
             enrollment = queries.shown_enrollment(enrollment)
         folded = queries.status_from(items)
@@ -359,29 +408,54 @@ def create_api(
             enrollment=enrollment,
             graduation=Decision(**decision) if decision else None,
             pending=[HeldSubmission(**h) for h in held],
+            waivers=waivers.listed(waiver_rows, queries.today()),
+            warnings=warnings,
             **folded,
         )
 
     @app.get(
         "/v1/students/{student_id}/graduation",
-        response_model=Decision,
+        response_model=AsOfDecision,
         responses={**NOT_FOUND, **AUTH},
         summary="The graduation decision, now or as of a day",
+        description="With `as_of`, the decision from the facts that had occurred by the end"
+        " of that day (their own dates: issued_on, end_on, period_end, enrolled_on,"
+        " granted_on …) under the policies in force then, with `announced` (the decision"
+        " announced by then) and `differs`.",
     )
     async def get_graduation(
         request: Request,
         student_id: str,
         who: Reader,
         as_of: Annotated[date | None, Query(ge=FIRST_DAY, le=LAST_DAY)] = None,
-    ) -> Decision:
+    ) -> AsOfDecision:
         await visible_student(request, who, student_id, "graduation")
+        row: dict[str, Any] | None = None
+        rows: list[dict[str, Any]] = []
         async with connection(pool_of()) as conn:
             decision = await queries.graduation(conn, student_id, as_of)
-        if decision is None:
+            if as_of is not None:
+                row = await queries.student(conn, student_id)
+                rows = await queries.accepted_events(conn, student_id)
+        occurred_any = as_of is not None and bool(asof.occurred_by(rows, as_of))
+        if decision is None and not occurred_any:
             raise ApiError(
                 404, f"no decision for {student_id}" + (f" as of {as_of}" if as_of else "")
             )
-        return Decision(**decision)
+        if as_of is not None and row is not None:
+            student = whatif.Student(student_id, row["school_id"], row["cohort"], row["birth_date"])
+            occurred = asof.decision(book, student, rows, as_of)
+            return AsOfDecision(
+                **occurred,
+                as_of=as_of.isoformat(),
+                announced=Decision(**decision) if decision else None,
+                differs=asof.differs(occurred, decision),
+            )
+        if decision is None:  # no enrollment to fold from, and nothing announced
+            raise ApiError(404, f"no decision for {student_id} as of {as_of}")
+        if as_of is not None:  # without an enrollment only the announced decision is known
+            return AsOfDecision(**decision, as_of=as_of.isoformat(), announced=Decision(**decision))
+        return AsOfDecision(**decision)
 
     @app.post(
         "/v1/students/{student_id}/graduation/what-if",
@@ -417,6 +491,120 @@ def create_api(
             eligible_before=today["eligible"] if today else None,
             changes=[Change(**c) for c in whatif.changes(today, decision)],
         )
+
+    Approver = Annotated[Principal, Depends(role(*waivers.APPROVERS))]
+
+    async def approving(
+        request: Request, who: Principal, student_id: str, action: str
+    ) -> tuple[dict[str, Any], dict[str, Any], Any]:
+        """The student (404 across schools), the approver from the token, the policy."""
+        await visible_student(request, who, student_id, action)
+        async with connection(pool_of()) as conn:
+            row = await queries.student(conn, student_id)
+            holder = await waivers.holder(conn, who.token_id)
+        if row is None:
+            raise ApiError(404, f"no enrollment for {student_id}")
+        # The certificates service decides with the policy of the expected graduation,
+        # which a suspension may push back; it checks the waiver again under that one.
+        policy = policy_for(book, {**row, "program_years": 3}, None)
+        return row, waivers.approver(who, holder), policy
+
+    @app.post(
+        "/v1/students/{student_id}/waivers",
+        status_code=202,
+        response_model=WaiverAccepted,
+        responses={
+            400: {"model": Problem, "description": "the body is not JSON"},
+            413: {"model": Problem, "description": "the body is over 64 KiB"},
+            **NOT_FOUND,
+            **AUTH,
+            503: {"model": Problem},
+        },
+        summary="Waive a requirement for a student (a principal or the bureau, as the policy"
+        " allows); the approver is the token's holder",
+    )
+    async def post_waiver(
+        request: Request, student_id: str, body: waivers.WaiverBody, who: Approver
+    ) -> WaiverAccepted:
+        ingest = ingest_of()
+        if ingest is None:
+            raise ApiError(503, "not ready")
+        row, by, policy = await approving(request, who, student_id, "waiver")
+        try:
+            waivers.check(body, who.role, policy, queries.today())
+        except waivers.WaiverRefused as exc:
+            raise ApiError(422, exc.detail, exc.reasons[0]["code"], exc.reasons) from None
+        event = waivers.waived(body, student_id, row["school_id"], by, queries.today())
+        await ingest.publish(event)
+        return WaiverAccepted(waiver_id=event.id, event_id=event.id)
+
+    @app.delete(
+        "/v1/students/{student_id}/waivers/{waiver_id}",
+        status_code=202,
+        response_model=WaiverAccepted,
+        responses={**NOT_FOUND, **AUTH, 503: {"model": Problem}},
+        summary="Revoke a waiver (a role the policy lets waive its requirement)",
+    )
+    async def delete_waiver(
+        request: Request,
+        student_id: str,
+        waiver_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9._:-]{1,100}$")],
+        who: Approver,
+        reason: Annotated[str | None, Query(max_length=500)] = None,
+    ) -> WaiverAccepted:
+        ingest = ingest_of()
+        if ingest is None:
+            raise ApiError(503, "not ready")
+        row, by, policy = await approving(request, who, student_id, "waiver_revoke")
+        async with connection(pool_of()) as conn:
+            rows = await waivers.of_school(conn, row["school_id"], student_id)
+        found = next(
+            (w for w in waivers.listed(rows, queries.today()) if w["waiver_id"] == waiver_id),
+            None,
+        )
+        if found is None:
+            raise ApiError(404, f"no waiver {waiver_id} for {student_id}")
+        rule = policy.waivers.get(found["requirement"])
+        if rule is None or who.role not in rule.roles:
+            reason_ = {
+                "code": "WAIVER_NOT_ALLOWED",
+                "field": "role",
+                "message": f"a {who.role} may not revoke a {found['requirement']} waiver",
+            }
+            raise ApiError(422, "the policy does not allow this", "WAIVER_NOT_ALLOWED", [reason_])
+        event = waivers.revoked(
+            waiver_id, reason, student_id, row["school_id"], by, queries.today()
+        )
+        await ingest.publish(event)
+        return WaiverAccepted(waiver_id=waiver_id, event_id=event.id)
+
+    @app.get(
+        "/v1/schools/{school_id}/waivers",
+        response_model=list[Waiver],
+        responses={**NOT_FOUND, **AUTH},
+        summary="A school's waivers: active, expired and revoked, with their approvers",
+    )
+    async def get_school_waivers(
+        request: Request,
+        school_id: str,
+        who: Reader,
+        status: Literal["active", "expired", "revoked"] | None = None,
+    ) -> list[Waiver]:
+        if not is_school_id(school_id):
+            raise ApiError(422, "invalid school id", "SCHOOL_ID_INVALID")
+        if not who.may_see(school_id):
+            raise ApiError(404, f"no school {school_id}")
+        async with connection(pool_of()) as conn:
+            found = waivers.listed(await waivers.of_school(conn, school_id), queries.today())
+            found = [w for w in found if status is None or w["status"] == status]
+            await queries.log_listed(
+                conn,
+                who,
+                sorted({w["student_id"] for w in found}),
+                "waiver_list",
+                request.state.request_id,
+            )
+        return [Waiver(**w) for w in found]
 
     @app.get(
         "/v1/students/{student_id}/timeline",
@@ -493,7 +681,9 @@ def create_api(
         },
         summary="A school's students and decisions",
         description="`?format=csv` (UTF-8 with a BOM) or `?format=xlsx` answers every page of"
-        " the filtered list as a file, with the JSON list's columns.",
+        " the filtered list as a file, with the JSON list's columns. `?state=at_risk` keeps"
+        " students with a requirement in that state; `?sort=urgency` lists overdue, then at"
+        " risk, by the nearest due date.",
     )
     async def get_cohort(
         request: Request,
@@ -509,6 +699,8 @@ def create_api(
         page: Annotated[int, Query(ge=1, le=10000)] = 1,
         page_size: Annotated[int, Query(ge=1, le=500)] = 50,
         fmt: Annotated[Literal["json", "csv", "xlsx"], Query(alias="format")] = "json",
+        state: Literal["on_track", "at_risk", "overdue"] | None = None,
+        sort: Literal["class", "urgency"] = "class",
     ) -> CohortPage | Response:
         if not is_school_id(school_id):
             raise ApiError(422, "invalid school id", "SCHOOL_ID_INVALID")
@@ -523,6 +715,8 @@ def create_api(
                     class_id=class_id,
                     eligible=eligible,
                     missing=missing,
+                    state=state,
+                    sort=sort,
                 )
                 ids = [s["student_id"] for s in listed]
                 await queries.log_listed(conn, who, ids, "export", request.state.request_id)
@@ -536,6 +730,8 @@ def create_api(
                 missing=missing,
                 page=page,
                 page_size=page_size,
+                state=state,
+                sort=sort,
             )
             await queries.log_listed(
                 conn,

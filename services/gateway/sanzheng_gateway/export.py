@@ -32,6 +32,8 @@ async def all_students(
     class_id: str | None,
     eligible: bool | None,
     missing: str | None,
+    state: str | None = None,
+    sort: str = "class",
 ) -> list[dict[str, Any]]:
     """Every student of the filtered list, page after page (the list's own order)."""
     found: list[dict[str, Any]] = []
@@ -46,6 +48,8 @@ async def all_students(
             missing=missing,
             page=page,
             page_size=_PAGE,
+            state=state,
+            sort=sort,
         )
         found.extend(result["students"])
         if not result["students"] or len(found) >= result["total"]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sanzheng_gateway import states
 from sanzheng_gateway.projection import (
     STATUS_BY_EVENT,
     GatewayState,
@@ -108,6 +109,7 @@ def eligibility_changed(event: CloudEvent, _data: EventData, ctx: HandlerContext
             | {
                 "school_id": event.schoolid,
                 "missing": [r["code"] for r in d["requirements"] if not r["met"]],
+                **states.summary(d["requirements"]),
             }
         )
 
@@ -167,12 +169,48 @@ LABOR: dict[str, Handler] = {
     **dict.fromkeys(("labor_education.completed", "labor_education.exempted"), timeline_only),
     **PENDING,
 }
+# Waivers are folded from their timeline rows too (waivers.listed).
 CERTIFICATES: dict[str, Handler] = {
-    t: timeline_only for t in ("certificate.earned", "certificate.revoked")
+    t: timeline_only
+    for t in (
+        "certificate.earned",
+        "certificate.revoked",
+        "requirement.waived",
+        "requirement.waiver_revoked",
+    )
 }
 # The learning account is folded from these timeline rows (queries.learning_account).
 CREDITS: dict[str, Handler] = {
     **dict.fromkeys(("course.completed", "credit.recognized", "credit.revoked"), timeline_only),
     **PENDING,
 }
-GRADUATION: dict[str, Handler] = {"graduation.eligibility_changed": eligibility_changed}
+
+
+def student_at_risk(event: CloudEvent, _data: EventData, ctx: HandlerContext) -> None:
+    state: GatewayState = ctx.state
+    d = event.data or {}
+    if state.other_school(event.subject, event.schoolid):
+        return
+    state.warnings.put(
+        {
+            "student_id": event.subject,
+            "requirement": d["requirement"],
+            "school_id": event.schoolid,
+            "state": d["state"],
+            "due_on": d.get("due_on"),
+            "detail": d["detail"],
+            "since": event.time,
+            "event_id": event.id,
+        }
+    )
+
+
+def risk_cleared(event: CloudEvent, _data: EventData, ctx: HandlerContext) -> None:
+    ctx.state.warnings.delete(event.subject, (event.data or {})["requirement"])
+
+
+GRADUATION: dict[str, Handler] = {
+    "graduation.eligibility_changed": eligibility_changed,
+    "student.at_risk": student_at_risk,
+    "student.risk_cleared": risk_cleared,
+}

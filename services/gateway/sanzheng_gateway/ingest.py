@@ -21,7 +21,7 @@ from opentelemetry.trace import SpanKind
 from sanzheng_gateway.bounded import MAX_JSON_DEPTH, json_depth
 from sanzheng_shared.db.pool import connection
 from sanzheng_shared.events.binary import http_attributes, is_json_media, with_data
-from sanzheng_shared.events.catalogue import INBOUND_TYPES
+from sanzheng_shared.events.catalogue import GATEWAY_ONLY_TYPES, INBOUND_TYPES
 from sanzheng_shared.events.envelope import (
     CONTENT_TYPE,
     CloudEvent,
@@ -130,6 +130,17 @@ def check(
                 )
             reasons += [{**where, **r.as_dict()} for r in found]
             continue
+        if event.type in GATEWAY_ONLY_TYPES:
+            reasons.append(
+                {
+                    **where,
+                    "code": "TYPE_NOT_ALLOWED",
+                    "field": attribute("type"),
+                    "message": f"{event.type} is recorded by POST /v1/students/{{id}}/waivers"
+                    " (a principal or the bureau), never by a school system",
+                }
+            )
+            continue
         if school_id is not None and event.schoolid != school_id:
             reasons.append(
                 {
@@ -184,6 +195,17 @@ class Ingest:
         headers: Iterable[tuple[str, str]] = (),
     ) -> list[str]:
         events = check(body, content_type, school_id, headers)
+        return await self.store(events)
+
+    async def publish(self, event: CloudEvent) -> str:
+        """An event the gateway made itself (a waiver with its approver from the token),
+        stored and relayed like a school's: 202 once PostgreSQL holds it."""
+        with event_span(f"gateway {event.type}", event, kind=SpanKind.PRODUCER) as tc:
+            event = with_trace(event, tc)
+        ready = Ready(DOMAIN_OF[event.type], event, event.to_json_bytes())
+        return (await self.store([ready]))[0]
+
+    async def store(self, events: list[Ready]) -> list[str]:
         messages = [
             OutboxMessage(
                 self.topics.inbound(ready.domain),

@@ -38,6 +38,15 @@ REQUIREMENTS: dict[str, Message] = {
 RULES: dict[str, Message] = {
     "DATA_REQUIRED": _m("缺少必填信息，请学校补全后重新提交", "a required field is missing"),
     "DATA_INVALID": _m("信息格式或取值有误，请学校更正后重新提交", "a field has a wrong value"),
+    "WAIVER_NOT_ALLOWED": _m(
+        "政策不允许此项免除（要求、审批角色或原因类别）",
+        "the policy does not allow this waiver (requirement, role or reason)",
+    ),
+    "WAIVER_EXPIRY_INVALID": _m("免除的截止日期已过", "the waiver's expiry is in the past"),
+    "TYPE_NOT_ALLOWED": _m(
+        "免除只能由校长或教育局通过免除接口办理，学校系统不能提交",
+        "waivers are recorded by a principal or the bureau, not by a school system",
+    ),
     "SCHOOL_MISMATCH": _m("提交学校与数据通道不符", "the school is not the sender's"),
     "SOURCE_MISMATCH": _m("数据来源不是本校系统", "the source is not the school's own"),
     "STUDENT_OTHER_SCHOOL": _m("该生属于其他学校", "the student belongs to another school"),
@@ -161,6 +170,10 @@ EVENT_TYPES: dict[str, Message] = {
     "labor_education.exempted": _m("劳动教育月免修", "labor month exempted"),
     "certificate.earned": _m("取得证书", "certificate earned"),
     "certificate.revoked": _m("证书撤销", "certificate revoked"),
+    "requirement.waived": _m("毕业要求免除", "requirement waived"),
+    "requirement.waiver_revoked": _m("免除撤销", "waiver revoked"),
+    "student.at_risk": _m("毕业要求预警", "requirement at risk"),
+    "student.risk_cleared": _m("预警解除", "risk cleared"),
     "course.completed": _m("课程完成", "course completed"),
     "credit.recognized": _m("学分认定", "credit recognized"),
     "credit.revoked": _m("学分撤销", "credit revoked"),
@@ -187,6 +200,7 @@ CREDIT_SOURCES: dict[str, Message] = {
 ROLES: dict[str, Message] = {
     "sis": _m("学校系统", "school system"),
     "counselor": _m("班主任", "counselor"),
+    "principal": _m("校长", "principal"),
     "bureau": _m("教育局", "bureau"),
     "admin": _m("管理员", "administrator"),
 }
@@ -225,6 +239,14 @@ NEXT_ACTIONS: dict[str, Message] = {
     ),
 }
 
+REASON_CATEGORIES: dict[str, Message] = {
+    "medical": _m("医疗原因", "medical"),
+    "disability": _m("残疾", "disability"),
+    "hardship": _m("家庭困难", "hardship"),
+    "transfer": _m("转学衔接", "transfer"),
+    "other": _m("其他原因", "other"),
+}
+
 GROUPS: dict[str, dict[str, Message]] = {
     "requirement": REQUIREMENTS,
     "rule": RULES,
@@ -244,6 +266,8 @@ GROUPS: dict[str, dict[str, Message]] = {
     "service": SERVICES,
     "state": REQUIREMENT_STATES,
     "next_action": NEXT_ACTIONS,
+    "reason_category": REASON_CATEGORIES,
+    "requirement_state": REQUIREMENT_STATES,
 }
 
 
@@ -392,7 +416,11 @@ DETAILS: tuple[Detail, ...] = (
     _d(r"(?P<name>.+) missing", "缺少{name}，请学校发放后提交", "NAME missing", name=_NAME),
     _d(r"June labor-education month completed", "六月劳动教育月已完成",
        "June labor-education month completed"),
-    _d(r"exempted, approved by (?P<by>.+)", "已免修（批准人：{by}）", "exempted, approved by X"),
+    _d(r"waived by (?P<by>.+) \((?P<role>\w+)\), reason (?P<cat>\w+): (?P<why>.*), "
+       r"until (?P<until>[\d-]+)",
+       "已免除（批准人：{by}，{role}；原因：{cat}，{why}；有效期至 {until}）",
+       "waived by X (ROLE), reason CATEGORY: TEXT, until DATE",
+       role=lambda r: word("role", r, "zh"), cat=lambda c: word("reason_category", c, "zh")),
     _d(r"June labor-education month \(2nd school year\) not recorded",
        "尚无二年级六月劳动教育月的记录", "June labor-education month not recorded"),
     _d(r"rejected internship neither corrected nor cancelled: (?P<which>.+); "
@@ -408,7 +436,12 @@ DETAILS: tuple[Detail, ...] = (
 )  # fmt: skip
 
 
+_EXPIRED = re.compile(r"(?P<rest>.+); waiver by (?P<by>.+) expired on (?P<on>[\d-]+)")
+
+
 def known_detail(text: str) -> Detail | None:
+    if expired := _EXPIRED.fullmatch(text):
+        text = expired.group("rest")
     return next((d for d in DETAILS if d.pattern.fullmatch(text)), None)
 
 
@@ -418,6 +451,10 @@ def detail(text: str, lang: str) -> str:
     found = known_detail(text)
     if lang != "zh" or found is None:
         return text
+    if expired := _EXPIRED.fullmatch(text):  # a waiver no longer counts: say why
+        return f"{detail(expired.group('rest'), lang)}（{expired.group('by')} 批准的免除已于 " + (
+            f"{expired.group('on')} 到期）"
+        )
     match = found.pattern.fullmatch(text)
     assert match is not None
     values = {}

@@ -57,6 +57,7 @@ class GatewayState(ProjectionState):
             append_only=True,
         )
         self.held_submissions = Table("held_submissions", key=("source", "id"))
+        self.warnings = Table("warnings", key=("student_id", "requirement"))
 
     def projection_tables(self) -> list[Table]:
         return [
@@ -65,6 +66,7 @@ class GatewayState(ProjectionState):
             self.decisions,
             self.decision_history,
             self.held_submissions,
+            self.warnings,
         ]
 
     def owner(self, student_id: str) -> str | None:

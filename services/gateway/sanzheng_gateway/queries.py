@@ -14,6 +14,12 @@ from sanzheng_shared.domain.school_year import age_on, grade_year
 LOCAL = ZoneInfo("Asia/Shanghai")
 # Never shown: with the masked national id it narrows the number to a handful (issue 10).
 HIDDEN_FIELDS = frozenset({"birth_date"})
+# The school list's orders: by class, or the most urgent first (overdue, then at risk, by
+# the nearest due date; students without a decision last).
+ORDERS = {
+    "class": "s.class_id, s.student_id",
+    "urgency": "d.urgency NULLS LAST, d.next_due NULLS LAST, s.class_id, s.student_id",
+}
 # Every requirement of the shipped policies (DIPLOMA only in the legacy one).
 REQUIREMENTS = (
     "ENROLLED",
@@ -90,6 +96,25 @@ async def graduation(
             end_of_day,
         )
     return _decision(row) if row else None
+
+
+async def warnings(conn: Any, student_id: str) -> list[dict[str, Any]]:
+    """The student's requirements at risk or overdue now (student.at_risk not cleared)."""
+    rows = await conn.fetch(
+        "SELECT requirement, state, due_on, detail, since FROM warnings WHERE student_id = $1"
+        " ORDER BY due_on NULLS LAST, requirement",
+        student_id,
+    )
+    return [
+        {
+            "requirement": r["requirement"],
+            "state": r["state"],
+            "due_on": r["due_on"].isoformat() if r["due_on"] else None,
+            "detail": r["detail"],
+            "since": r["since"].isoformat() if r["since"] else None,
+        }
+        for r in rows
+    ]
 
 
 async def timeline(conn: Any, student_id: str) -> list[dict[str, Any]]:
@@ -275,6 +300,8 @@ async def cohort(
     missing: str | None,
     page: int,
     page_size: int,
+    state: str | None = None,
+    sort: str = "class",
 ) -> dict[str, Any]:
     where = ["s.school_id = $1"]
     args: list[Any] = [school_id]
@@ -283,6 +310,7 @@ async def cohort(
         ("s.class_id = ${}", class_id),
         ("d.eligible = ${}", eligible),
         ("${} = ANY(d.missing)", missing),
+        ("${} = ANY(d.states)", state),
     ):
         if value is not None:
             args.append(value)
@@ -298,8 +326,8 @@ async def cohort(
         *args,
     )
     rows = await conn.fetch(
-        f"SELECT s.student_id, s.name, s.class_id, s.cohort, s.status, d.eligible, d.missing"
-        f" {base} ORDER BY s.class_id, s.student_id LIMIT {page_size}"
+        f"SELECT s.student_id, s.name, s.class_id, s.cohort, s.status, d.eligible, d.missing,"
+        f" d.states, d.next_due {base} ORDER BY {ORDERS[sort]} LIMIT {page_size}"
         f" OFFSET {(page - 1) * page_size}",
         *args,
     )
@@ -324,6 +352,8 @@ async def cohort(
                 "status": r["status"],
                 "eligible": r["eligible"],
                 "missing": list(r["missing"] or []),
+                "states": list(r["states"] or []),
+                "next_due": r["next_due"].isoformat() if r["next_due"] else None,
             }
             for r in rows
         ],

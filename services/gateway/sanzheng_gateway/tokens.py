@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-ROLES = ("sis", "counselor", "bureau", "admin")
+ROLES = ("sis", "counselor", "principal", "bureau", "admin")
+# A principal (校长) approves waivers for one school's students; the bureau for every school.
 CROSS_SCHOOL_ROLES = ("bureau", "admin")
 PREFIX = "szk_"
 DEFAULT_LIFETIME = timedelta(days=90)

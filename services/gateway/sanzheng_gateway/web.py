@@ -216,6 +216,7 @@ def mount_dashboard(app: FastAPI, pool_of: Callable[[], Any]) -> None:
             items = await queries.timeline(conn, student_id)
             decision = await queries.graduation(conn, student_id)
             held = await queries.held(conn, student_id)
+            warnings = await queries.warnings(conn, student_id)
         return page(
             request,
             "student.html",
@@ -225,6 +226,7 @@ def mount_dashboard(app: FastAPI, pool_of: Callable[[], Any]) -> None:
             decision=decision,
             timeline=items,
             held=held,
+            warnings=warnings,
             me=principal,
             account=queries.learning_account(items),
             **queries.status_from(items),

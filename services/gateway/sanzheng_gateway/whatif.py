@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
 from sanzheng_certificates import handlers as certificates
-from sanzheng_certificates.decisions import explanation, policy_for
+from sanzheng_certificates.decisions import SCHOOL_TIME, explanation, policy_for
 from sanzheng_certificates.graduation import decide
 from sanzheng_certificates.projection import CertificatesState
 from sanzheng_shared.consumer.context import Handler, HandlerContext
@@ -42,6 +43,11 @@ ROUTES: dict[str, Handler] = {
 """Every event type the certificates service decides on, with its handler."""
 
 MAX_EVENTS = 50
+
+
+def today() -> date:
+    """What-if decides today (waivers expire, states move with the date)."""
+    return datetime.now(SCHOOL_TIME).date()
 
 
 class WhatIfError(Exception):
@@ -142,10 +148,11 @@ def accepted(rows: Iterable[dict[str, Any]], student: Student) -> list[CloudEven
     return events
 
 
-def fold(events: Iterable[CloudEvent]) -> CertificatesState:
-    """The certificates service's handlers over the events, in memory."""
+def fold(events: Iterable[CloudEvent], policies: PolicyBook) -> CertificatesState:
+    """The certificates service's handlers over the events, in memory. The policies are
+    the handlers' too: a waiver is checked against the policy on arrival."""
     state = CertificatesState()
-    ctx = HandlerContext(service="what-if", topics=TopicNames(), state=state)
+    ctx = HandlerContext(service="what-if", topics=TopicNames(), state=state, policies=policies)
     for event in events:
         handler = ROUTES.get(event.type)
         if handler is None:
@@ -188,15 +195,15 @@ def what_if(
     extra: list[CloudEvent],
     version: str | None,
 ) -> dict[str, Any]:
-    state = fold([*accepted(timeline, student), *extra])
+    state = fold([*accepted(timeline, student), *extra], policies)
     policy = choose_policy(policies, state, student, version)
-    return explanation(decide(state.record(student.student_id), policy))
+    return explanation(decide(state.record(student.student_id), policy, today()))
 
 
 def under(policy: GraduationPolicy, student: Student, timeline: list[dict[str, Any]]) -> Any:
     """The student's decision under a candidate policy (not necessarily in force)."""
-    state = fold(accepted(timeline, student))
-    return explanation(decide(state.record(student.student_id), policy))
+    state = fold(accepted(timeline, student), PolicyBook([policy]))
+    return explanation(decide(state.record(student.student_id), policy, today()))
 
 
 async def cohort(

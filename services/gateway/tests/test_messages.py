@@ -5,6 +5,7 @@ write is said in Chinese without English words."""
 from __future__ import annotations
 
 import re
+from datetime import date
 from itertools import product
 from pathlib import Path
 from typing import get_args
@@ -13,11 +14,13 @@ import pytest
 
 from sanzheng_certificates import graduation as g
 from sanzheng_certificates.academic import CourseFact
+from sanzheng_certificates.deadlines import STATES
 from sanzheng_gateway import messages
 from sanzheng_gateway.projection import STATUS_BY_EVENT
 from sanzheng_gateway.tokens import ROLES
 from sanzheng_shared.events import catalogue
 from sanzheng_shared.policy.loader import load_file
+from sanzheng_shared.policy.waivers import REASON_CATEGORIES
 
 ROOT = Path(__file__).resolve().parents[3]
 POLICIES = sorted((ROOT / "shared/sanzheng_shared/policy/files").glob("*.yaml"))
@@ -50,6 +53,8 @@ def _expected() -> list[tuple[str, str]]:
         *(("event_type", c) for c in catalogue.DATA_MODELS),
         *(("status", c) for c in {"enrolled", *STATUS_BY_EVENT.values()}),
         *(("role", c) for c in ROLES),
+        *(("reason_category", c) for c in REASON_CATEGORIES),
+        *(("requirement_state", c) for c in STATES),
         *(("rule", c) for c in _source_rule_codes()),
         *(("requirement", r.code) for path in POLICIES for r in load_file(path).requirements),
         *(("internship_status", c) for c in ("active", "completed", "terminated", "cancelled")),
@@ -98,7 +103,12 @@ def _records() -> list[g.StudentRecord]:
     rejected = [(), (("I-9", ("INT_INSURANCE", "INT_FEES")), ("I-8", ("INT_HOURS",)))]
     states = [(False, None), (True, "enrolled"), (True, "suspended"), (True, "withdrawn")]
     states.append((True, "graduated"))
-    labor = [(False, ()), (True, ()), (False, ("王主任",))]
+    exemption = g.Waiver(
+        "W-1", "LABOR_MONTH", "medical", "腿部骨折", "王校长", "principal",
+        date(2025, 5, 1), date(2026, 5, 31),
+    )  # fmt: skip
+    # Decided on 2026-01-01 it counts; on 2026-06-30 it has expired and says so.
+    labor = [(False, ()), (True, ()), (False, (exemption,))]
     programs = [
         (),
         (
@@ -115,7 +125,7 @@ def _records() -> list[g.StudentRecord]:
             certificates=c,
             internships=i,
             labor_completed=lc,
-            labor_exempted_by=lx,
+            waivers=lx,
             rejected_internships=r,
             courses=p,
         )
@@ -129,9 +139,11 @@ def test_every_requirement_detail_is_said_in_chinese() -> None:
     details: set[str] = set()
     for path in POLICIES:
         policy = load_file(path)
-        for record in _records():
-            details |= {r.detail for r in g.decide(record, policy).requirements}
+        for record, day in product(_records(), (date(2026, 1, 1), date(2026, 6, 30))):
+            details |= {r.detail for r in g.decide(record, policy, day).requirements}
     assert len(details) > 15
+    assert any(d.startswith("waived by") for d in details)
+    assert any("expired on 2026-05-31" in d for d in details)
     for text in details:
         assert messages.known_detail(text) is not None, f"no catalogue entry for {text!r}"
         zh = messages.detail(text, "zh")

@@ -9,6 +9,7 @@ from sanzheng_labor_education.rules import (
     LaborStudent,
     awaits_failed_june,
     check_completed,
+    exemption_refusals,
     is_makeup,
 )
 from sanzheng_shared import known_students, pending
@@ -73,7 +74,19 @@ def failed_june(year: int) -> str:
 
 
 def labor_exempted(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
-    assert isinstance(data, LaborEducationExempted)
+    """An exemption is a LABOR_MONTH waiver (SPEC §2.3): accepted only with an approver
+    role the policy allows, a reason category and an expiry (the certificates service then
+    counts it as a waiver, revocable by the canonical event's id)."""
+    assert isinstance(data, LaborEducationExempted) and event.subject
+    student = known_students.get(ctx, event.subject)
+    policy = ctx.policy_book.for_student(
+        student.school_id if student else event.schoolid,
+        student.cohort if student else None,
+        data.on,
+    )
+    if reasons := exemption_refusals(data, policy):
+        ctx.reject(event, reasons)
+        return
     state: LaborState = ctx.state
     state.labor_records.put(
         {

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from sanzheng_shared.domain.school_year import grade_year, working_days
-from sanzheng_shared.events.catalogue import LaborEducationCompleted
+from sanzheng_shared.events.catalogue import LaborEducationCompleted, LaborEducationExempted
 from sanzheng_shared.events.envelope import Reason
+from sanzheng_shared.policy import GraduationPolicy
+from sanzheng_shared.policy.waivers import refusal
 
 LABOR_GRADE_YEAR = 2
 LABOR_MONTH = 6
@@ -108,3 +110,23 @@ def check_completed(
         return [Reason("DATA_INVALID", "period_end is before period_start", "period_end")]
     month = [] if is_makeup(d, st, makeup_allowed) else june_rule(d)
     return grade_year_rule(d, st) + month + duration_rule(d, min_working_days)
+
+
+def exemption_refusals(d: LaborEducationExempted, policy: GraduationPolicy) -> list[Reason]:
+    """What an exemption lacks to be a LABOR_MONTH waiver the policy allows."""
+    missing = [
+        Reason("DATA_REQUIRED", f"an exemption needs `{name}` (it is a waiver)", name)
+        for name in ("approver_role", "reason_category", "expires_on")
+        if getattr(d, name) is None
+    ]
+    if missing:
+        return missing
+    assert d.approver_role is not None and d.reason_category is not None
+    found = refusal(policy.waivers, "LABOR_MONTH", d.approver_role, d.reason_category)
+    if found is not None:
+        field, message = found
+        field = "approver_role" if field == "approver.role" else field
+        return [Reason("WAIVER_NOT_ALLOWED", f"{message} under policy {policy.version}", field)]
+    if d.expires_on is not None and d.expires_on < d.on:
+        return [Reason("DATA_INVALID", "expires_on is before `on`", "expires_on")]
+    return []

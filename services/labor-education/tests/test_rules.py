@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from sanzheng_labor_education.rules import LaborStudent, check_completed
-from sanzheng_shared.events.catalogue import LaborEducationCompleted
+from sanzheng_labor_education.rules import LaborStudent, check_completed, exemption_refusals
+from sanzheng_shared.events.catalogue import LaborEducationCompleted, LaborEducationExempted
+from sanzheng_shared.policy import PolicyBook
 
 COHORT = 2024  # 2nd school year: 2025-09-01 .. 2026-08-31, so its June is June 2026
 
@@ -91,3 +92,30 @@ def test_a_summer_make_up_before_its_failed_june_waits_for_it() -> None:
     assert not awaits_failed_june(july, LaborStudent(COHORT), False)  # no make-up: refused
     june = month()
     assert not awaits_failed_june(june, LaborStudent(COHORT), True)
+
+
+def _exemption(**changes: object) -> LaborEducationExempted:
+    base = {
+        "reason": "腿部骨折",
+        "approved_by": "王校长",
+        "on": "2025-05-10",
+        "approver_role": "principal",
+        "reason_category": "medical",
+        "expires_on": "2025-12-31",
+    }
+    return LaborEducationExempted.model_validate(base | changes)
+
+
+def test_an_exemption_is_accepted_only_as_a_waiver_the_policy_allows() -> None:
+    policy = PolicyBook.load().for_student("SCH001", 2023, date(2026, 6, 30))
+    assert exemption_refusals(_exemption(), policy) == []
+    old_form = _exemption(approver_role=None, reason_category=None, expires_on=None)
+    assert {(r.code, r.field) for r in exemption_refusals(old_form, policy)} == {
+        ("DATA_REQUIRED", "approver_role"),
+        ("DATA_REQUIRED", "reason_category"),
+        ("DATA_REQUIRED", "expires_on"),
+    }
+    by_a_counselor = exemption_refusals(_exemption(approver_role="counselor"), policy)
+    assert [(r.code, r.field) for r in by_a_counselor] == [("WAIVER_NOT_ALLOWED", "approver_role")]
+    hardship = exemption_refusals(_exemption(reason_category="hardship"), policy)
+    assert [(r.code, r.field) for r in hardship] == [("WAIVER_NOT_ALLOWED", "reason_category")]

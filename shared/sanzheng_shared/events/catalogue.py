@@ -209,8 +209,55 @@ class LaborEducationCompleted(EventData):
 
 
 class LaborEducationExempted(EventData):
+    """The old form of a LABOR_MONTH waiver (SPEC §2.3). Accepted only with what a waiver
+    needs: the approver's role (allowed by the policy), a reason category and an expiry;
+    it then counts as a waiver whose id is the canonical event's id (revocable by it)."""
+
     reason: str = Field(min_length=1, max_length=500)
     approved_by: str = Field(min_length=1, max_length=100)
+    on: date
+    approver_role: str | None = Field(default=None, max_length=20)
+    reason_category: str | None = Field(default=None, max_length=20)
+    expires_on: date | None = None
+
+
+class Approver(EventData):
+    """Who approved (or revoked) a waiver: recorded by the gateway from the token."""
+
+    name: str = Field(min_length=1, max_length=100)
+    role: str = Field(min_length=1, max_length=20)
+    token_id: str | None = Field(default=None, max_length=100)
+
+
+class WaiverEvidence(EventData):
+    kind: str = Field(default="document", min_length=1, max_length=50)
+    reference: str = Field(min_length=1, max_length=200)
+
+
+class RequirementWaived(EventData):
+    """A requirement waived for one student (SPEC §2.5), until `expires_on`; the policy says
+    which requirement, role and reason category may be waived."""
+
+    waiver_id: str = Field(min_length=1, max_length=100)
+    requirement: str = Field(min_length=1, max_length=30)
+    reason_category: str = Field(min_length=1, max_length=20)
+    reason: str = Field(min_length=1, max_length=500)
+    approver: Approver
+    granted_on: date
+    expires_on: date
+    evidence: WaiverEvidence | None = None
+
+    @model_validator(mode="after")
+    def _expires_after_granted(self) -> RequirementWaived:
+        if self.expires_on < self.granted_on:
+            raise ValueError("expires_on is before granted_on")
+        return self
+
+
+class RequirementWaiverRevoked(EventData):
+    waiver_id: str = Field(min_length=1, max_length=100)
+    reason: str | None = Field(default=None, max_length=500)
+    revoked_by: Approver
     on: date
 
 
@@ -338,12 +385,26 @@ class RequirementResult(EventData):
     code: str
     met: bool
     detail: str
+    # On the decision date (SPEC §2.5): met | on_track | at_risk | overdue; when it is due.
+    state: Literal["met", "on_track", "at_risk", "overdue"] | None = None
+    due_on: date | None = None
 
 
 class EligibilityChanged(EventData):
     eligible: bool
     requirements: list[RequirementResult]
     policy_version: str
+    decided_at: str
+
+
+class StudentRisk(EventData):
+    """`student.at_risk`: a requirement became at risk or overdue; `student.risk_cleared`:
+    it is met or on track again (SPEC §2.5)."""
+
+    requirement: str
+    state: Literal["met", "on_track", "at_risk", "overdue"]
+    due_on: date | None = None
+    detail: str
     decided_at: str
 
 
@@ -364,6 +425,8 @@ DATA_MODELS: dict[str, type[EventData]] = {
     "labor_education.exempted": LaborEducationExempted,
     "certificate.earned": CertificateEarned,
     "certificate.revoked": CertificateRevoked,
+    "requirement.waived": RequirementWaived,
+    "requirement.waiver_revoked": RequirementWaiverRevoked,
     "course.completed": CourseCompleted,
     "credit.recognized": CreditRecognized,
     "credit.revoked": CreditRevoked,
@@ -372,6 +435,8 @@ DATA_MODELS: dict[str, type[EventData]] = {
     "submission.held": SubmissionHeld,
     "submission.released": SubmissionReleased,
     "graduation.eligibility_changed": EligibilityChanged,
+    "student.at_risk": StudentRisk,
+    "student.risk_cleared": StudentRisk,
 }
 
 INBOUND_TYPES: dict[str, frozenset[str]] = {
@@ -395,9 +460,21 @@ INBOUND_TYPES: dict[str, frozenset[str]] = {
         }
     ),
     "labor-education": frozenset({"labor_education.completed", "labor_education.exempted"}),
-    "certificates": frozenset({"certificate.earned", "certificate.revoked"}),
+    "certificates": frozenset(
+        {
+            "certificate.earned",
+            "certificate.revoked",
+            "requirement.waived",
+            "requirement.waiver_revoked",
+        }
+    ),
     "credits": frozenset({"course.completed", "credit.recognized", "credit.revoked"}),
 }
+
+
+# Published only by the gateway, which records the approver from its token: a school's
+# `POST /v1/events` may not claim a waiver (TYPE_NOT_ALLOWED).
+GATEWAY_ONLY_TYPES = frozenset({"requirement.waived", "requirement.waiver_revoked"})
 
 
 def data_model_for(event_type: str) -> type[EventData] | None:

@@ -8,6 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sanzheng_shared.policy.deadlines import DeadlinePolicy
+from sanzheng_shared.policy.waivers import WaiverRule
+
 Severity = Literal["reject", "flag"]
 RequirementCode = Literal[
     "ENROLLED", "ACADEMIC", "DIPLOMA", "SKILL_1X", "QUALITY", "LABOR_MONTH", "INTERNSHIP"
@@ -203,6 +206,8 @@ class GraduationPolicy(_Strict):
     minimum_wages: list[MinimumWage] = []
     lifecycle: LifecyclePolicy = LifecyclePolicy()
     pending: PendingPolicy = PendingPolicy()
+    waivers: dict[RequirementCode, WaiverRule] = {}
+    deadlines: DeadlinePolicy = DeadlinePolicy()
 
     @model_validator(mode="after")
     def _complete(self) -> GraduationPolicy:
@@ -212,6 +217,9 @@ class GraduationPolicy(_Strict):
         missing = set(InternshipRule.__args__) - set(self.internship_rules)  # type: ignore[attr-defined]
         if missing:
             raise ValueError(f"internship_rules lacks a severity for {sorted(missing)}")
+        unknown = set(self.deadlines.due) - set(RequirementCode.__args__)  # type: ignore[attr-defined]
+        if unknown:  # a misspelt code would silently fall back to the graduation day
+            raise ValueError(f"deadlines.due names no requirement: {sorted(unknown)}")
         return self
 
     def requirement(self, code: str) -> Requirement | None:

@@ -1,0 +1,173 @@
+"""Early warnings (issue 13, SPEC §2.5): the certificates service's daily evaluation, run
+with an injected day through the real broker and database, decides again the students
+whose requirement states change with the date and announces `student.at_risk` /
+`student.risk_cleared` on graduation.events; once per day; the student's status lists the
+open ones and a recorded fact clears them."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+
+from sanzheng_certificates.daily import evaluate
+from sanzheng_shared.domain.school_year import school_year_of
+from sanzheng_shared.testing import cloudevent, enrolled, eventually, fetch, read_events
+
+from .conftest import BATCH, STRUCTURED
+
+pytestmark = pytest.mark.slow
+
+# A cohort in its first year: its labor month is due on 30 June of next school year.
+COHORT = school_year_of(date.today())
+JUNE = COHORT + 2
+DUE = f"{JUNE}-06-30"
+
+
+async def _status(client: httpx.AsyncClient, sid: str) -> dict[str, Any]:
+    answer = await client.get(f"/v1/students/{sid}")
+    return answer.json() if answer.status_code == 200 else {}
+
+
+def _certificates(gateway: Any) -> Any:
+    return next(r for r in gateway.domain.runtimes if r.spec.name == "certificates")
+
+
+async def _evaluate(gateway: Any, day: date) -> int | None:
+    runtime = _certificates(gateway)
+    return await evaluate(runtime.pool, day, topics=runtime.topics, policies=runtime.policies)
+
+
+@pytest.fixture(scope="module")
+async def first_years(gateway: Any) -> dict[str, str]:
+    ids = {"done": f"D{uuid.uuid4().hex[:8]}", "idle": f"I{uuid.uuid4().hex[:8]}"}
+    events = [
+        enrolled(sid, cohort=COHORT, birth_date=f"{COHORT - 15}-03-01") for sid in ids.values()
+    ]
+    async with httpx.AsyncClient(base_url=gateway.url, headers=gateway.headers("bureau")) as c:
+        answer = await c.post(
+            "/v1/events", content=json.dumps(events), headers={**BATCH, **gateway.headers("sis-1")}
+        )
+        assert answer.status_code == 202, answer.text
+        for sid in ids.values():
+            await eventually(
+                lambda s=sid: _status(c, s),
+                lambda body: body.get("graduation") and body.get("enrollment"),
+                timeout=90,
+            )
+    return ids
+
+
+def _labor(status: dict[str, Any]) -> dict[str, Any]:
+    return next(r for r in status["graduation"]["requirements"] if r["code"] == "LABOR_MONTH")
+
+
+async def test_the_daily_evaluation_warns_once_a_day_and_a_fact_clears_the_warning(
+    gateway: Any, first_years: dict[str, str]
+) -> None:
+    done, idle = first_years["done"], first_years["idle"]
+    async with httpx.AsyncClient(base_url=gateway.url, headers=gateway.headers("counselor-1")) as c:
+        assert _labor(await _status(c, done))["state"] == "on_track"
+        assert (await _status(c, done))["warnings"] == []
+
+        # 20 May of the 2nd year: no labor month recorded within 46 days of 30 June.
+        announced = await _evaluate(gateway, date(JUNE, 5, 20))
+        assert announced is not None and announced >= 4  # a decision and a warning each
+        assert await _evaluate(gateway, date(JUNE, 5, 20)) is None  # once per day
+
+        for sid in (done, idle):
+            body = await eventually(
+                lambda s=sid: _status(c, s), lambda b: b["warnings"], timeout=60
+            )
+            assert body["warnings"][0] | {"since": None} == {
+                "requirement": "LABOR_MONTH",
+                "state": "at_risk",
+                "due_on": DUE,
+                "detail": "June labor-education month (2nd school year) not recorded",
+                "since": None,
+            }
+            assert _labor(body)["state"] == "at_risk"
+
+        # The school records the month: the warning clears.
+        month = cloudevent(
+            "labor_education.completed",
+            done,
+            {
+                "period_start": f"{JUNE}-06-01",
+                "period_end": DUE,
+                "hours": 160,
+                "site": "实训基地",
+                "evaluation": "pass",
+            },
+        )
+        posted = await c.post(
+            "/v1/events", json=month, headers={**STRUCTURED, **gateway.headers("sis-1")}
+        )
+        assert posted.status_code == 202, posted.text
+        cleared = await eventually(
+            lambda: _status(c, done), lambda b: b["warnings"] == [], timeout=60
+        )
+        assert _labor(cleared)["state"] == "met"
+
+        # 1 July: the month left unrecorded is overdue, a second warning.
+        await _evaluate(gateway, date(JUNE, 7, 1))
+        late = await eventually(
+            lambda: _status(c, idle), lambda b: b["warnings"][0]["state"] == "overdue", timeout=60
+        )
+        assert _labor(late)["state"] == "overdue"
+
+    warnings = [
+        e
+        for e in await read_events(
+            gateway.domain.settings.kafka_bootstrap, gateway.domain.topics.graduation
+        )
+        if e["type"] in ("student.at_risk", "student.risk_cleared") and e["subject"] in (done, idle)
+    ]
+    said = sorted((e["subject"], e["type"], e["data"]["state"]) for e in warnings)
+    assert said == sorted(
+        [
+            (done, "student.at_risk", "at_risk"),
+            (done, "student.risk_cleared", "met"),
+            (idle, "student.at_risk", "at_risk"),
+            (idle, "student.at_risk", "overdue"),
+        ]
+    )
+    assert len({e["id"] for e in warnings}) == len(warnings)
+
+    # The enrollment service reads graduation.events for the decisions: it takes the
+    # warnings too, and dead-letters none of them.
+    ids = [e["id"] for e in warnings]
+    claimed = await eventually(
+        lambda: fetch(
+            gateway.domain.url,
+            "SELECT id, dead_lettered_at FROM enrollment.inbox WHERE id = ANY($1::text[])",
+            ids,
+        ),
+        lambda rows: len(rows) == len(ids),
+        timeout=60,
+    )
+    assert [r["id"] for r in claimed if r["dead_lettered_at"] is not None] == []
+
+
+async def test_sanzheng_status_lists_the_warnings(
+    gateway: Any, first_years: dict[str, str]
+) -> None:
+    import asyncio
+
+    from typer.testing import CliRunner
+
+    from sanzheng.main import app
+
+    idle = first_years["idle"]
+    await _evaluate(gateway, date(JUNE, 7, 1))  # done already when the test above ran
+    async with httpx.AsyncClient(base_url=gateway.url, headers=gateway.headers("counselor-1")) as c:
+        await eventually(lambda: _status(c, idle), lambda b: b["warnings"], timeout=60)
+    args = ["status", idle, "--token", gateway.tokens["counselor-1"], "--url", gateway.url]
+    # The gateway answers on this event loop: the CLI's blocking client runs beside it.
+    result = await asyncio.to_thread(CliRunner().invoke, app, args)
+    assert result.exit_code == 0, result.output
+    assert "warning LABOR_MONTH overdue (due " + DUE + ")" in " ".join(result.output.split())
