@@ -78,16 +78,16 @@ async def test_as_of_decides_from_what_had_occurred_and_shows_what_was_announced
         past = await as_of("2020-01-01")
         assert past.status_code == 404  # nothing had happened, nothing was decided back then
         # Enrolled on 2024-09-01 (the fixture's date); the labor month (June 2025) and the
-        # internship (ended 2026-02-28) had happened by March 2026, the diploma and the
-        # quality certificate (2026-06-20) had not. Every event arrived (and was announced)
-        # later, today.
+        # internship (ended 2026-02-28) and the courses (term 2025-1, ended January 2026)
+        # had happened by March 2026, the quality certificate (2026-06-20) had not. Every
+        # event arrived (and was announced) later, today.
         march = (await as_of("2026-03-01")).json()
-        assert _missing(march) == ["DIPLOMA", "SKILL_1X", "QUALITY"]
+        assert _missing(march) == ["SKILL_1X", "QUALITY"]
         assert march["as_of"] == "2026-03-01"
         assert march["announced"] is None and march["differs"] is True
         first_year = (await as_of("2025-01-01")).json()
         assert _missing(first_year) == [
-            "DIPLOMA", "SKILL_1X", "QUALITY", "LABOR_MONTH", "INTERNSHIP"
+            "ACADEMIC", "SKILL_1X", "QUALITY", "LABOR_MONTH", "INTERNSHIP"
         ]  # fmt: skip
         now = (await client.get(f"/v1/students/{sid}/graduation")).json()
         assert now["announced"] is None and now["as_of"] is None  # the shape without as_of

@@ -57,7 +57,7 @@ async def _post_http(gateway: RunningGateway, events: list[dict[str, Any]], mode
             assert answer.json()["accepted"] == [event["id"]]
 
 
-_VOLATILE = {"id", "event_id", "decided_at", "received_at", "seq"}
+_VOLATILE = {"id", "event_id", "decided_at", "received_at", "seq", "since"}
 
 
 def _comparable(value: Any, student: str) -> Any:

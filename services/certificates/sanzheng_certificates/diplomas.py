@@ -51,8 +51,8 @@ def _missing(
 def admit(event: CloudEvent, ctx: HandlerContext) -> bool:
     """True when the diploma may be accepted now; otherwise it is held or refused."""
     assert event.subject
-    if ctx.policies is None:
-        # A fold that decides nothing (the gateway's what-if over the timeline, which holds
+    if ctx.policies is None or ctx.accepted_facts:
+        # A fold over accepted events (the gateway's what-if over the timeline, which holds
         # only diplomas the service accepted) takes the diploma as the fact it is.
         return True
     state: CertificatesState = ctx.state

@@ -68,4 +68,4 @@ def test_a_met_requirement_keeps_the_facts_detail_and_a_waiver_decides_nothing_e
     done = replace(NOTHING, labor_completed=True, waivers=(LABOR,))
     assert labor(done, date(2025, 6, 1)) == (True, "June labor-education month completed")
     decision = decide(replace(NOTHING, waivers=(LABOR,)), POLICY, date(2025, 6, 1))
-    assert set(decision.missing) == {"DIPLOMA", "SKILL_1X", "QUALITY", "INTERNSHIP"}
+    assert set(decision.missing) == {"ACADEMIC", "SKILL_1X", "QUALITY", "INTERNSHIP"}

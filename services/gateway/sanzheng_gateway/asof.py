@@ -12,6 +12,7 @@ eligibility or on a requirement being met (states and details follow the day).
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time
 from typing import Any
 
@@ -38,12 +39,28 @@ OCCURRED_ON = {
     "certificate.revoked": "on",
     "requirement.waived": "granted_on",
     "requirement.waiver_revoked": "on",
+    "credit.recognized": "on",
+    "credit.revoked": "on",
 }
 """The field of each event type that says on which day the fact happened."""
+
+TERM = re.compile(r"^(\d{4})-([12])$")
+
+
+def term_ends(term: str) -> date | None:
+    """A course is completed when its term ends: `2025-1` (the first term of the school
+    year 2025/26) on 31 January 2026, `2025-2` on 15 July 2026. Other labels: unknown."""
+    found = TERM.match(term or "")
+    if not found:
+        return None
+    year = int(found.group(1)) + 1
+    return date(year, 1, 31) if found.group(2) == "1" else date(year, 7, 15)
 
 
 def occurred_on(row: dict[str, Any]) -> date | None:
     """The day the fact happened; for a type without such a field, the event's time."""
+    if row["type"] == "course.completed" and (ended := term_ends((row["data"] or {}).get("term"))):
+        return ended
     field = OCCURRED_ON.get(row["type"])
     value = (row["data"] or {}).get(field) if field else None
     if isinstance(value, str) and value:

@@ -152,7 +152,9 @@ def fold(events: Iterable[CloudEvent], policies: PolicyBook) -> CertificatesStat
     """The certificates service's handlers over the events, in memory. The policies are
     the handlers' too: a waiver is checked against the policy on arrival."""
     state = CertificatesState()
-    ctx = HandlerContext(service="what-if", topics=TopicNames(), state=state, policies=policies)
+    ctx = HandlerContext(
+        service="what-if", topics=TopicNames(), state=state, policies=policies, accepted_facts=True
+    )
     for event in events:
         handler = ROUTES.get(event.type)
         if handler is None:

@@ -56,6 +56,9 @@ class HandlerContext:
     this batch; a release dead-letters them instead of running them again"""
     dead_letters: list[tuple[tuple[str, str], str]] = field(default_factory=list)
     """(source, id), why: held submissions this batch dead-lettered"""
+    accepted_facts: bool = False
+    """Every event folded is one the services already accepted (the gateway's what-if
+    over a timeline): take each as the fact it is, without admitting it again."""
 
     def begin(self, topic: str, timestamp: int | None) -> None:
         self.topic, self.timestamp, self.rejected = topic, timestamp, False
