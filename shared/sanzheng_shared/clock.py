@@ -14,7 +14,7 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -51,7 +51,6 @@ class ClockJob:
     handlers: Mapping[str, Handler]
     due: Due
     every_seconds: float = 3600.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def tick(

@@ -37,6 +37,16 @@ def _refused(policy: GraduationPolicy, requirement: str, role: str, category: st
     return Reason("WAIVER_NOT_ALLOWED", f"{message} under policy {policy.version}", field)
 
 
+def _another_students(held: Any, event: CloudEvent, waiver_id: str, ctx: HandlerContext) -> bool:
+    """A waiver id already held for another student: the submission is refused."""
+    if held is None or held["student_id"] == event.subject:
+        return False
+    ctx.reject(
+        event, [Reason("DATA_INVALID", f"waiver {waiver_id} is another student's", "waiver_id")]
+    )
+    return True
+
+
 def requirement_waived(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
     assert isinstance(data, RequirementWaived) and event.subject
     policy = _policy(ctx, event)
@@ -52,11 +62,7 @@ def requirement_waived(event: CloudEvent, data: Any, ctx: HandlerContext) -> Non
         return
     state: CertificatesState = ctx.state
     held = state.waivers.get(data.waiver_id)
-    if held is not None and held["student_id"] != event.subject:
-        ctx.reject(
-            event,
-            [Reason("DATA_INVALID", f"waiver {data.waiver_id} is another student's", "waiver_id")],
-        )
+    if _another_students(held, event, data.waiver_id, ctx):
         return
     if held is None:
         state.waivers.put(
@@ -84,11 +90,7 @@ def waiver_revoked(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
     assert isinstance(data, RequirementWaiverRevoked) and event.subject
     state: CertificatesState = ctx.state
     held = state.waivers.get(data.waiver_id)
-    if held is not None and held["student_id"] != event.subject:
-        ctx.reject(
-            event,
-            [Reason("DATA_INVALID", f"waiver {data.waiver_id} is another student's", "waiver_id")],
-        )
+    if _another_students(held, event, data.waiver_id, ctx):
         return
     policy = _policy(ctx, event)
     # Who may grant a waiver may revoke it; before the waiver is known (any order), any
