@@ -106,6 +106,20 @@ PROGRAM = [
 ]
 ELECTIVE = (5, "professional", "{major}专业选修三", 72, 36, 4)  # half the students take it
 
+# Students not in their final year yet: most have nothing running; some were placed in the
+# summer before it (a post internship of 180 days from PLACEMENT_START), one at 40 hours a
+# week, one at 16, whose plan falls short of the 480 hours: at risk by pace (SPEC §2.5).
+RUNNING_PLACEMENTS = ("placed", "placed_behind_pace")
+PLACEMENT_START = date(2026, 7, 6)
+
+
+def _in_progress(n: int, cohort: int) -> str:
+    """The profile of the n-th student when not of the final-year cohort (by its number, so
+    the random stream, and the rest of the data set, stay as they were)."""
+    if cohort + 2 != PLACEMENT_START.year:  # only the summer before the final year
+        return "in_progress"
+    return {1: "placed", 4: "placed_behind_pace"}.get(n % 6, "in_progress")
+
 
 @dataclass
 class Submission:
@@ -192,7 +206,11 @@ class ProvinceGenerator:
             major_code, major_name = MAJORS[self.rng.randrange(len(MAJORS))]
             class_id = f"{school}-{cohort}-{major_code}-{self.rng.randint(1, 2)}"
             birth = date(cohort - 15, 9, 1) - timedelta(days=self.rng.randint(0, 500))
-            profile = self.rng.choices(profiles, weights)[0] if cohort == 2023 else "in_progress"
+            profile = (
+                self.rng.choices(profiles, weights)[0]
+                if cohort == 2023
+                else _in_progress(n, cohort)
+            )
             student = Student(
                 f"{self.id_prefix}{school}{cohort}{n:05d}", school, class_id, cohort, birth, profile
             )
@@ -303,6 +321,10 @@ class ProvinceGenerator:
                 },
                 second_year_june,
             )
+        if p in RUNNING_PLACEMENTS and self.as_of >= PLACEMENT_START:
+            # Placed in the summer before the final year; no completion yet.
+            weekly = 16 if p == "placed_behind_pace" else 40
+            self._internship(s, 1, PLACEMENT_START, weekly_hours=weekly, running=True)
         if s.cohort != 2023:
             return
         self._internships(s)
@@ -386,7 +408,16 @@ class ProvinceGenerator:
             return
         self._internship(s, 1, start)
 
-    def _internship(self, s: Student, n: int, start: date, *, insured: bool = True) -> str:
+    def _internship(
+        self,
+        s: Student,
+        n: int,
+        start: date,
+        *,
+        insured: bool = True,
+        weekly_hours: int = 40,
+        running: bool = False,
+    ) -> str:
         rng, p = self.rng, s.profile
         emp_id, emp_name, staff, venue = rng.choice(EMPLOYERS)
         kind = "cognitive" if p == "cognitive_only" else "post"
@@ -410,8 +441,8 @@ class ProvinceGenerator:
                 "insurance_policy_no": None
                 if p == "no_insurance" or not insured
                 else f"PICC-{rng.randint(10**7, 10**8)}",
-                "daily_hours": 8,
-                "weekly_hours": 40,
+                "daily_hours": min(8, weekly_hours // 4),
+                "weekly_hours": weekly_hours,
                 "night_shift": p == "night_shift",
                 "overtime": False,
                 "monthly_pay": 3200,
@@ -429,7 +460,7 @@ class ProvinceGenerator:
             },
             start,
         )
-        if not insured:
+        if not insured or running:
             return internship_id
         end = start + timedelta(days=180)
         hours = 300 if p == "short_internship" else rng.choice([640, 720, 800])

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from datetime import time as day_time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,12 +38,21 @@ def topic(service: str) -> str:
     return f"{service}.clock"
 
 
-def today() -> date:
-    return datetime.now(SCHOOL_TIME).date()
+def today(starts_at: day_time = day_time(0)) -> date:
+    """The school day now: a job whose day starts at 01:00 still works for yesterday at
+    00:30."""
+    now = datetime.now(SCHOOL_TIME)
+    return (now - timedelta(hours=starts_at.hour, minutes=starts_at.minute)).date()
 
 
 Due = Callable[[Any, date, Any], Awaitable[list[CloudEvent]]]
 """(connection with the service's schema first, today, the policy book) -> the events due."""
+Done = Callable[[Any, date, int, int], Awaitable[None]]
+"""(connection, the day, events due, events applied): the day's events are all folded."""
+
+# Events folded in one batch (one transaction): a day with 100,000 students due does not
+# hold 100,000 students' locks at once, and a run that dies keeps the batches it finished.
+CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -51,11 +60,23 @@ class ClockJob:
     handlers: Mapping[str, Handler]
     due: Due
     every_seconds: float = 3600.0
+    day_starts_at: day_time = day_time(0)
+    """The hour (Asia/Shanghai) from which a day's events are due."""
+    done: Done | None = None
+    """Told when a day's events are all folded (a job may then list nothing more that day)."""
 
 
 def tick(
-    type_: str, subject: str, school_id: str | None, key: str, on: date, data: dict[str, Any]
+    type_: str,
+    subject: str,
+    school_id: str | None,
+    key: str,
+    on: date,
+    data: dict[str, Any],
+    at: day_time = day_time(0),
 ) -> CloudEvent:
+    """The clock event of `key` on day `on`, happening at `at` that day (Asia/Shanghai): one
+    id per key and day, so a second run of the day, or another replica's, is a duplicate."""
     return CloudEvent.model_validate(
         {
             "specversion": "1.0",
@@ -64,7 +85,7 @@ def tick(
             "type": type_,
             "subject": subject,
             "schoolid": school_id,
-            "time": datetime.combine(on, datetime.min.time(), SCHOOL_TIME).isoformat(),
+            "time": datetime.combine(on, at, SCHOOL_TIME).isoformat(),
             "datacontenttype": "application/json",
             "data": data,
         }
@@ -72,13 +93,14 @@ def tick(
 
 
 def records(service: str, events: list[CloudEvent]) -> list[LoggedRecord]:
-    now_ms = int(time.time() * 1000)
+    """The clock events as records received when they happened: what they decide is dated
+    by the event's day (the same in a replay, and in a test that runs a day of next June)."""
     return [
         LoggedRecord(
             topic(service),
             NO_PARTITION,
             n,
-            now_ms,
+            int(e.time.timestamp() * 1000) if e.time else None,
             json.dumps(e.model_dump(mode="json", exclude_none=True)).encode(),
             e.subject.encode() if e.subject else None,
         )
@@ -87,15 +109,21 @@ def records(service: str, events: list[CloudEvent]) -> list[LoggedRecord]:
 
 
 async def run_once(processor: Any, job: ClockJob, day: date | None = None) -> int:
-    """Fold what is due on `day` (today in China by default); return how many events."""
-    day = day or today()
+    """Fold what is due on `day` (today in China by default), CHUNK events a batch; return
+    how many events were due."""
+    day = day or today(job.day_starts_at)
     async with processor.pool.acquire() as conn:
         events = await job.due(conn, day, processor.policies)
+    applied = 0
+    for start in range(0, len(events), CHUNK):
+        chunk = events[start : start + CHUNK]
+        outcome = await processor.process(records(processor.service, chunk))
+        applied += outcome.applied
     if events:
-        outcome = await processor.process(records(processor.service, events))
-        log.info(
-            "clock_events_folded", day=day.isoformat(), due=len(events), applied=outcome.applied
-        )
+        log.info("clock_events_folded", day=day.isoformat(), due=len(events), applied=applied)
+    if job.done is not None:
+        async with processor.pool.acquire() as conn:
+            await job.done(conn, day, len(events), applied)
     return len(events)
 
 

@@ -14,7 +14,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,10 +70,6 @@ class ServiceSpec:
             routes[clock_topic(self.name)] = dict(self.clock.handlers)
         return routes
 
-    background: Callable[[Any], Coroutine[Any, Any, None]] | None = None
-    """A job the process runs beside its consumer (the certificates service's daily
-    evaluation), given the started runtime; off with SANZHENG_BACKGROUND_JOBS=false."""
-
     @property
     def schema(self) -> str:
         return self.name.replace("-", "_")
@@ -120,7 +116,6 @@ class ServiceRuntime:
         self.http: EmbeddedHttpServer | None = None
         self.pruner: asyncio.Task[None] | None = None
         self.clock_task: asyncio.Task[None] | None = None
-        self.background: asyncio.Task[None] | None = None
         self.probe: BrokerProbe | None = None
         self._subscribers: list[tuple[str, Any]] = []
         self._started_at = time.time()
@@ -316,10 +311,6 @@ class ServiceRuntime:
             self.clock_task = asyncio.create_task(
                 run_clock(self.processor, self.spec.clock), name="clock"
             )
-        if self.spec.background is not None and settings.background_jobs:
-            self.background = asyncio.create_task(
-                self.spec.background(self), name=f"{self.spec.name}-background"
-            )
         if settings.service_http_port:
             self.http = EmbeddedHttpServer(
                 health_app(self.spec.name, self.ready),
@@ -346,8 +337,6 @@ class ServiceRuntime:
             self.pruner.cancel()
         if self.clock_task is not None:
             self.clock_task.cancel()
-        if self.background is not None:
-            self.background.cancel()
         if self.relay is not None:
             await self.relay.stop()
         if self.http is not None:

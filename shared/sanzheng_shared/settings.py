@@ -61,8 +61,8 @@ class Settings(BaseSettings):
     outbox_batch: int = Field(default=500, ge=1)
     background_jobs: bool = Field(
         default=True,
-        description="run the services' background jobs (the certificates service's daily "
-        "evaluation of requirement states)",
+        description="run the services' clock jobs (the certificates service's daily "
+        "evaluation of requirement states, the internship service's expiry)",
     )
     outbox_max_attempts: int = Field(
         default=5,

@@ -14,11 +14,12 @@ from typing import Any
 import httpx
 import pytest
 
-from sanzheng_certificates.daily import evaluate
+from sanzheng_certificates import daily
+from sanzheng_shared import clock
 from sanzheng_shared.domain.school_year import school_year_of
 from sanzheng_shared.testing import cloudevent, enrolled, eventually, fetch, read_events
 
-from .conftest import BATCH, STRUCTURED
+from .conftest import BATCH, CERTIFICATES, STRUCTURED, projection_snapshot, replay_service
 
 pytestmark = pytest.mark.slow
 
@@ -37,9 +38,9 @@ def _certificates(gateway: Any) -> Any:
     return next(r for r in gateway.domain.runtimes if r.spec.name == "certificates")
 
 
-async def _evaluate(gateway: Any, day: date) -> int | None:
-    runtime = _certificates(gateway)
-    return await evaluate(runtime.pool, day, topics=runtime.topics, policies=runtime.policies)
+async def _evaluate(gateway: Any, day: date) -> int:
+    """The day's evaluation, as the service's hourly clock round runs it: the students due."""
+    return await clock.run_once(_certificates(gateway).processor, daily.JOB, day)
 
 
 @pytest.fixture(scope="module")
@@ -75,9 +76,9 @@ async def test_the_daily_evaluation_warns_once_a_day_and_a_fact_clears_the_warni
         assert (await _status(c, done))["warnings"] == []
 
         # 20 May of the 2nd year: no labor month recorded within 46 days of 30 June.
-        announced = await _evaluate(gateway, date(JUNE, 5, 20))
-        assert announced is not None and announced >= 4  # a decision and a warning each
-        assert await _evaluate(gateway, date(JUNE, 5, 20)) is None  # once per day
+        due = await _evaluate(gateway, date(JUNE, 5, 20))
+        assert due >= 2  # both students, and any other test's not yet eligible
+        assert await _evaluate(gateway, date(JUNE, 5, 20)) == 0  # once per day
 
         for sid in (done, idle):
             body = await eventually(
@@ -171,3 +172,62 @@ async def test_sanzheng_status_lists_the_warnings(
     result = await asyncio.to_thread(CliRunner().invoke, app, args)
     assert result.exit_code == 0, result.output
     assert "warning LABOR_MONTH overdue (due " + DUE + ")" in " ".join(result.output.split())
+
+
+async def test_a_daily_run_that_died_partway_is_finished_by_the_next_round_and_replayed(
+    gateway: Any,
+) -> None:
+    """The evaluation is folded through the batch engine: the students a dead run reached
+    are not decided twice when the next hourly round finishes the day, and a replay of the
+    event log makes the same decisions (before, it lost every state the date had moved)."""
+    import asyncpg
+
+    cohort = COHORT - 1  # in its 2nd year: the labor month is due this coming June
+    june, domain = cohort + 2, gateway.domain
+    ids = [f"R{n}{uuid.uuid4().hex[:8]}" for n in range(3)]
+    async with httpx.AsyncClient(base_url=gateway.url, headers=gateway.headers("sis-1")) as c:
+        events = [enrolled(sid, cohort=cohort, birth_date=f"{cohort - 15}-03-01") for sid in ids]
+        answer = await c.post("/v1/events", content=json.dumps(events), headers=BATCH)
+        assert answer.status_code == 202, answer.text
+    for sid in ids:
+        await eventually(lambda s=sid: domain.decision(s), lambda d: d is not None, timeout=90)
+
+    day = date(june, 5, 20)
+    runtime = _certificates(gateway)
+    conn = await asyncpg.connect(domain.url)
+    try:
+        await conn.execute("SET search_path TO certificates, public")
+        due = await daily.due(conn, day, None)
+    finally:
+        await conn.close()
+    assert {e.subject for e in due} >= set(ids)
+    # A run that committed its first batch (one of ours) and died.
+    first = next(e for e in due if e.subject == ids[0])
+    await runtime.processor.process(clock.records("certificates", [first]))
+
+    assert await _evaluate(gateway, day) == len(due)  # the next round: the day again
+    assert await _evaluate(gateway, day) == 0  # finished: later rounds list nobody
+
+    def ours(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [e for e in events if e["type"] == "student.at_risk" and e["subject"] in ids]
+
+    warnings = await eventually(
+        lambda: read_events(domain.settings.kafka_bootstrap, domain.topics.graduation),
+        lambda events: len(ours(events)) >= len(ids),
+        timeout=60,
+    )
+    assert sorted((e["subject"], e["data"]["requirement"]) for e in ours(warnings)) == sorted(
+        (sid, "LABOR_MONTH") for sid in ids
+    )
+    logged = await fetch(
+        domain.url,
+        "SELECT student_id, count(*) AS n FROM certificates.event_log"
+        " WHERE topic = $1 AND student_id = ANY($2::text[]) GROUP BY student_id",
+        clock.topic("certificates"),
+        ids,
+    )
+    assert sorted((r["student_id"], r["n"]) for r in logged) == sorted((sid, 1) for sid in ids)
+
+    live = await projection_snapshot(domain.url, CERTIFICATES)
+    await replay_service(domain, CERTIFICATES)
+    assert await projection_snapshot(domain.url, CERTIFICATES) == live

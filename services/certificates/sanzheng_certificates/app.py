@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
 
-from sanzheng_certificates import handlers
-from sanzheng_certificates.daily import run_daily
+from sanzheng_certificates import daily, handlers
 from sanzheng_certificates.projection import CertificatesState
 from sanzheng_shared.consumer.batch import Routes
 from sanzheng_shared.kafka.topics import TopicNames
@@ -36,11 +33,6 @@ def publishes(topics: TopicNames) -> dict[str, str]:
     }
 
 
-def daily_evaluation(runtime: Any) -> Coroutine[Any, Any, None]:
-    """States move with the date: once a day, decide again whoever they may change for."""
-    return run_daily(runtime.pool, topics=runtime.topics, policies=runtime.policies)
-
-
 SPEC = ServiceSpec(
     name="certificates",
     description="Certificates and the three-certificates graduation decision",
@@ -49,7 +41,7 @@ SPEC = ServiceSpec(
     publishes=publishes,
     known_students=True,
     state=CertificatesState,
-    background=daily_evaluation,
+    clock=daily.JOB,  # states move with the date: once a day, decide again
 )
 
 

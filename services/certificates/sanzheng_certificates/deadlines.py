@@ -5,6 +5,12 @@ and a `state` on the decision date: `met`; `overdue` once the due date has passe
 `at_risk` within the warning window when nothing is in progress (a post internship under
 way is progress toward INTERNSHIP); otherwise `on_track`. A student not enrolled yet has
 no lifecycle, so no due date: `on_track` until the enrollment arrives.
+
+INTERNSHIP is also at risk, whatever the date, when the hours are below the pace needed:
+the passed post internships and what the running ones plan until the due date (weekly
+hours from the start to the planned end) fall short of the minimum. A counselor hears of
+it while there is time to arrange more, not in the last weeks. A running placement whose
+plan is not known (stored before plans were kept) counts as progress, as before.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from sanzheng_shared.policy.deadlines import DueAnchor
 if TYPE_CHECKING:  # graduation.py imports this module
     from sanzheng_certificates.graduation import RequirementResult, StudentRecord
     from sanzheng_shared.policy import GraduationPolicy
+    from sanzheng_shared.policy.model import Requirement
 
 STATES = ("met", "on_track", "at_risk", "overdue")
 
@@ -46,6 +53,32 @@ def in_progress(code: str, record: StudentRecord) -> bool:
     return False
 
 
+def planned_hours(record: StudentRecord, due: date) -> float | None:
+    """Hours of the passed post internships plus those the running ones plan until `due`;
+    None when a running one has no plan to go by."""
+    total = sum(
+        i.hours
+        for i in record.internships
+        if i.kind == "post" and i.status == "completed" and i.evaluation == "pass"
+    )
+    for i in record.internships:
+        if i.kind != "post" or i.status != "active":
+            continue
+        if i.start_on is None or i.planned_end_on is None or i.weekly_hours is None:
+            return None
+        days = (min(i.planned_end_on, due) - i.start_on).days
+        total += i.weekly_hours * max(days, 0) / 7
+    return total
+
+
+def behind_pace(record: StudentRecord, due: date, min_hours: float) -> float | None:
+    """The planned hours, when placements are running and their plans fall short."""
+    if not in_progress("INTERNSHIP", record):
+        return None
+    planned = planned_hours(record, due)
+    return planned if planned is not None and planned < min_hours else None
+
+
 def state_on(met: bool, due: date | None, warning_days: int, day: date, moving: bool) -> str:
     if met:
         return "met"
@@ -59,9 +92,21 @@ def state_on(met: bool, due: date | None, warning_days: int, day: date, moving: 
 
 
 def with_deadline(
-    result: RequirementResult, record: StudentRecord, policy: GraduationPolicy, day: date
+    result: RequirementResult,
+    record: StudentRecord,
+    policy: GraduationPolicy,
+    day: date,
+    requirement: Requirement,
 ) -> RequirementResult:
     anchor, warning = policy.deadlines.of(result.code)
     due = due_date(anchor, record.lifecycle) if record.lifecycle else None
     state = state_on(result.met, due, warning, day, in_progress(result.code, record))
+    if state == "on_track" and due is not None and result.code == "INTERNSHIP":
+        planned = behind_pace(record, due, requirement.min_hours)
+        if planned is not None:
+            detail = (
+                f"{result.detail}; the running placements plan {planned:.0f} of "
+                f"{requirement.min_hours:g} hours by {due.isoformat()}"
+            )
+            return replace(result, detail=detail, state="at_risk", due_on=due)
     return replace(result, state=state, due_on=due)

@@ -33,6 +33,10 @@ class InternshipFact:
     status: str  # active | completed | terminated | cancelled
     hours: float = 0.0
     evaluation: str | None = None
+    # The plan of a post internship (internship.started), for its pace (deadlines.py).
+    start_on: date | None = None
+    planned_end_on: date | None = None
+    weekly_hours: float | None = None
 
 
 @dataclass(frozen=True)
@@ -197,6 +201,7 @@ def decide(record: StudentRecord, policy: GraduationPolicy, on: date | None = No
             record,
             policy,
             day,
+            r,
         )
         for r in policy.requirements
     )

@@ -4,6 +4,7 @@ marks the student as touched; the batch then decides graduation once per touched
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sanzheng_certificates import credit_bank, diplomas, rules, waiver_handlers
@@ -117,9 +118,27 @@ def internship_event(event: CloudEvent, data: EventData, ctx: HandlerContext) ->
             "hours": d.get("hours") if d.get("hours") is not None else (old or {}).get("hours"),
             "evaluation": d.get("evaluation") or (old or {}).get("evaluation"),
             "flags": d.get("flags", []) if started or not old else old["flags"],
+            **_plan(d if started else {}, old),
         }
     )
     ctx.touch(event)
+
+
+def _plan(d: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
+    """The start's plan, for the internship's pace (deadlines.py); an end keeps it."""
+
+    def day(field: str) -> date | None:
+        value = d.get(field)
+        if isinstance(value, str):
+            return date.fromisoformat(value)
+        return value if isinstance(value, date) else (old or {}).get(field)
+
+    weekly = d.get("weekly_hours")
+    return {
+        "start_on": day("start_on"),
+        "planned_end_on": day("planned_end_on"),
+        "weekly_hours": float(weekly) if weekly is not None else (old or {}).get("weekly_hours"),
+    }
 
 
 def _labor_kind(event: CloudEvent) -> str:

@@ -103,6 +103,9 @@ class CertificatesState(ProjectionState):
                     i["status"],
                     float(i["hours"] or 0),
                     i["evaluation"],
+                    i.get("start_on"),
+                    i.get("planned_end_on"),
+                    i.get("weekly_hours"),
                 )
                 for i in self.internships.of_student(student_id)
             ),

@@ -66,3 +66,41 @@ def test_a_deadline_for_a_code_that_is_no_requirement_is_refused_at_load() -> No
     doc["deadlines"]["due"]["LABOR_MONT"] = {"anchor": "second_year_june"}
     with pytest.raises(ValidationError, match=r"deadlines\.due names no requirement"):
         GraduationPolicy.model_validate(doc)
+
+
+def _running(start: date, end: date, weekly: float) -> InternshipFact:
+    return InternshipFact("I-1", "post", "active", 0, None, start, end, weekly)
+
+
+def test_a_placement_whose_plan_falls_short_of_the_hours_is_at_risk_long_before_may() -> None:
+    """480 hours are asked: 26 weeks at 16 hours plan 416, so the student is behind the
+    pace needed in November already; at 40 hours a week the same placement is on track."""
+    november = date(2026, 11, 29)
+    slow = replace(COHORT_2024, internships=(_running(date(2026, 7, 1), date(2026, 12, 30), 16),))
+    found = {r.code: r for r in decide(slow, POLICY, november).requirements}
+    assert found["INTERNSHIP"].state == "at_risk"
+    assert found["INTERNSHIP"].due_on == date(2027, 5, 31)
+    assert "plan 416 of 480 hours by 2027-05-31" in found["INTERNSHIP"].detail
+    full = replace(COHORT_2024, internships=(_running(date(2026, 7, 1), date(2026, 12, 30), 40),))
+    assert states(full, november)["INTERNSHIP"][0] == "on_track"
+
+
+def test_the_pace_counts_passed_hours_and_only_the_plan_before_the_due_date() -> None:
+    done = InternshipFact("I-0", "post", "completed", 300, "pass")
+    # 300 passed + 10 weeks at 20 = 500: enough.
+    enough = replace(
+        COHORT_2024,
+        internships=(done, _running(date(2027, 1, 4), date(2027, 3, 15), 20)),
+    )
+    assert states(enough, date(2027, 1, 10))["INTERNSHIP"][0] == "on_track"
+    # A plan running past 31 May counts only until then: 300 + 4 weeks at 40 = 460.
+    late = replace(
+        COHORT_2024,
+        internships=(done, _running(date(2027, 5, 3), date(2027, 9, 1), 40)),
+    )
+    assert states(late, date(2027, 1, 10))["INTERNSHIP"][0] == "at_risk"
+
+
+def test_a_running_placement_without_a_known_plan_is_progress_as_before() -> None:
+    unknown = replace(COHORT_2024, internships=(InternshipFact("I-1", "post", "active"),))
+    assert states(unknown, date(2027, 5, 1))["INTERNSHIP"][0] == "on_track"

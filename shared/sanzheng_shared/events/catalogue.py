@@ -397,6 +397,13 @@ class EligibilityChanged(EventData):
     decided_at: str
 
 
+class DailyEvaluation(EventData):
+    """A clock event of the certificates service (never on the broker): decide the student
+    again on this day, because states move with the date (SPEC §2.5)."""
+
+    on: date
+
+
 class StudentRisk(EventData):
     """`student.at_risk`: a requirement became at risk or overdue; `student.risk_cleared`:
     it is met or on track again (SPEC §2.5)."""
@@ -437,6 +444,7 @@ DATA_MODELS: dict[str, type[EventData]] = {
     "graduation.eligibility_changed": EligibilityChanged,
     "student.at_risk": StudentRisk,
     "student.risk_cleared": StudentRisk,
+    "graduation.daily_evaluation": DailyEvaluation,
 }
 
 INBOUND_TYPES: dict[str, frozenset[str]] = {
