@@ -174,6 +174,7 @@ EVENT_TYPES: dict[str, Message] = {
     "requirement.waiver_revoked": _m("免除撤销", "waiver revoked"),
     "student.at_risk": _m("毕业要求预警", "requirement at risk"),
     "student.risk_cleared": _m("预警解除", "risk cleared"),
+    "graduation.daily_evaluation": _m("每日评估", "daily evaluation"),
     "course.completed": _m("课程完成", "course completed"),
     "credit.recognized": _m("学分认定", "credit recognized"),
     "credit.revoked": _m("学分撤销", "credit revoked"),
