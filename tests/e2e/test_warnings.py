@@ -174,6 +174,48 @@ async def test_sanzheng_status_lists_the_warnings(
     assert "warning LABOR_MONTH overdue (due " + DUE + ")" in " ".join(result.output.split())
 
 
+async def test_a_school_follows_its_warnings_as_a_feed_with_its_own_token(
+    gateway: Any, first_years: dict[str, str]
+) -> None:
+    """What the first test announced, in order, for the school's system (its sis token),
+    page by page; another school's token sees nothing of it."""
+    done, idle = first_years["done"], first_years["idle"]
+    url = "/v1/schools/SCH001/warnings"
+    async with httpx.AsyncClient(base_url=gateway.url, headers=gateway.headers("sis-1")) as c:
+
+        async def ours() -> list[tuple[str, str, str]]:
+            events, after = [], 0
+            while True:  # two a page: the cursor is followed to the end
+                answer = await c.get(url, params={"after": after, "limit": 2})
+                assert answer.status_code == 200, answer.text
+                page = answer.json()
+                events += page["events"]
+                if not page["events"]:
+                    return [
+                        (e["student_id"], e["type"], e["state"])
+                        for e in events
+                        if e["student_id"] in (done, idle)
+                    ]
+                assert page["next_after"] == page["events"][-1]["seq"] > after
+                after = page["next_after"]
+
+        said = await eventually(ours, lambda found: len(found) >= 4, timeout=60)
+        assert sorted(said) == sorted(
+            [
+                (done, "student.at_risk", "at_risk"),
+                (done, "student.risk_cleared", "met"),
+                (idle, "student.at_risk", "at_risk"),
+                (idle, "student.at_risk", "overdue"),
+            ]
+        )
+        # In order for each student: the warning before its clearing.
+        assert [s for s in said if s[0] == done][0][1] == "student.at_risk"
+        other = await c.get(url, headers=gateway.headers("sis-2"))
+        assert other.status_code == 404
+        counselor = await c.get(url, headers=gateway.headers("counselor-1"))
+        assert counselor.status_code == 200
+
+
 async def test_a_daily_run_that_died_partway_is_finished_by_the_next_round_and_replayed(
     gateway: Any,
 ) -> None:

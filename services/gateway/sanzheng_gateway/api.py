@@ -173,6 +173,27 @@ class Waiver(BaseModel):
     revoked_by: Approval | None
 
 
+class WarningEvent(BaseModel):
+    """`student.at_risk` or `student.risk_cleared`, as announced on graduation.events."""
+
+    seq: int
+    """its place in the school's feed: ask `?after=` the last one seen"""
+    id: str
+    type: Literal["student.at_risk", "student.risk_cleared"]
+    student_id: str
+    time: datetime | None
+    requirement: str
+    state: Literal["met", "on_track", "at_risk", "overdue"]
+    due_on: str | None
+    detail: str
+
+
+class WarningFeed(BaseModel):
+    events: list[WarningEvent]
+    next_after: int
+    """`?after=` for the next call: the last `seq` returned, or `after` when none"""
+
+
 class Progress(BaseModel):
     code: str
     met: int
@@ -605,6 +626,39 @@ def create_api(
                 request.state.request_id,
             )
         return [Waiver(**w) for w in found]
+
+    @app.get(
+        "/v1/schools/{school_id}/warnings",
+        response_model=WarningFeed,
+        responses={**NOT_FOUND, **AUTH},
+        summary="The school's early warnings as a feed: student.at_risk and"
+        " student.risk_cleared in order, from `after`",
+        description="A school's system follows it with its own `sis` token (or any reader of"
+        " the school): call with `after` = the `next_after` of the previous answer. The"
+        " warnings open now are on each student's status (`warnings`).",
+    )
+    async def get_school_warnings(
+        request: Request,
+        school_id: str,
+        who: Annotated[Principal, Depends(role("sis", *READERS))],
+        after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> WarningFeed:
+        if not is_school_id(school_id):
+            raise ApiError(422, "invalid school id", "SCHOOL_ID_INVALID")
+        if not who.may_see(school_id):
+            raise ApiError(404, f"no school {school_id}")
+        async with connection(pool_of()) as conn:
+            rows = await queries.warning_feed(conn, school_id, after, limit)
+            await queries.log_listed(
+                conn,
+                who,
+                sorted({r["student_id"] for r in rows}),
+                "warning_feed",
+                request.state.request_id,
+            )
+        events = [WarningEvent(**r) for r in rows]
+        return WarningFeed(events=events, next_after=events[-1].seq if events else after)
 
     @app.get(
         "/v1/students/{student_id}/timeline",

@@ -186,11 +186,26 @@ CREDITS: dict[str, Handler] = {
 }
 
 
+def _to_feed(event: CloudEvent, state: GatewayState) -> None:
+    """Every warning and its clearing, for the school's feed (a school follows it)."""
+    state.warning_feed.put(
+        {
+            "event_id": event.id,
+            "student_id": event.subject,
+            "school_id": event.schoolid,
+            "type": event.type,
+            "time": event.time,
+            "data": event.data or {},
+        }
+    )
+
+
 def student_at_risk(event: CloudEvent, _data: EventData, ctx: HandlerContext) -> None:
     state: GatewayState = ctx.state
     d = event.data or {}
     if state.other_school(event.subject, event.schoolid):
         return
+    _to_feed(event, state)
     state.warnings.put(
         {
             "student_id": event.subject,
@@ -206,7 +221,11 @@ def student_at_risk(event: CloudEvent, _data: EventData, ctx: HandlerContext) ->
 
 
 def risk_cleared(event: CloudEvent, _data: EventData, ctx: HandlerContext) -> None:
-    ctx.state.warnings.delete(event.subject, (event.data or {})["requirement"])
+    state: GatewayState = ctx.state
+    if state.other_school(event.subject, event.schoolid):
+        return
+    _to_feed(event, state)
+    state.warnings.delete(event.subject, (event.data or {})["requirement"])
 
 
 GRADUATION: dict[str, Handler] = {

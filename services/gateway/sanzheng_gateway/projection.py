@@ -58,6 +58,13 @@ class GatewayState(ProjectionState):
         )
         self.held_submissions = Table("held_submissions", key=("source", "id"))
         self.warnings = Table("warnings", key=("student_id", "requirement"))
+        self.warning_feed = Table(
+            "warning_feed",
+            key=("event_id",),
+            json_columns=("data",),
+            append_only=True,
+            loaded=False,
+        )
 
     def projection_tables(self) -> list[Table]:
         return [
@@ -67,6 +74,7 @@ class GatewayState(ProjectionState):
             self.decision_history,
             self.held_submissions,
             self.warnings,
+            self.warning_feed,
         ]
 
     def owner(self, student_id: str) -> str | None:

@@ -512,3 +512,31 @@ async def held(conn: Any, student_id: str, limit: timedelta | None = None) -> li
         limit or stale_after(),
     )
     return [dict(r) for r in rows]
+
+
+async def warning_feed(conn: Any, school_id: str, after: int, limit: int) -> list[dict[str, Any]]:
+    """The school's warnings and their clearings after `seq` `after`, oldest first."""
+    rows = await conn.fetch(
+        "SELECT seq, event_id, student_id, type, time, data FROM warning_feed"
+        " WHERE school_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        school_id,
+        after,
+        limit,
+    )
+    out = []
+    for r in rows:
+        data = r["data"] if isinstance(r["data"], dict) else json.loads(r["data"])
+        out.append(
+            {
+                "seq": r["seq"],
+                "id": r["event_id"],
+                "type": r["type"],
+                "student_id": r["student_id"],
+                "time": r["time"],
+                "requirement": data["requirement"],
+                "state": data["state"],
+                "due_on": data.get("due_on"),
+                "detail": data["detail"],
+            }
+        )
+    return out
