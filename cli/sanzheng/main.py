@@ -190,6 +190,13 @@ def bench(
         help="events the naive peer consumes at most, from the filled topics (it is slow by "
         "design: a whole 1M-student province would take hours)",
     ),
+    state_students: int | None = typer.Option(
+        None,
+        min=1,
+        help="then run each service alone again over the same --students, its database "
+        "first grown to this many other students (copies of the first run's rows under "
+        "other ids, in SQL): the cost of an event at a province's state, e.g. 1000000",
+    ),
 ) -> None:
     """Measure the system on this machine (SPEC §6), all figures from one run.
 
@@ -202,6 +209,10 @@ def bench(
       e2e        every service and the gateway: first inbound publish
                  to the last graduation decision
       latency    publish → decision (p50, p95, p99) at --rate events/s
+
+    With --state-students N, each service alone runs a second time over the
+    same workload with N other students already in its database, and the
+    table shows its cost per event against the first run's.
 
     Also SQL statements per event (sanzheng_db_statements_total, else
     pg_stat_statements, else pg_stat_database transactions) and the peak
@@ -229,7 +240,14 @@ def bench(
     configure_logging("sanzheng", "WARNING", "console")
     console = Console()
     config = BenchConfig(
-        students, rate, latency_seconds, seed, naive_events, count_statements, chosen
+        students,
+        rate,
+        latency_seconds,
+        seed,
+        naive_events,
+        count_statements,
+        state_students,
+        chosen,
     )
     console.print(f"stages: {', '.join(chosen)}")
     results = asyncio.run(run_bench(config, settings, console))

@@ -50,6 +50,8 @@ def test_a_small_bench_completes_and_writes_every_figure(tmp_path: Path) -> None
             "--chart",
             str(chart),
             "--markdown",
+            "--state-students",
+            "1500",
         ],
         env=env,
         cwd=tmp_path,
@@ -74,6 +76,15 @@ def test_a_small_bench_completes_and_writes_every_figure(tmp_path: Path) -> None
         _positive(figures, "messages", "seconds", "events_per_s", "peak_rss_mb")
         _cost(figures)
         _positive(results["ratios"], f"{name}_vs_naive")
+    # Each service again over the same events, its database grown to 1,500 other students.
+    scale = stages["services_at_scale"]
+    assert scale["state_students"] == 1500
+    for name in SERVICES:
+        again, first = scale[name], stages["services"][name]
+        assert again["messages"] == first["messages"]
+        _positive(again, "seconds", "events_per_s", "peak_rss_mb", "cost_vs_small_state")
+        assert again["database_rows"]["after"] >= 4 * again["database_rows"]["before"] > 0
+    assert "1,500 students in its database" in done.stdout
     e2e = stages["end_to_end"]
     _positive(e2e, "students", "inbound_events", "seconds", "events_per_s", "decisions")
     _cost(e2e)

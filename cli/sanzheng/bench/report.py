@@ -75,6 +75,21 @@ def rows(results: dict[str, Any]) -> list[Row]:
                 f"{s['peak_rss_mb']:.0f}" if s.get("peak_rss_mb") else "—",
             )
         )
+    scale = stages.get("services_at_scale") or {}
+    for name, s in scale.items():
+        if name == "state_students":
+            continue
+        out.append(
+            (
+                f"{name} alone, {scale['state_students']:,} students in its database",
+                f"{s['messages']:,}",
+                f"{s['seconds']:.1f}",
+                f"{s['events_per_s']:,.0f}",
+                f"cost ×{s['cost_vs_small_state']:.2f}",
+                _cost(s),
+                f"{s['peak_rss_mb']:.0f}" if s.get("peak_rss_mb") else "—",
+            )
+        )
     if e2e := stages.get("end_to_end"):
         ratio = r.get("end_to_end_vs_raw")
         rss = e2e.get("peak_rss_mb") or {}

@@ -23,7 +23,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from sanzheng.bench import end_to_end, latency, naive, raw, report, services, workload
+from sanzheng.bench import end_to_end, inflate, latency, naive, raw, report, services, workload
 from sanzheng.bench.environment import BenchEnvironment, describe_machine
 from sanzheng_shared.kafka.topics import DOMAINS
 from sanzheng_shared.settings import Settings
@@ -58,6 +58,8 @@ class BenchConfig:
     seed: int = 2026
     naive_events: int = 50_000
     count_statements: bool = False
+    state_students: int | None = None
+    """Also run each service alone again with this many students already in its database."""
     stages: list[str] = field(default_factory=lambda: list(STAGES))
 
 
@@ -142,6 +144,7 @@ async def run_bench(config: BenchConfig, settings: Settings, console: Console) -
                 )
                 console.print(f"naive peer: {stages['naive']['events_per_s']:,.0f} events/s")
             on_topics = Counter(filled)
+            databases: dict[str, str] = {}
             for name in services.ORDER:
                 if name not in config.stages:
                     continue
@@ -156,6 +159,7 @@ async def run_bench(config: BenchConfig, settings: Settings, console: Console) -
                         ),
                     )
                 on_topics += emitted
+                databases[name] = sresult.database_url
                 stages.setdefault("services", {})[name] = sresult.as_dict()
                 console.print(
                     f"{name} alone: {sresult.messages:,} messages,"
@@ -163,6 +167,10 @@ async def run_bench(config: BenchConfig, settings: Settings, console: Console) -
                 )
             if filled:
                 await env.delete_topics(fill)
+            if config.state_students and databases:
+                stages["services_at_scale"] = await _at_scale(
+                    env, config, specs, databases, stages["services"], progress, console
+                )
             if "e2e" in config.stages:
                 with (
                     _task(progress, "end to end: publishing", config.students) as tp,
@@ -212,6 +220,69 @@ async def run_bench(config: BenchConfig, settings: Settings, console: Console) -
     }
     results["ratios"] = report.ratios(stages)
     return results
+
+
+async def _at_scale(
+    env: BenchEnvironment,
+    config: BenchConfig,
+    specs: dict[str, Any],
+    databases: dict[str, str],
+    small: dict[str, Any],
+    progress: Progress,
+    console: Console,
+) -> dict[str, Any]:
+    """Each service alone again over the same workload, its database first grown to
+    `state_students` other students (inflate.py): the cost of an event at a large state
+    against the cost at the workload's own."""
+    assert config.state_students
+    copies = max(1, config.state_students // config.students)
+    out: dict[str, Any] = {"state_students": copies * config.students}
+    rows: dict[str, dict[str, int]] = {}
+    for name, url in databases.items():
+        with _task(progress, f"growing {name} ×{copies}", None) as t:
+            grown = await inflate.grow(
+                url,
+                specs[name].schema,
+                copies,
+                on_table=lambda table, t=t, n=name: progress.update(
+                    t, description=f"growing {n}: {table}"
+                ),
+            )
+        console.print(f"{name}: {grown.rows_before:,} rows grown to {grown.rows_after:,}")
+        rows[name] = {"before": grown.rows_before, "after": grown.rows_after}
+    again = env.topics("scale")
+    await env.create_topics(again)
+    with _task(progress, "publishing the province again", config.students) as t:
+        published = await workload.publish(
+            env.bootstrap,
+            workload.students(config.students, config.seed, again),
+            on_student=lambda n: progress.advance(t, n),
+        )
+    on_topics = Counter(published.per_topic)
+    for name, url in databases.items():
+        with _task(progress, f"{name} alone, large state", None) as t:
+            sresult, emitted = await services.run_alone(
+                env,
+                specs[name],
+                again,
+                on_topics,
+                lambda p, t=t: progress.update(t, completed=p.consumed, total=max(p.expected, 1)),
+                url=url,
+            )
+        on_topics += emitted
+        figures = sresult.as_dict()
+        # Cost per event grows by the inverse of the rate (same events, same machine).
+        figures["cost_vs_small_state"] = round(
+            small[name]["events_per_s"] / figures["events_per_s"], 2
+        )
+        figures["database_rows"] = rows[name]
+        out[name] = figures
+        console.print(
+            f"{name} alone at {out['state_students']:,} students: "
+            f"{figures['events_per_s']:,.0f} events/s, cost ×{figures['cost_vs_small_state']}"
+        )
+    await env.delete_topics(again)
+    return out
 
 
 def write_outputs(

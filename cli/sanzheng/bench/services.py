@@ -32,6 +32,7 @@ class ServiceResult:
     metric_statements: float | None = None
     restarts: int = 0
     per_topic: dict[str, int] = field(default_factory=dict)
+    database_url: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -73,10 +74,12 @@ async def run_alone(
     topics: TopicNames,
     produced: Counter[str],
     on_progress: Any = lambda _p: None,
+    url: str | None = None,
 ) -> tuple[ServiceResult, Counter[str]]:
-    """Run one service over `produced` (messages already on each topic); returns its figures
-    and what it published (the next service's input)."""
-    url = await env.database(spec.name)
+    """Run one service over `produced` (messages already on each topic), on a fresh database
+    or on `url` (one grown by inflate.py); returns its figures and what it published (the
+    next service's input)."""
+    url = url or await env.database(spec.name)
     system = env.system(url, topics)
     inputs = list(spec.routes(topics))
     try:
@@ -107,5 +110,6 @@ async def run_alone(
         metric.get(spec.name) if metric else None,
         system.restarts,
         per_topic,
+        url,
     )
     return result, emitted
