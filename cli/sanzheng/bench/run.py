@@ -25,7 +25,7 @@ from rich.progress import (
 
 from sanzheng.bench import end_to_end, inflate, latency, naive, raw, report, services, workload
 from sanzheng.bench.environment import BenchEnvironment, describe_machine
-from sanzheng_shared.kafka.topics import DOMAINS
+from sanzheng_shared.kafka.topics import DOMAINS, TopicNames
 from sanzheng_shared.settings import Settings
 
 STAGES = ("raw", "naive", *services.ORDER, "e2e", "latency")
@@ -103,13 +103,7 @@ async def run_bench(config: BenchConfig, settings: Settings, console: Console) -
             filled: Counter[str] = Counter()
             total = 0
             if {"raw", "naive", *services.ORDER} & set(config.stages):
-                await env.create_topics(fill)
-                with _task(progress, "publishing the province", config.students) as t:
-                    published = await workload.publish(
-                        env.bootstrap,
-                        workload.students(config.students, config.seed, fill),
-                        on_student=lambda n: progress.advance(t, n),
-                    )
+                published = await _publish(env, config, fill, progress, "publishing the province")
                 filled, total = published.per_topic, published.total
                 console.print(
                     f"published {published.total:,} events for {published.students:,} students"
@@ -222,6 +216,23 @@ async def run_bench(config: BenchConfig, settings: Settings, console: Console) -
     return results
 
 
+async def _publish(
+    env: BenchEnvironment,
+    config: BenchConfig,
+    topics: TopicNames,
+    progress: Progress,
+    what: str,
+) -> workload.Published:
+    """The province (same seed, same events) on freshly created `topics`."""
+    await env.create_topics(topics)
+    with _task(progress, what, config.students) as t:
+        return await workload.publish(
+            env.bootstrap,
+            workload.students(config.students, config.seed, topics),
+            on_student=lambda n: progress.advance(t, n),
+        )
+
+
 async def _at_scale(
     env: BenchEnvironment,
     config: BenchConfig,
@@ -251,13 +262,7 @@ async def _at_scale(
         console.print(f"{name}: {grown.rows_before:,} rows grown to {grown.rows_after:,}")
         rows[name] = {"before": grown.rows_before, "after": grown.rows_after}
     again = env.topics("scale")
-    await env.create_topics(again)
-    with _task(progress, "publishing the province again", config.students) as t:
-        published = await workload.publish(
-            env.bootstrap,
-            workload.students(config.students, config.seed, again),
-            on_student=lambda n: progress.advance(t, n),
-        )
+    published = await _publish(env, config, again, progress, "publishing the province again")
     on_topics = Counter(published.per_topic)
     for name, url in databases.items():
         with _task(progress, f"{name} alone, large state", None) as t:

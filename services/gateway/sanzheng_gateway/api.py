@@ -338,6 +338,13 @@ def create_api(
 
     Reader = Annotated[Principal, Depends(role(*READERS))]
 
+    def visible_school(who: Principal, school_id: str) -> None:
+        """A school id the caller may read about; another school is one that does not exist."""
+        if not is_school_id(school_id):
+            raise ApiError(422, "invalid school id", "SCHOOL_ID_INVALID")
+        if not who.may_see(school_id):
+            raise ApiError(404, f"no school {school_id}")
+
     async def checked_id(
         conn: Any, request: Request, who: Principal, student_id: str, action: str
     ) -> None:
@@ -611,10 +618,7 @@ def create_api(
         who: Reader,
         status: Literal["active", "expired", "revoked"] | None = None,
     ) -> list[Waiver]:
-        if not is_school_id(school_id):
-            raise ApiError(422, "invalid school id", "SCHOOL_ID_INVALID")
-        if not who.may_see(school_id):
-            raise ApiError(404, f"no school {school_id}")
+        visible_school(who, school_id)
         async with connection(pool_of()) as conn:
             found = waivers.listed(await waivers.of_school(conn, school_id), queries.today())
             found = [w for w in found if status is None or w["status"] == status]
@@ -644,10 +648,7 @@ def create_api(
         after: Annotated[int, Query(ge=0, le=2**62)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> WarningFeed:
-        if not is_school_id(school_id):
-            raise ApiError(422, "invalid school id", "SCHOOL_ID_INVALID")
-        if not who.may_see(school_id):
-            raise ApiError(404, f"no school {school_id}")
+        visible_school(who, school_id)
         async with connection(pool_of()) as conn:
             rows = await queries.warning_feed(conn, school_id, after, limit)
             await queries.log_listed(
@@ -756,10 +757,7 @@ def create_api(
         state: Literal["on_track", "at_risk", "overdue"] | None = None,
         sort: Literal["class", "urgency"] = "class",
     ) -> CohortPage | Response:
-        if not is_school_id(school_id):
-            raise ApiError(422, "invalid school id", "SCHOOL_ID_INVALID")
-        if not who.may_see(school_id):
-            raise ApiError(404, f"no school {school_id}")
+        visible_school(who, school_id)
         async with connection(pool_of()) as conn:
             if fmt in export.FORMATS:
                 listed = await export.all_students(
@@ -805,7 +803,9 @@ def create_api(
                     "text/csv": {},
                     XLSX: {},
                 },
-                "description": "headcounts, eligible share, requirements met, 1+X certificates",
+                "description": "headcounts by grade, eligible share, requirements met, at risk"
+                " and overdue, 1+X certificates, internships and their flags, labor months,"
+                " waivers",
             },
             **NOT_FOUND,
             **AUTH,
@@ -820,12 +820,10 @@ def create_api(
         as_of: Annotated[date | None, Query(ge=FIRST_DAY, le=LAST_DAY)] = None,
         format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json",
     ) -> Response:
-        if school is not None and not is_school_id(school):
-            raise ApiError(422, "invalid school id", "SCHOOL_ID_INVALID")
         if school is None and who.role not in ("bureau", "admin"):
             school = who.school_id  # a school's roles see their own school
-        if school is not None and not who.may_see(school):
-            raise ApiError(404, f"no school {school}")
+        if school is not None:
+            visible_school(who, school)
         filters = {"school_id": school, "major_code": major, "cohort": cohort}
         async with connection(pool_of()) as conn:
             result = await stats.figures(conn, filters, as_of)
