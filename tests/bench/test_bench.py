@@ -74,6 +74,7 @@ def test_a_small_bench_completes_and_writes_every_figure(tmp_path: Path) -> None
     for name in SERVICES:
         figures = stages["services"][name]
         _positive(figures, "messages", "seconds", "events_per_s", "peak_rss_mb")
+        _positive(figures, "cpu_ms_per_event")
         _cost(figures)
         _positive(results["ratios"], f"{name}_vs_naive")
     # Each service again over the same events, its database grown to 1,500 other students.

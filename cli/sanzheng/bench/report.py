@@ -8,8 +8,23 @@ from typing import Any
 
 from rich.table import Table
 
-Row = tuple[str, str, str, str, str, str, str]
-HEADER: Row = ("stage", "messages", "seconds", "events/s", "ratio", "SQL per event", "peak RSS MB")
+Row = tuple[str, str, str, str, str, str, str, str]
+HEADER: Row = (
+    "stage",
+    "messages",
+    "seconds",
+    "events/s",
+    "ratio",
+    "SQL per event",
+    "CPU ms per event",
+    "peak RSS MB",
+)
+
+
+def _cpu(figures: dict[str, Any]) -> str:
+    """The service process's own CPU per message: what the machine's load does not move."""
+    value = figures.get("cpu_ms_per_event")
+    return f"{value:.2f}" if value is not None else "—"
 
 
 def ratios(stages: dict[str, Any]) -> dict[str, float]:
@@ -48,6 +63,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
                 "reference",
                 "—",
                 "—",
+                "—",
             )
         )
     if naive := stages.get("naive"):
@@ -59,6 +75,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
                 f"{naive['events_per_s']:,.0f}",
                 "reference",
                 _cost(naive),
+                "—",
                 "—",
             )
         )
@@ -72,6 +89,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
                 f"{s['events_per_s']:,.0f}",
                 f"{ratio:.2f}× naive" if ratio is not None else "—",
                 _cost(s),
+                _cpu(s),
                 f"{s['peak_rss_mb']:.0f}" if s.get("peak_rss_mb") else "—",
             )
         )
@@ -87,6 +105,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
                 f"{s['events_per_s']:,.0f}",
                 f"cost ×{s['cost_vs_small_state']:.2f}",
                 _cost(s),
+                _cpu(s),
                 f"{s['peak_rss_mb']:.0f}" if s.get("peak_rss_mb") else "—",
             )
         )
@@ -101,6 +120,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
                 f"{e2e['events_per_s']:,.0f}",
                 f"{ratio:.3f}× raw" if ratio is not None else "—",
                 _cost(e2e),
+                "—",
                 f"{max(rss.values()):.0f} (max)" if rss else "—",
             )
         )

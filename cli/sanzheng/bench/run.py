@@ -3,6 +3,7 @@ alone, end to end, latency; every stage on its own database and topics."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections import Counter
 from collections.abc import Iterator
@@ -102,7 +103,7 @@ async def run_bench(config: BenchConfig, settings: Settings, console: Console) -
             fill = env.topics("fill")
             filled: Counter[str] = Counter()
             total = 0
-            if {"raw", "naive", *services.ORDER} & set(config.stages):
+            if {"raw", "naive"} & set(config.stages):
                 published = await _publish(env, config, fill, progress, "publishing the province")
                 filled, total = published.per_topic, published.total
                 console.print(
@@ -137,30 +138,19 @@ async def run_bench(config: BenchConfig, settings: Settings, console: Console) -
                     await env.statements(url), nresult.events, None
                 )
                 console.print(f"naive peer: {stages['naive']['events_per_s']:,.0f} events/s")
-            on_topics = Counter(filled)
-            databases: dict[str, str] = {}
-            for name in services.ORDER:
-                if name not in config.stages:
-                    continue
-                with _task(progress, f"{name} alone", None) as t:
-                    sresult, emitted = await services.run_alone(
-                        env,
-                        specs[name],
-                        fill,
-                        on_topics,
-                        lambda p, t=t: progress.update(
-                            t, completed=p.consumed, total=max(p.expected, 1)
-                        ),
-                    )
-                on_topics += emitted
-                databases[name] = sresult.database_url
-                stages.setdefault("services", {})[name] = sresult.as_dict()
-                console.print(
-                    f"{name} alone: {sresult.messages:,} messages,"
-                    f" {stages['services'][name]['events_per_s']:,.0f} events/s"
-                )
             if filled:
                 await env.delete_topics(fill)
+            chosen = [n for n in services.ORDER if n in config.stages]
+            databases: dict[str, str] = {}
+            if chosen:
+                alone = await _alone(env, config, specs, chosen, "svc", {}, progress)
+                for name, sresult in alone.items():
+                    databases[name] = sresult.database_url
+                    stages.setdefault("services", {})[name] = sresult.as_dict()
+                    console.print(
+                        f"{name} alone: {sresult.messages:,} messages,"
+                        f" {stages['services'][name]['events_per_s']:,.0f} events/s"
+                    )
             if config.state_students and databases:
                 stages["services_at_scale"] = await _at_scale(
                     env, config, specs, databases, stages["services"], progress, console
@@ -233,6 +223,54 @@ async def _publish(
         )
 
 
+async def _alone(
+    env: BenchEnvironment,
+    config: BenchConfig,
+    specs: dict[str, Any],
+    names: list[str],
+    stage: str,
+    databases: dict[str, str],
+    progress: Progress,
+) -> dict[str, services.ServiceResult]:
+    """Each service alone in the order the data flows, on this stage's own topics: each
+    reads what the ones before it published, and its own submissions once it has taken
+    those (services.run_alone). On `databases[name]` when given, else a fresh database."""
+    topics = env.topics(stage)
+    await env.create_topics(topics)
+    on_topics: Counter[str] = Counter()
+    out: dict[str, services.ServiceResult] = {}
+    try:
+        for name in names:
+            own = topics.inbound(name)
+            with _task(progress, f"generating {name}'s submissions", None):
+                spool = await asyncio.to_thread(
+                    workload.spool, config.students, config.seed, topics, {own}
+                )
+
+            async def inbound(spool: Path = spool) -> Counter[str]:
+                sent = await workload.publish(env.bootstrap, workload.spooled(spool))
+                return Counter(sent.per_topic)
+
+            description = f"{name} alone" + (", large state" if databases else "")
+            with _task(progress, description, None) as t:
+                sresult, emitted = await services.run_alone(
+                    env,
+                    specs[name],
+                    topics,
+                    on_topics,
+                    lambda p, t=t: progress.update(
+                        t, completed=p.consumed, total=max(p.expected, 1)
+                    ),
+                    url=databases.get(name),
+                    inbound=inbound,
+                )
+            on_topics += emitted
+            out[name] = sresult
+    finally:
+        await env.delete_topics(topics)
+    return out
+
+
 async def _at_scale(
     env: BenchEnvironment,
     config: BenchConfig,
@@ -251,34 +289,24 @@ async def _at_scale(
     rows: dict[str, dict[str, int]] = {}
     for name, url in databases.items():
         with _task(progress, f"growing {name} ×{copies}", None) as t:
-            grown = await inflate.grow(
-                url,
-                specs[name].schema,
-                copies,
-                on_table=lambda table, t=t, n=name: progress.update(
-                    t, description=f"growing {n}: {table}"
-                ),
-            )
+
+            def growing(table: str, t: TaskID = t, name: str = name) -> None:
+                progress.update(t, description=f"growing {name}: {table}")
+
+            grown = await inflate.grow(url, specs[name].schema, copies, on_table=growing)
         console.print(f"{name}: {grown.rows_before:,} rows grown to {grown.rows_after:,}")
         rows[name] = {"before": grown.rows_before, "after": grown.rows_after}
-    again = env.topics("scale")
-    published = await _publish(env, config, again, progress, "publishing the province again")
-    on_topics = Counter(published.per_topic)
-    for name, url in databases.items():
-        with _task(progress, f"{name} alone, large state", None) as t:
-            sresult, emitted = await services.run_alone(
-                env,
-                specs[name],
-                again,
-                on_topics,
-                lambda p, t=t: progress.update(t, completed=p.consumed, total=max(p.expected, 1)),
-                url=url,
-            )
-        on_topics += emitted
+    results = await _alone(env, config, specs, list(databases), "scale", databases, progress)
+    for name, sresult in results.items():
         figures = sresult.as_dict()
-        # Cost per event grows by the inverse of the rate (same events, same machine).
+        # The service's own CPU per event, which the machine's load does not move; without
+        # it, the inverse of the rate (same events, same machine).
+        first_cpu, cpu = small[name].get("cpu_ms_per_event"), figures.get("cpu_ms_per_event")
         figures["cost_vs_small_state"] = round(
-            small[name]["events_per_s"] / figures["events_per_s"], 2
+            cpu / first_cpu
+            if cpu and first_cpu
+            else small[name]["events_per_s"] / figures["events_per_s"],
+            2,
         )
         figures["database_rows"] = rows[name]
         out[name] = figures
@@ -286,7 +314,6 @@ async def _at_scale(
             f"{name} alone at {out['state_students']:,} students: "
             f"{figures['events_per_s']:,.0f} events/s, cost ×{figures['cost_vs_small_state']}"
         )
-    await env.delete_topics(again)
     return out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -50,6 +51,21 @@ class BenchSystem(System):
                 status = Path(f"/proc/{svc.process.pid}/status").read_text()
                 if m := re.search(r"^VmHWM:\s+(\d+) kB", status, re.M):
                     out[svc.name] = round(int(m.group(1)) / 1024, 1)
+        return out
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """User + system CPU time each service process has used so far (/proc/<pid>/stat):
+        unlike a rate, it does not move with what else the machine is doing."""
+        tick = os.sysconf("SC_CLK_TCK")
+        out: dict[str, float] = {}
+        for svc in self.services:
+            if svc.process is None or svc.process.returncode is not None:
+                continue
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                stat = Path(f"/proc/{svc.process.pid}/stat").read_text()
+                # After the command name in parentheses: utime and stime are fields 14, 15.
+                fields = stat.rsplit(")", 1)[1].split()
+                out[svc.name] = (int(fields[11]) + int(fields[12])) / tick
         return out
 
     async def statement_metric(self) -> dict[str, float] | None:

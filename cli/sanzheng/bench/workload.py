@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import pickle
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
@@ -44,6 +48,31 @@ def students(count: int, seed: int, topics: TopicNames) -> Iterator[list[Message
             )
             for sub in student.submissions
         ]
+
+
+def spool(count: int, seed: int, topics: TopicNames, only: set[str]) -> Path:
+    """The messages for the `only` topics, generated now into a temporary file, so that
+    publishing them later is only sending (never generating while a service is timed)."""
+    handle, name = tempfile.mkstemp(prefix="sanzheng-bench-", suffix=".spool")
+    with os.fdopen(handle, "wb") as out:
+        for batch in students(count, seed, topics):
+            chosen = [m for m in batch if m.topic in only]
+            if chosen:
+                pickle.dump(chosen, out)
+    return Path(name)
+
+
+def spooled(path: Path) -> Iterator[list[Message]]:
+    """Read a spool back, a student at a time, and delete it once read."""
+    try:
+        with path.open("rb") as source:
+            while True:
+                try:
+                    yield pickle.load(source)  # our own file, just written
+                except EOFError:
+                    return
+    finally:
+        path.unlink(missing_ok=True)
 
 
 @dataclass
