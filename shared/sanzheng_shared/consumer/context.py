@@ -75,6 +75,11 @@ class HandlerContext:
     accepted_facts: bool = False
     """Every event folded is one the services already accepted (the gateway's what-if
     over a timeline): take each as the fact it is, without admitting it again."""
+    spans: bool = field(default_factory=recording, repr=False)
+    """Whether spans are recorded (a provider is set at start-up): asked once per batch,
+    not for every event derived"""
+    _seen: tuple[int, datetime] | None = field(default=None, repr=False)
+    """(timestamp, seen_at) of the record being folded: one datetime per record"""
 
     def begin(self, topic: str, timestamp: int | None) -> None:
         self.topic, self.timestamp, self.rejected = topic, timestamp, False
@@ -123,7 +128,7 @@ class HandlerContext:
             "correlationid": cause.correlation_id,
             "causationid": f"{cause.source}/{cause.id}",
         }
-        if recording():
+        if self.spans:
             with event_span(f"{self.service} {cause.type} → {type}", cause) as trace_context:
                 attributes.update(trace_context)
         else:  # what event_span yields when no span is recorded, without the generator
@@ -135,7 +140,9 @@ class HandlerContext:
         """When the broker received the record being folded: the same in a replay."""
         if self.timestamp is None:
             return datetime.now(UTC)
-        return datetime.fromtimestamp(self.timestamp / 1000, UTC)
+        if self._seen is None or self._seen[0] != self.timestamp:  # one per record, not per event
+            self._seen = (self.timestamp, datetime.fromtimestamp(self.timestamp / 1000, UTC))
+        return self._seen[1]
 
     def emit(self, topic: str, event: CloudEvent) -> None:
         self.emitted.append(OutboxMessage.of_event(topic, event))
