@@ -81,6 +81,17 @@ async def _raw_decoder(_message: Any) -> None:
     return None
 
 
+def _decodes(value: Any) -> bool:
+    """Whether FastStream's parser can decode this header value (bytes in UTF-8)."""
+    if type(value) is not bytes:
+        return False
+    try:
+        value.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _decodable(value: Any) -> bytes:
     try:
         value.decode()
@@ -95,7 +106,9 @@ async def _tolerant_parser(records: Any, original: Any) -> Any:
     copies whose header values decode; the batch processor gets the records unchanged."""
     batch = records if isinstance(records, tuple | list) else (records,)
     safe = tuple(
-        dataclasses.replace(r, headers=[(k, _decodable(v)) for k, v in r.headers or ()])
+        r
+        if all(_decodes(v) for _, v in r.headers or ())  # the usual record: nothing to copy
+        else dataclasses.replace(r, headers=[(k, _decodable(v)) for k, v in r.headers or ()])
         for r in batch
     )
     message = await original(safe if isinstance(records, tuple | list) else safe[0])

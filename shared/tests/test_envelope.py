@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -180,3 +181,62 @@ def test_tabs_and_newlines_inside_data_are_kept() -> None:
     doc = enrolled("S1")
     doc["data"]["name"] = "张三\t(转学)\n李四"
     assert validate_data(parse_cloudevent(json.dumps(doc).encode())).name == "张三\t(转学)\n李四"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # what the fast path (one model_validate_json) takes: the same event as json.loads
+        b'{"specversion":"1.0","id":"a","id":"b","source":"s","type":"t",'
+        b'"data":{"x":1,"x":2,"n":123456789012345678901234567890,"f":1.5e300,"u":"\\u4e2d\\/"},'
+        b'"time":"2026-06-01T08:00:00+08:00","ext":{"a":1,"a":3},"z":1,"y":2,"z":3}',
+        b'{"specversion":"1.0","id":"a","source":"s","type":"t","time":1700000000,"data":NaN}',
+        b'{"specversion":"1.0","id":"a","source":"s","type":"t","data":1e999}  \n',
+        # what it refuses, then the usual path takes (or refuses, saying why)
+        b'{"specversion":"1.0","id":"a","source":"s","type":"t","data":"\xed\xa0\x80"}',
+        b'{"specversion":"1.0","id":"a","source":"s","type":"t"} x',
+        b'{"specversion":"1.0","id":"a\xff","source":"s","type":"t"}',
+        b"\xef\xbb\xbf" + b'{"specversion":"1.0","id":"a","source":"s","type":"t"}',
+        b'{"specversion":"1.0","id":"","source":"s","type":"t"}',
+        b'{"specversion":1.0,"id":"a","source":"s","type":"t"}',
+        b'"text"',
+    ],
+)
+def test_the_fast_parse_reads_what_json_loads_reads(raw: bytes) -> None:
+    from sanzheng_shared.events import envelope
+
+    def slow(raw: bytes) -> object:
+        """The path every message took before: json.loads, then the dict validated."""
+        pattern = envelope._ESCAPED_CONTROL
+        try:
+            envelope._ESCAPED_CONTROL = re.compile(rb".|\n")  # always "escaped": slow path
+            return parse_cloudevent(raw)
+        except NotACloudEvent as exc:
+            return ("refused", exc.reason, exc.attribute)
+        finally:
+            envelope._ESCAPED_CONTROL = pattern
+
+    try:
+        fast: object = parse_cloudevent(raw)
+    except NotACloudEvent as exc:
+        fast = ("refused", exc.reason, exc.attribute)
+    expected = slow(raw)
+    assert repr(fast) == repr(expected)
+    if not isinstance(fast, tuple):
+        assert repr(fast.model_dump()) == repr(expected.model_dump())  # type: ignore[attr-defined]
+        assert fast._storable == expected._storable  # type: ignore[attr-defined]
+
+
+def test_derived_ids_are_uuid5() -> None:
+    import random
+    import uuid
+
+    from sanzheng_shared.consumer.context import _NAMESPACE, content_id, derived_id
+
+    rng = random.Random(8)
+    alphabet = "abcXYZ019-/_ 中文\x1f"
+    for _ in range(2000):
+        parts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in "1234"]
+        name = "\x1f".join(parts)
+        assert derived_id(*parts) == str(uuid.uuid5(_NAMESPACE, name))
+        assert content_id(*parts) == str(uuid.uuid5(_NAMESPACE, name))

@@ -36,7 +36,8 @@ class InternshipState(ProjectionState):
         self.cancellations = Table("cancellations", key=("internship_id",))
         self._employers: list[str] = []
         self._starts: list[date] = []
-        self._elsewhere: list[Row] = []
+        self._elsewhere: dict[str, list[Row]] = {}
+        """other students' post internships the quota counts, by employer (fetched once)"""
 
     def projection_tables(self) -> list[Table]:
         return [self.internships, self.cancellations]
@@ -76,7 +77,9 @@ class InternshipState(ProjectionState):
                 self._starts[-1],
                 [r["internship_id"] for r in self.internships],
             )
-            self._elsewhere = [dict(r) for r in rows]
+            self._elsewhere = {}
+            for r in rows:
+                self._elsewhere.setdefault(r["employer_id"], []).append(dict(r))
 
     def load_for(self, student_id: str, s: InternshipStarted, post_kind: str) -> EmployerLoad:
         """What the quota and duration rules count, besides this internship itself: other
@@ -98,7 +101,10 @@ class InternshipState(ProjectionState):
             for r in self.internships
             if r["kind"] == "post" and r["status"] in ("active", "completed")
         ]
-        here = [r for r in loaded + self._elsewhere if running(r)]
+        # Only rows at this employer can be running there: those fetched are looked up by
+        # it, not scanned all for every start of the batch.
+        elsewhere = self._elsewhere.get(s.employer_id, [])
+        here = [r for r in loaded + elsewhere if running(r)]
         own = [
             r
             for r in self.internships.of_student(student_id)

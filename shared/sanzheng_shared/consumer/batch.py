@@ -241,22 +241,25 @@ class BatchProcessor:
         ctx.poisoned = poison
         for record, event in items:
             ctx.begin(record.topic, record.timestamp)
-            with structlog.contextvars.bound_contextvars(
+            # What `bound_contextvars` does, without its generator (a third of its cost).
+            bound = structlog.contextvars.bind_contextvars(
                 event_id=event.id,
                 event_source=event.source,
                 correlation_id=event.correlation_id,
                 # The school's (or the ingest's) trace, on the lines about this event.
                 **({"trace_id": trace} if (trace := event_trace_id(event)) else {}),
-            ):
-                try:
-                    self._dispatch(event, record.topic, ctx)
-                except HeldEventFailed as exc:
-                    log.exception("released_handler_failed", held_id=exc.key[1])
-                    raise _EventFailed(exc.key, exc.reason) from exc
-                except Exception as exc:
-                    log.exception("handler_failed", type=event.type)
-                    reason = f"handler failed: {type(exc).__name__}: {exc}"
-                    raise _EventFailed((event.source, event.id), reason) from exc
+            )
+            try:
+                self._dispatch(event, record.topic, ctx)
+            except HeldEventFailed as exc:
+                log.exception("released_handler_failed", held_id=exc.key[1])
+                raise _EventFailed(exc.key, exc.reason) from exc
+            except Exception as exc:
+                log.exception("handler_failed", type=event.type)
+                reason = f"handler failed: {type(exc).__name__}: {exc}"
+                raise _EventFailed((event.source, event.id), reason) from exc
+            finally:
+                structlog.contextvars.reset_contextvars(**bound)
             if ctx.rejected:
                 outcome.rejected += 1
             else:

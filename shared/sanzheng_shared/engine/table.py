@@ -62,6 +62,8 @@ class Table:
         """False for a table the fold only writes to (a log): never loaded."""
         self.rows: dict[Key, Row] = {}
         self._by_student: dict[str, set[Key]] = {}
+        self._sorted: dict[str, list[Key]] = {}
+        """a student's keys in order, until the set changes (of_student is asked per event)"""
         self._loaded: set[Key] = set()
         self._changed: set[Key] = set()
         self._deleted: set[Key] = set()
@@ -94,8 +96,11 @@ class Table:
 
     def of_student(self, student_id: str) -> list[Row]:
         """The student's rows in key order (a stable order, whatever the load order)."""
-        keys = self._by_student.get(student_id, ())
-        return [self.rows[k] for k in sorted(keys, key=_sortable)]
+        keys = self._sorted.get(student_id)
+        if keys is None:
+            keys = sorted(self._by_student.get(student_id, ()), key=_sortable)
+            self._sorted[student_id] = keys
+        return [self.rows[k] for k in keys]
 
     def __iter__(self) -> Iterator[Row]:
         return iter(list(self.rows.values()))
@@ -109,6 +114,7 @@ class Table:
         old = self.rows.get(key)
         if old is not None and self.student and old[self.student] != row[self.student]:
             self._by_student.get(old[self.student], set()).discard(key)
+            self._sorted.pop(old[self.student], None)
         self._remember(key, row)
         self._changed.add(key)
         self._deleted.discard(key)
@@ -123,6 +129,7 @@ class Table:
             return
         if self.student:
             self._by_student.get(row[self.student], set()).discard(tuple(key))
+            self._sorted.pop(row[self.student], None)
         self._changed.discard(tuple(key))
         if tuple(key) in self._loaded:
             self._deleted.add(tuple(key))
@@ -130,7 +137,10 @@ class Table:
     def _remember(self, key: Key, row: Row) -> None:
         self.rows[key] = row
         if self.student:
-            self._by_student.setdefault(row[self.student], set()).add(key)
+            keys = self._by_student.setdefault(row[self.student], set())
+            if key not in keys:
+                keys.add(key)
+                self._sorted.pop(row[self.student], None)
 
     # --- save -------------------------------------------------------------------------
     def pending_changes(self) -> int:

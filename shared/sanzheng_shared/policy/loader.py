@@ -42,6 +42,8 @@ class PolicyBook:
         if dupes:
             raise PolicyError(f"policy version(s) defined twice: {sorted(dupes)}")
         self.policies = policies
+        self._picked: dict[tuple[str | None, int | None, date], GraduationPolicy] = {}
+        self._picked_from: list[GraduationPolicy] = policies
 
     @classmethod
     def load(cls, extra_dir: Path | None = None) -> PolicyBook:
@@ -53,6 +55,16 @@ class PolicyBook:
         return cls([load_file(f) for f in files])
 
     def for_student(self, school: str | None, cohort: int | None, day: date) -> GraduationPolicy:
+        """Picked once per (school, cohort, day): every event of a batch asks again."""
+        if self._picked_from is not self.policies:  # the list was replaced: pick afresh
+            self._picked, self._picked_from = {}, self.policies
+        key = (school, cohort, day)
+        found = self._picked.get(key)
+        if found is None:
+            found = self._picked[key] = self._pick(school, cohort, day)
+        return found
+
+    def _pick(self, school: str | None, cohort: int | None, day: date) -> GraduationPolicy:
         candidates = [
             p
             for p in self.policies
