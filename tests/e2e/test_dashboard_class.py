@@ -408,9 +408,11 @@ async def test_a_certificate_that_does_not_count_says_why(
         # Every row the page shows is in the gateway's read model before the page opens.
         await eventually(
             lambda: client.get(f"/v1/students/{sid}/timeline", headers=gateway.headers("bureau")),
-            lambda r: "certificate.revoked" in r.text
-            and f"SK-{sid}-1" in r.text
-            and f"SK-{sid}-2" in r.text,
+            lambda r: (
+                "certificate.revoked" in r.text
+                and f"SK-{sid}-1" in r.text
+                and f"SK-{sid}-2" in r.text
+            ),
             timeout=90,
         )
     # The full suite loads the machine: a slow render is not a failure of this page.

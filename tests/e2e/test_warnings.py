@@ -209,7 +209,10 @@ async def test_a_school_follows_its_warnings_as_a_feed_with_its_own_token(
             ]
         )
         # In order for each student: the warning before its clearing.
-        assert [s for s in said if s[0] == done][0][1] == "student.at_risk"
+        assert [s[1] for s in said if s[0] == done] == [
+            "student.at_risk",
+            "student.risk_cleared",
+        ]
         other = await c.get(url, headers=gateway.headers("sis-2"))
         assert other.status_code == 404
         counselor = await c.get(url, headers=gateway.headers("counselor-1"))
