@@ -49,9 +49,14 @@ class _Outboxes:
 
     async def update(self, conn: Any, schema: str) -> int:
         """Count the rows newly below the first unpublished one; returns how many remain."""
+        # Unparked and parked rows apart, each on its partial index: the published rows
+        # (millions at a province's state) are never scanned.
+        unpublished = f"FROM {schema}.outbox WHERE published_at IS NULL AND parked_at IS"
         row = await conn.fetchrow(
-            f"SELECT (SELECT min(seq) FROM {schema}.outbox WHERE published_at IS NULL) AS low,"
-            f" (SELECT count(*) FROM {schema}.outbox WHERE published_at IS NULL) AS waiting,"
+            f"SELECT least((SELECT min(seq) {unpublished} NULL),"
+            f"             (SELECT min(seq) {unpublished} NOT NULL)) AS low,"
+            f" (SELECT count(*) {unpublished} NULL)"
+            f"  + (SELECT count(*) {unpublished} NOT NULL) AS waiting,"
             f" (SELECT max(seq) FROM {schema}.outbox) AS high"
         )
         high = (row["low"] - 1) if row["low"] is not None else (row["high"] or 0)
