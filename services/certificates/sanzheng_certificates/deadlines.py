@@ -56,11 +56,7 @@ def in_progress(code: str, record: StudentRecord) -> bool:
 def planned_hours(record: StudentRecord, due: date) -> float | None:
     """Hours of the passed post internships plus those the running ones plan until `due`;
     None when a running one has no plan to go by."""
-    total = sum(
-        i.hours
-        for i in record.internships
-        if i.kind == "post" and i.status == "completed" and i.evaluation == "pass"
-    )
+    total = record.passed_post_hours()
     for i in record.internships:
         if i.kind != "post" or i.status != "active":
             continue

@@ -54,6 +54,17 @@ class StudentRecord:
     courses: tuple[CourseFact, ...] = ()
     credits: tuple[CreditFact, ...] = ()
 
+    def passed_post_hours(self) -> float:
+        """Hours of the post internships completed with a pass: what INTERNSHIP counts."""
+        return sum(i.hours for i in self.passed_posts())
+
+    def passed_posts(self) -> list[InternshipFact]:
+        return [
+            i
+            for i in self.internships
+            if i.kind == "post" and i.status == "completed" and i.evaluation == "pass"
+        ]
+
 
 @dataclass(frozen=True)
 class RequirementResult:
@@ -148,12 +159,8 @@ def labor_month(record: StudentRecord, _r: Requirement) -> RequirementResult:
 
 
 def internship(record: StudentRecord, r: Requirement) -> RequirementResult:
-    done = [
-        i
-        for i in record.internships
-        if i.kind == "post" and i.status == "completed" and i.evaluation == "pass"
-    ]
-    hours = sum(i.hours for i in done)
+    done = record.passed_posts()
+    hours = record.passed_post_hours()
     # Corrected (accepted under the same id) or cancelled: no longer open.
     answered = {i.internship_id for i in record.internships}
     open_breaches = [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sanzheng_gateway import states
 from sanzheng_gateway.projection import (
     STATUS_BY_EVENT,
@@ -15,20 +17,23 @@ from sanzheng_shared.events.catalogue import EventData
 from sanzheng_shared.events.envelope import CloudEvent
 
 
+def _event_row(event: CloudEvent, data: Any) -> dict[str, Any]:
+    """An event as a row of the timeline or of the warning feed (the same columns)."""
+    return {
+        "event_id": event.id,
+        "student_id": event.subject,
+        "school_id": event.schoolid,
+        "type": event.type,
+        "time": event.time,
+        "data": data,
+    }
+
+
 def timeline_only(event: CloudEvent, _data: EventData, ctx: HandlerContext) -> None:
     state: GatewayState = ctx.state
     if state.other_school(event.subject, event.schoolid):
         return
-    state.timeline.put(
-        {
-            "event_id": event.id,
-            "student_id": event.subject,
-            "school_id": event.schoolid,
-            "type": event.type,
-            "time": event.time,
-            "data": timeline_data(event.data),
-        }
-    )
+    state.timeline.put(_event_row(event, timeline_data(event.data)))
 
 
 def student_enrolled(event: CloudEvent, _data: EventData, ctx: HandlerContext) -> None:
@@ -188,16 +193,7 @@ CREDITS: dict[str, Handler] = {
 
 def _to_feed(event: CloudEvent, state: GatewayState) -> None:
     """Every warning and its clearing, for the school's feed (a school follows it)."""
-    state.warning_feed.put(
-        {
-            "event_id": event.id,
-            "student_id": event.subject,
-            "school_id": event.schoolid,
-            "type": event.type,
-            "time": event.time,
-            "data": event.data or {},
-        }
-    )
+    state.warning_feed.put(_event_row(event, event.data or {}))
 
 
 def student_at_risk(event: CloudEvent, _data: EventData, ctx: HandlerContext) -> None:
