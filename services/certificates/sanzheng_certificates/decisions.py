@@ -9,7 +9,7 @@ same ids as the live run, which downstream consumers then drop as duplicates.
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -67,7 +67,7 @@ def decide_touched(state: CertificatesState, ctx: HandlerContext) -> None:
         school = student["school_id"] if student else cause.schoolid
         policy = policy_for(ctx.policy_book, student, cause)
         previous = state.decisions.get(student_id)
-        decided_at = _decided_at(previous, ctx.touched[student_id])
+        decided_at = decision_time(previous, ctx.touched[student_id])
         now = explanation(decide(state.record(student_id), policy, decision_day(decided_at)))
         if _stored(previous) == now:
             continue
@@ -124,13 +124,17 @@ def decision_day(decided_at: datetime) -> date:
     return decided_at.astimezone(SCHOOL_TIME).date()
 
 
-def _decided_at(previous: dict[str, Any] | None, timestamp_ms: int | None) -> datetime:
+def decision_time(previous: dict[str, Any] | None, timestamp_ms: int | None) -> datetime:
     """When the broker received the newest event behind the decision (the same in a
-    replay), never before the previous decision: the gateway keeps the latest one."""
+    replay), and strictly after the previous decision: readers of the decision history (the
+    school's trend chart, `as_of` statistics) take the latest by time, and two events the
+    broker stamped in one millisecond must not leave them a tie to break at random."""
     at = (
         datetime.fromtimestamp(timestamp_ms / 1000, UTC)
         if timestamp_ms is not None
         else datetime.now(UTC)
     )
     before = (previous or {}).get("decided_at")
-    return max(at, before) if isinstance(before, datetime) else at
+    if isinstance(before, datetime) and at <= before:
+        return before + timedelta(microseconds=1)
+    return at
