@@ -197,6 +197,11 @@ def bench(
         "first grown to this many other students (copies of the first run's rows under "
         "other ids, in SQL): the cost of an event at a province's state, e.g. 1000000",
     ),
+    service_log: Path = typer.Option(  # noqa: B008
+        Path("bench-services.log"),
+        help="the services' warnings and errors, and every restart of a service, during the "
+        "run (a stage's figures include any restart: the tables' `restarts` say how many)",
+    ),
 ) -> None:
     """Measure the system on this machine (SPEC §6), all figures from one run.
 
@@ -248,6 +253,7 @@ def bench(
         count_statements,
         state_students,
         chosen,
+        str(service_log),
     )
     console.print(f"stages: {', '.join(chosen)}")
     results = asyncio.run(run_bench(config, settings, console))

@@ -6,7 +6,8 @@ from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS = Counter(
     "sanzheng_events_total",
-    "Inbound messages by outcome (applied, duplicate, rejected, dead_lettered)",
+    "Inbound messages by outcome (applied, duplicates, rejected, dead_lettered, ignored: a"
+    " type this service does not fold, on another service's topic)",
     ["service", "outcome"],
 )
 BATCH_SECONDS = Histogram(

@@ -93,6 +93,13 @@ def test_a_small_bench_completes_and_writes_every_figure(tmp_path: Path) -> None
 
     assert set(e2e["peak_rss_mb"]) == set(EVERY_PROCESS)
     assert all(v > 0 for v in e2e["peak_rss_mb"].values())
+    # Where the end-to-end CPU goes: every process, what it consumed, in how many batches.
+    assert set(e2e["processes"]) == set(EVERY_PROCESS)
+    for figures in e2e["processes"].values():
+        _positive(figures, "messages", "batches", "records_per_batch", "cpu_ms_per_inbound_event")
+        assert figures["records_per_batch"] <= 500  # consumer_max_records
+    _positive(e2e, "cpu_ms_per_event")
+    assert "| end to end, each process |" in done.stdout
     _positive(results["ratios"], "end_to_end_vs_raw")
     _positive(stages["latency"], "events", "decisions", "p50_ms", "p95_ms", "p99_ms")
     assert stages["latency"]["p50_ms"] <= stages["latency"]["p95_ms"] <= stages["latency"]["p99_ms"]

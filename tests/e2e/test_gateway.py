@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sanzheng_shared.testing import enrolled, eventually
+from sanzheng_shared.testing import cloudevent, enrolled, eventually
 from tests.e2e.conftest import (
     BATCH,
     STRUCTURED,
@@ -278,6 +278,66 @@ async def test_held_submissions_show_in_the_status_until_the_fact_arrives(gatewa
         )
         done = await eventually(status, lambda s: s.get("labor_education") and not s["pending"])
         assert done["labor_education"][0]["kind"] == "completed"
+
+
+async def test_a_diploma_held_until_the_student_is_eligible_shows_as_pending(gateway) -> None:
+    """The certificates service holds a diploma sent before the student is eligible; the
+    student's status lists it with what it waits for, and drops it once accepted."""
+    sid = f"D{uuid.uuid4().hex[:8]}"
+    facts = lifecycle(sid, "SCH001")  # everything but the skill certificate
+
+    def certificate(kind: str, **extra: Any) -> dict[str, Any]:
+        data = {
+            "certificate_no": f"{kind}-{sid}",
+            "kind": kind,
+            "title": kind,
+            "issuer": "SCH001",
+            "issued_on": "2026-06-25",
+            **extra,
+        }
+        return cloudevent("certificate.earned", sid, data) | {"time": "2026-06-25T09:00:00+08:00"}
+
+    diploma = certificate("diploma")
+    skill = certificate("skill", level="junior", issuer_type="x_certificate")
+    async with httpx.AsyncClient(base_url=gateway.url) as client:
+
+        async def post(events: list[dict[str, Any]]) -> None:
+            sent = await client.post(
+                "/v1/events",
+                content=json.dumps(events),
+                headers={**BATCH, **gateway.headers("sis-1")},
+            )
+            assert sent.status_code == 202, sent.text
+
+        async def status() -> dict:
+            r = await client.get(f"/v1/students/{sid}", headers=gateway.headers("counselor-1"))
+            return r.json() if r.status_code == 200 else {}
+
+        await post([*facts, diploma])
+        # The other facts may be held a moment too (they overtook the enrollment).
+        held = await eventually(
+            status,
+            lambda s: [p["held_by"] for p in s.get("pending", [])] == ["certificates"],
+            timeout=90,
+        )
+        [shown] = held["pending"]
+        assert {k: shown[k] for k in ("id", "type", "waiting_for", "held_by")} == {
+            "id": diploma["id"],
+            "type": "certificate.earned",
+            "waiting_for": "graduation.eligibility_changed",
+            "held_by": "certificates",
+        }
+
+        await post([skill])
+        done = await eventually(
+            status,
+            lambda s: (
+                s.get("pending") == []
+                and "diploma" in {c["kind"] for c in s.get("certificates", [])}
+            ),
+            timeout=90,
+        )
+        assert done["graduation"]["eligible"] is True
 
 
 async def test_the_gateways_read_model_rebuilt_from_its_event_log_equals_the_live_one(

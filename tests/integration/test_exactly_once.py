@@ -190,3 +190,51 @@ def _async(f):
         return f()
 
     return probe
+
+
+async def test_a_type_this_service_does_not_fold_on_another_services_topic_is_passed_over(
+    settings, start_service
+):
+    """certificates.events carries waivers and held diplomas too; enrollment folds only the
+    certificates it needs. Before, every waiver sent it to enrollment's DLQ."""
+    from sanzheng_shared.testing import cloudevent, read_topic
+
+    topics = TopicNames(settings.topic_prefix)
+    canonical = topics.outbound("certificates")
+    await start_service(ENROLLMENT)
+    waived = cloudevent(
+        "requirement.waived",
+        "STU-W",
+        {
+            "waiver_id": "W-1",
+            "requirement": "LABOR_MONTH",
+            "reason_category": "medical",
+            "reason": "hospital stay in June",
+            "approver": {"role": "registrar", "name": "王老师"},
+            "granted_on": "2026-06-01",
+            "expires_on": "2026-12-31",
+        },
+        source="certificates",
+    )
+    teleported = cloudevent("student.teleported", "STU-W", {}, source="certificates")
+    await publish(settings.kafka_bootstrap, canonical, [waived, teleported])
+    await publish(settings.kafka_bootstrap, topics.inbound("enrollment"), [enrolled("STU-NEXT")])
+    await eventually(lambda: _students(settings.database_url), lambda s: s == ["STU-NEXT"])
+    await eventually(
+        lambda: fetch(
+            settings.database_url,
+            "SELECT coalesce(sum(next_offset), 0) AS n FROM enrollment.consumer_offsets"
+            " WHERE topic = $1",
+            canonical,
+        ),
+        lambda rows: rows[0]["n"] == 2,
+    )
+    await eventually(  # every dead letter written is published
+        lambda: fetch(
+            settings.database_url,
+            "SELECT count(*) AS n FROM enrollment.outbox WHERE published_at IS NULL",
+        ),
+        lambda rows: rows[0]["n"] == 0,
+    )
+    dead = await read_topic(settings.kafka_bootstrap, topics.dlq(canonical))
+    assert [json.loads(r.value)["type"] for r in dead] == ["student.teleported"]

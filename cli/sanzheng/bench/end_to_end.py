@@ -15,6 +15,26 @@ from sanzheng_shared.service import ServiceSpec
 
 
 @dataclass
+class ProcessFigures:
+    """One service process over the run: what it consumed, in how many batches, and the CPU
+    it used from ready to quiet. Per inbound event, the CPU figures add up to the system's
+    Python cost of one school event on its whole way to a decision."""
+
+    messages: int
+    batches: int | None
+    cpu_seconds: float | None
+
+    def as_dict(self, inbound_events: int) -> dict[str, Any]:
+        out: dict[str, Any] = {"messages": self.messages, "batches": self.batches}
+        if self.batches:
+            out["records_per_batch"] = round(self.messages / self.batches, 1)
+        if self.cpu_seconds is not None:
+            out["cpu_seconds"] = round(self.cpu_seconds, 2)
+            out["cpu_ms_per_inbound_event"] = round(1000 * self.cpu_seconds / inbound_events, 3)
+        return out
+
+
+@dataclass
 class EndToEndResult:
     students: int
     inbound_events: int
@@ -27,6 +47,7 @@ class EndToEndResult:
     peak_rss_mb: dict[str, float]
     metric_statements: dict[str, float] | None
     restarts: int
+    processes: dict[str, ProcessFigures]
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -45,6 +66,12 @@ class EndToEndResult:
         out.update(per_event(self.database, self.inbound_events, total))
         if self.metric_statements:
             out["statements_per_service"] = self.metric_statements
+        out["processes"] = {
+            name: figures.as_dict(self.inbound_events) for name, figures in self.processes.items()
+        }
+        cpu = [f.cpu_seconds for f in self.processes.values() if f.cpu_seconds is not None]
+        if cpu and self.inbound_events:
+            out["cpu_ms_per_event"] = round(1000 * sum(cpu) / self.inbound_events, 3)
         return out
 
 
@@ -64,12 +91,15 @@ async def run(
     try:
         await system.start(tuple(spec.name for spec in specs))
         await system.wait_ready_each()
+        cpu_at_ready = system.cpu_seconds()
         published = await workload.publish(
             env.bootstrap, workload.students(students, seed, topics), on_student=on_student
         )
         quiet = await wait_caught_up(url, schemas, published.per_topic, on_progress=on_progress)
         rss = system.peak_rss_mb()
+        cpu_at_quiet = system.cpu_seconds()
         metric = await system.statement_metric()
+        batches = await system.batch_counts() or {}
         conn = await connect(url)
         try:
             # When the last decision was made: its outbox row's creation (a decision's own
@@ -79,10 +109,11 @@ async def run(
                 "  FROM certificates.outbox WHERE topic LIKE '%graduation.events') AS last,"
                 " (SELECT count(*) FROM certificates.decisions) AS n"
             )
-            consumed = 0
-            for schema in schemas:
-                consumed += await conn.fetchval(
-                    f"SELECT coalesce(sum(next_offset), 0)::bigint FROM {schema}.consumer_offsets"
+            consumed_by: dict[str, int] = {}
+            for spec in specs:
+                consumed_by[spec.name] = await conn.fetchval(
+                    "SELECT coalesce(sum(next_offset), 0)::bigint"
+                    f" FROM {spec.schema}.consumer_offsets"
                 )
         finally:
             await conn.close()
@@ -95,10 +126,20 @@ async def run(
         float(row["last"]) - published.first_at,
         quiet - published.first_at,
         published.last_at - published.first_at,
-        int(consumed),
+        sum(consumed_by.values()),
         int(row["n"]),
         await env.statements(url),
         rss,
         metric,
         system.restarts,
+        {
+            name: ProcessFigures(
+                int(consumed_by[name]),
+                int(batches[name]) if name in batches else None,
+                cpu_at_quiet[name] - cpu_at_ready[name]
+                if name in cpu_at_quiet and name in cpu_at_ready
+                else None,
+            )
+            for name in consumed_by
+        },
     )

@@ -76,6 +76,7 @@ class BenchEnvironment:
     statement_source: str = "pg_stat_database"
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
     databases: list[str] = field(default_factory=list)
+    log_path: Path | None = None
 
     @classmethod
     async def open(cls, settings: Settings, count_statements: bool = False) -> BenchEnvironment:
@@ -195,8 +196,15 @@ class BenchEnvironment:
             update={"topic_prefix": topics.prefix, "http_port": free_port()}
         )
         return BenchSystem(
-            settings, Infrastructure(self.bootstrap, url), stream_logs=False, echo=lambda _l: None
+            settings, Infrastructure(self.bootstrap, url), stream_logs=True, echo=self.service_log
         )
+
+    def service_log(self, line: str) -> None:
+        """The services' warnings and errors, and the supervisor's restarts, kept in a file:
+        a restart in the middle of a stage is a figure to explain, not to hide."""
+        if self.log_path is not None:
+            with self.log_path.open("a", encoding="utf-8") as f:
+                f.write(line + "\n")
 
 
 def _with_database(url: str, name: str) -> str:

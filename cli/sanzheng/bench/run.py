@@ -62,6 +62,8 @@ class BenchConfig:
     state_students: int | None = None
     """Also run each service alone again with this many students already in its database."""
     stages: list[str] = field(default_factory=lambda: list(STAGES))
+    service_log: str | None = None
+    """Where the services' warnings, errors and restarts go (the bench's console shows none)."""
 
 
 def _progress(console: Console) -> Progress:
@@ -90,6 +92,9 @@ async def run_bench(config: BenchConfig, settings: Settings, console: Console) -
 
     specs = {spec.name: spec for spec in all_specs()}
     env = await BenchEnvironment.open(settings, config.count_statements)
+    if config.service_log is not None:
+        env.log_path = Path(config.service_log)
+        env.log_path.write_text("")
     console.print(
         f"broker {env.bootstrap}, PostgreSQL {'embedded' if env.infra else 'external'};"
         f" SQL cost counted with {env.statement_source}"

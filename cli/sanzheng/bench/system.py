@@ -1,5 +1,6 @@
 """Service processes as `sanzheng up` runs them, on one stage's database and topics, and
-what the bench reads from them: readiness, peak RSS, the statement counter."""
+what the bench reads from them: readiness, peak RSS, CPU time, the statement and batch
+counters."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import httpx
 from sanzheng.supervisor import ServiceProcess, System
 
 STATEMENTS_METRIC = "sanzheng_db_statements_total"
+BATCHES_METRIC = "sanzheng_batch_seconds_count"
 
 
 @dataclass
@@ -70,6 +72,14 @@ class BenchSystem(System):
 
     async def statement_metric(self) -> dict[str, float] | None:
         """`sanzheng_db_statements_total` per service from /metrics, when the services have it."""
+        return await self.metric_sums(STATEMENTS_METRIC)
+
+    async def batch_counts(self) -> dict[str, float] | None:
+        """How many batches each service has applied (the count of its batch histogram)."""
+        return await self.metric_sums(BATCHES_METRIC)
+
+    async def metric_sums(self, metric: str) -> dict[str, float] | None:
+        """One metric from each service's /metrics, summed over its labels."""
         found: dict[str, float] = {}
         async with httpx.AsyncClient(timeout=5.0) as client:
             for svc in self.services:
@@ -80,8 +90,7 @@ class BenchSystem(System):
                 values = [
                     float(line.rsplit(" ", 1)[1])
                     for line in text.splitlines()
-                    if line.startswith(STATEMENTS_METRIC + "{")
-                    or line.startswith(STATEMENTS_METRIC + " ")
+                    if line.startswith(metric + "{") or line.startswith(metric + " ")
                 ]
                 if values:
                     found[svc.name] = sum(values)

@@ -183,7 +183,7 @@ CERTIFICATES: dict[str, Handler] = {
         "requirement.waived",
         "requirement.waiver_revoked",
     )
-}
+} | PENDING  # diplomas held until the student is eligible
 # The learning account is folded from these timeline rows (queries.learning_account).
 CREDITS: dict[str, Handler] = {
     **dict.fromkeys(("course.completed", "credit.recognized", "credit.revoked"), timeline_only),

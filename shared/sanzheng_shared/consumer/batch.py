@@ -40,6 +40,7 @@ from sanzheng_shared.engine.counting import CountingConnection
 from sanzheng_shared.engine.locks import lock, student_key
 from sanzheng_shared.engine.state import ProjectionState
 from sanzheng_shared.events.binary import kafka_structured
+from sanzheng_shared.events.catalogue import DATA_MODELS
 from sanzheng_shared.events.envelope import (
     CloudEvent,
     InvalidData,
@@ -76,6 +77,9 @@ class BatchOutcome:
     duplicates: int = 0
     rejected: int = 0
     dead_lettered: int = 0
+    ignored: int = 0
+    """Events of a catalogue type this service has no handler for, on another service's
+    topic (a topic carries several types; each consumer folds the ones it needs)."""
     statements: int = 0
 
 
@@ -107,8 +111,14 @@ class BatchProcessor:
         self.routes = routes
         self.topics = topics
         self.new_state = state
-        self._known = {t: frozenset(r) for t, r in routes.items()}
         self._inbound = {topics.inbound(d) for d in DOMAINS}
+        # A school's topic takes only the types this service handles there; another
+        # service's topic may carry any type of the catalogue (a new one included), and
+        # only a type the catalogue does not know is a malformed message for the DLQ.
+        self._known = {
+            t: frozenset(r) if t in self._inbound else frozenset(r) | frozenset(DATA_MODELS)
+            for t, r in routes.items()
+        }
         self.stuck: str | None = None
         """Why the consumer cannot advance (an error that is neither transient nor one
         message's), for readiness; None when it is fine."""
@@ -156,7 +166,7 @@ class BatchProcessor:
                 STUCK.labels(self.service).set(0)
             BATCH_SECONDS.labels(self.service).observe(time.perf_counter() - started)
             DB_STATEMENTS.labels(self.service).inc(outcome.statements)
-            for name in ("applied", "duplicates", "rejected", "dead_lettered"):
+            for name in ("applied", "duplicates", "rejected", "dead_lettered", "ignored"):
                 if count := getattr(outcome, name):
                     EVENTS.labels(self.service, name).inc(count)
             return outcome
@@ -230,6 +240,10 @@ class BatchProcessor:
                 outcome.dead_lettered += 1
                 continue
             assert isinstance(event, CloudEvent)
+            route = self._route(record.topic)
+            if route is not None and event.type not in self.routes[route[0]]:
+                outcome.ignored += 1
+                continue
             items.append((record, event))
 
         state = self.new_state()
@@ -293,7 +307,7 @@ class BatchProcessor:
                 outcome = await self._apply(
                     conn, [record], {_key(record, self._parse(record)): reason}
                 )
-            for name in ("applied", "duplicates", "rejected", "dead_lettered"):
+            for name in ("applied", "duplicates", "rejected", "dead_lettered", "ignored"):
                 setattr(total, name, getattr(total, name) + getattr(outcome, name))
         return total
 
