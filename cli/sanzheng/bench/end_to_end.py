@@ -11,6 +11,7 @@ from sanzheng.bench import workload
 from sanzheng.bench.caught_up import wait_caught_up
 from sanzheng.bench.environment import BenchEnvironment, connect
 from sanzheng.bench.services import per_event
+from sanzheng.bench.system import machine_cpu_seconds
 from sanzheng_shared.service import ServiceSpec
 
 
@@ -48,6 +49,8 @@ class EndToEndResult:
     metric_statements: dict[str, float] | None
     restarts: int
     processes: dict[str, ProcessFigures]
+    machine: tuple[float, float] | None = None
+    """(busy, total) CPU seconds of the whole machine from the first publish to quiet"""
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -72,6 +75,12 @@ class EndToEndResult:
         cpu = [f.cpu_seconds for f in self.processes.values() if f.cpu_seconds is not None]
         if cpu and self.inbound_events:
             out["cpu_ms_per_event"] = round(1000 * sum(cpu) / self.inbound_events, 3)
+        if self.machine and self.machine[1] > 0 and self.inbound_events:
+            busy, total = self.machine
+            # Everything: the services, PostgreSQL, the broker, the bench's publisher.
+            out["machine_busy_share"] = round(busy / total, 3)
+            out["machine_cpu_seconds"] = round(busy, 2)
+            out["machine_cpu_ms_per_event"] = round(1000 * busy / self.inbound_events, 3)
         return out
 
 
@@ -92,12 +101,14 @@ async def run(
         await system.start(tuple(spec.name for spec in specs))
         await system.wait_ready_each()
         cpu_at_ready = system.cpu_seconds()
+        machine_at_start = machine_cpu_seconds()
         published = await workload.publish(
             env.bootstrap, workload.students(students, seed, topics), on_student=on_student
         )
         quiet = await wait_caught_up(url, schemas, published.per_topic, on_progress=on_progress)
         rss = system.peak_rss_mb()
         cpu_at_quiet = system.cpu_seconds()
+        machine_at_quiet = machine_cpu_seconds()
         metric = await system.statement_metric()
         batches = await system.batch_counts() or {}
         conn = await connect(url)
@@ -142,4 +153,10 @@ async def run(
             )
             for name in consumed_by
         },
+        (
+            machine_at_quiet[0] - machine_at_start[0],
+            machine_at_quiet[1] - machine_at_start[1],
+        )
+        if machine_at_start and machine_at_quiet
+        else None,
     )

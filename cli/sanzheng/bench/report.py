@@ -156,6 +156,18 @@ def process_rows(results: dict[str, Any]) -> list[tuple[str, ...]]:
                 f"{p['cpu_ms_per_inbound_event']:.2f}" if cpu is not None else "—",
             )
         )
+    if "machine_cpu_ms_per_event" in e2e:
+        share = e2e["machine_busy_share"]
+        out.append(
+            (
+                f"the whole machine ({share:.0%} busy)",
+                "—",
+                "—",
+                "—",
+                f"{e2e['machine_cpu_seconds']:.1f}",
+                f"{e2e['machine_cpu_ms_per_event']:.2f}",
+            )
+        )
     return out
 
 
