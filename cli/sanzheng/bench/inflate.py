@@ -62,6 +62,13 @@ ALSO_SUFFIXED = frozenset({"student_id", "employer_id"})
 
 def _copy_of(column: dict[str, Any]) -> str:
     name = f'"{column["column_name"]}"'
+    if column["column_name"] == "waiting_for":
+        # A held completion waits for its internship's start by id ("internship.started
+        # INT-…"), and the copies' internship ids carry the suffix: so must what they wait
+        # for, or every copy's forever-held completion would be loaded with the workload's.
+        return (
+            f"CASE WHEN {name} LIKE 'internship.started %' THEN {name} || '~' || g ELSE {name} END"
+        )
     suffixed = column["unique_key"] or column["column_name"] in ALSO_SUFFIXED
     if not suffixed or column["data_type"] not in SUFFIXED_TYPES:
         return name
