@@ -74,7 +74,7 @@ def test_a_small_bench_completes_and_writes_every_figure(tmp_path: Path) -> None
     for name in SERVICES:
         figures = stages["services"][name]
         _positive(figures, "messages", "seconds", "events_per_s", "peak_rss_mb")
-        _positive(figures, "cpu_ms_per_event")
+        _positive(figures, "cpu_ms_per_event", "machine_cpu_ms_per_event")
         _cost(figures)
         _positive(results["ratios"], f"{name}_vs_naive")
     # Each service again over the same events, its database grown to 1,500 other students.
@@ -84,6 +84,7 @@ def test_a_small_bench_completes_and_writes_every_figure(tmp_path: Path) -> None
         again, first = scale[name], stages["services"][name]
         assert again["messages"] == first["messages"]
         _positive(again, "seconds", "events_per_s", "peak_rss_mb", "cost_vs_small_state")
+        _positive(again, "machine_cost_vs_small_state")
         assert again["database_rows"]["after"] >= 4 * again["database_rows"]["before"] > 0
     assert "1,500 students in its database" in done.stdout
     e2e = stages["end_to_end"]

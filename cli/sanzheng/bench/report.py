@@ -16,15 +16,18 @@ HEADER: Row = (
     "events/s",
     "ratio",
     "SQL per event",
-    "CPU ms per event",
+    "CPU ms per event (service / machine)",
     "peak RSS MB",
 )
 
 
 def _cpu(figures: dict[str, Any]) -> str:
-    """The service process's own CPU per message: what the machine's load does not move."""
+    """The service process's own CPU per message (what the machine's load hardly moves),
+    then the whole machine's: PostgreSQL and the broker too."""
     value = figures.get("cpu_ms_per_event")
-    return f"{value:.2f}" if value is not None else "—"
+    machine = figures.get("machine_cpu_ms_per_event")
+    own = f"{value:.2f}" if value is not None else "—"
+    return f"{own} / {machine:.2f}" if machine is not None else own
 
 
 def ratios(stages: dict[str, Any]) -> dict[str, float]:
@@ -103,7 +106,12 @@ def rows(results: dict[str, Any]) -> list[Row]:
                 f"{s['messages']:,}",
                 f"{s['seconds']:.1f}",
                 f"{s['events_per_s']:,.0f}",
-                f"cost ×{s['cost_vs_small_state']:.2f}",
+                f"cost ×{s['cost_vs_small_state']:.2f}"
+                + (
+                    f" (machine ×{s['machine_cost_vs_small_state']:.2f})"
+                    if "machine_cost_vs_small_state" in s
+                    else ""
+                ),
                 _cost(s),
                 _cpu(s),
                 f"{s['peak_rss_mb']:.0f}" if s.get("peak_rss_mb") else "—",
@@ -120,7 +128,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
                 f"{e2e['events_per_s']:,.0f}",
                 f"{ratio:.3f}× raw" if ratio is not None else "—",
                 _cost(e2e),
-                f"{_cpu(e2e)} (all)",
+                _cpu(e2e),
                 f"{max(rss.values()):.0f} (max)" if rss else "—",
             )
         )

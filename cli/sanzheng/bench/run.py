@@ -313,6 +313,13 @@ async def _at_scale(
             else small[name]["events_per_s"] / figures["events_per_s"],
             2,
         )
+        first_all, all_ = (
+            small[name].get("machine_cpu_ms_per_event"),
+            figures.get("machine_cpu_ms_per_event"),
+        )
+        if first_all and all_:
+            # PostgreSQL's part of the cost too (its indexes deepen, its cache holds less).
+            figures["machine_cost_vs_small_state"] = round(all_ / first_all, 2)
         figures["database_rows"] = rows[name]
         out[name] = figures
         console.print(

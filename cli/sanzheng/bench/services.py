@@ -17,6 +17,7 @@ from typing import Any
 
 from sanzheng.bench.caught_up import outbox_counts, wait_caught_up
 from sanzheng.bench.environment import BenchEnvironment, connect
+from sanzheng.bench.system import machine_cpu_seconds
 from sanzheng_shared.kafka.topics import TopicNames
 from sanzheng_shared.service import ServiceSpec
 
@@ -36,6 +37,9 @@ class ServiceResult:
     database_url: str = ""
     cpu_seconds: float | None = None
     """CPU time of the service process from ready to caught up (PostgreSQL's not counted)"""
+    machine_cpu_seconds: float | None = None
+    """busy CPU time of the whole machine over the same span: the service, PostgreSQL,
+    the broker (and whatever else runs on the machine)"""
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -48,6 +52,10 @@ class ServiceResult:
         }
         if self.cpu_seconds is not None and self.messages:
             out["cpu_ms_per_event"] = round(self.cpu_seconds * 1000 / self.messages, 3)
+        if self.machine_cpu_seconds is not None and self.messages:
+            out["machine_cpu_ms_per_event"] = round(
+                self.machine_cpu_seconds * 1000 / self.messages, 3
+            )
         out.update(per_event(self.database, self.messages, self.metric_statements))
         return out
 
@@ -99,6 +107,7 @@ async def run_alone(
         await system.start((spec.name,))
         ready = await system.wait_ready_each()
         cpu_at_ready = system.cpu_seconds().get(spec.name)
+        machine_at_ready = machine_cpu_seconds()
         if inbound is not None:
             before = [t for t in inputs if t != topics.inbound(spec.name)]
             await wait_caught_up(url, {spec.schema: before}, expected, on_progress=on_progress)
@@ -106,6 +115,7 @@ async def run_alone(
         done = await wait_caught_up(url, {spec.schema: inputs}, expected, on_progress=on_progress)
         rss = system.peak_rss_mb().get(spec.name)
         cpu_at_done = system.cpu_seconds().get(spec.name)
+        machine_at_done = machine_cpu_seconds()
         metric = await system.statement_metric()
         conn = await connect(url)
         try:
@@ -133,5 +143,6 @@ async def run_alone(
         cpu_at_done - cpu_at_ready
         if cpu_at_done is not None and cpu_at_ready is not None
         else None,
+        machine_at_done[0] - machine_at_ready[0] if machine_at_done and machine_at_ready else None,
     )
     return result, emitted
