@@ -69,7 +69,7 @@ def release(ctx: HandlerContext, fact: str, *, student_id: str | None = None) ->
         table.delete(row["seq"])
         event = CloudEvent.model_validate(row["event"])
         ctx.topic = row["topic"]
-        announce(ctx, event, "released", fact)
+        announce(ctx, event, "released", fact, waiting_for=fact)
         key = (event.source, event.id)
         if (reason := ctx.poisoned.get(key)) is not None:
             ctx.dead_letter_held(event, row["topic"], reason)

@@ -36,7 +36,7 @@ def test_each_hold_and_release_of_one_submission_has_its_own_id() -> None:
     notices = _notices(ctx)
     assert [(n["type"], n["data"].get("waiting_for")) for n in notices] == [
         ("submission.held", pending.STUDENT),
-        ("submission.released", None),
+        ("submission.released", pending.STUDENT),
         ("submission.held", ELIGIBILITY),
     ]
     assert len({n["id"] for n in notices}) == 3

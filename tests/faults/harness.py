@@ -565,7 +565,10 @@ class Chaos:
                     e = json.loads(r.value)
                     cause = e.get("causationid") or ""
                     consequences[cause].add(e["id"])
-                    by_cause[(cause, f"{topic}:{e['type']}")].add(e["id"])
+                    # A submission may be held (and released) once per fact it waits for.
+                    waits = (e.get("data") or {}).get("waiting_for")
+                    what = f"{topic}:{e['type']}" + (f" ({waits})" if waits else "")
+                    by_cause[(cause, what)].add(e["id"])
         for schema in by_service:
             rows = await fetch(
                 self.db_url,
@@ -584,7 +587,7 @@ class Chaos:
                 f.details.append(f"duplicated: {what} of {cause} under {len(ids)} ids")
         outcomes: dict[str, set[str]] = defaultdict(set)  # cause -> accepted / rejected
         for cause, what in by_cause:
-            kind = what.split(":", 1)[1]
+            kind = what.split(":", 1)[1].split(" ", 1)[0]
             if kind == "submission.rejected":
                 outcomes[cause].add("rejected")
             elif not kind.startswith("submission."):

@@ -363,6 +363,8 @@ class SubmissionReleased(EventData):
     source: str
     id: str
     type: str
+    waiting_for: str | None = None
+    """the fact it waited for (a submission may be held, and released, more than once)"""
 
 
 class ConflictingClaim(EventData):
