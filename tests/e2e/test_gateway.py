@@ -317,7 +317,11 @@ async def test_a_diploma_held_until_the_student_is_eligible_shows_as_pending(gat
         # The other facts may be held a moment too (they overtook the enrollment).
         held = await eventually(
             status,
-            lambda s: [p["held_by"] for p in s.get("pending", [])] == ["certificates"],
+            # (the diploma itself may wait for the student first, then for the eligibility)
+            lambda s: (
+                [(p["held_by"], p["waiting_for"]) for p in s.get("pending", [])]
+                == [("certificates", "graduation.eligibility_changed")]
+            ),
             timeout=90,
         )
         [shown] = held["pending"]

@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 
 from sanzheng.bench.environment import connect
+from sanzheng_shared import pending
 
 # Not state: the migrations applied, and where the consumer stands (a new run starts over).
 SKIPPED = frozenset({"schema_migrations", "consumer_offsets"})
@@ -66,9 +67,8 @@ def _copy_of(column: dict[str, Any]) -> str:
         # A held completion waits for its internship's start by id ("internship.started
         # INT-…"), and the copies' internship ids carry the suffix: so must what they wait
         # for, or every copy's forever-held completion would be loaded with the workload's.
-        return (
-            f"CASE WHEN {name} LIKE 'internship.started %' THEN {name} || '~' || g ELSE {name} END"
-        )
+        prefix = pending.waiting_for_internship("")
+        return f"CASE WHEN {name} LIKE '{prefix}%' THEN {name} || '~' || g ELSE {name} END"
     suffixed = column["unique_key"] or column["column_name"] in ALSO_SUFFIXED
     if not suffixed or column["data_type"] not in SUFFIXED_TYPES:
         return name

@@ -30,7 +30,9 @@ def machine_cpu_seconds() -> tuple[float, float] | None:
         return None
     tick = os.sysconf("SC_CLK_TCK")
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    total = sum(fields[:8])  # guest time is already in user
+    # user nice system idle iowait irq softirq; steal (another VM's time) is neither, and
+    # guest time is already in user.
+    total = sum(fields[:7])
     return (total - idle) / tick, total / tick
 
 

@@ -66,7 +66,8 @@ from sanzheng_shared.tracing import event_trace_id
 log = get_logger(__name__)
 
 Routes = Mapping[str, Mapping[str, Handler]]
-"""topic -> event type -> handler. A type not listed for its topic is dead-lettered."""
+"""topic -> event type -> handler. On a school's topic a type not listed is dead-lettered;
+on another service's topic a catalogue type not listed is passed over (`ignored`)."""
 
 DedupKey = tuple[str, str]
 
@@ -119,6 +120,7 @@ class BatchProcessor:
             t: frozenset(r) if t in self._inbound else frozenset(r) | frozenset(DATA_MODELS)
             for t, r in routes.items()
         }
+        self._passed_types: set[tuple[str, str]] = set()  # logged once each
         self.stuck: str | None = None
         """Why the consumer cannot advance (an error that is neither transient nor one
         message's), for readiness; None when it is fine."""
@@ -181,6 +183,18 @@ class BatchProcessor:
             return school_topic
         return None
 
+    def _passed_over(self, record: Any, event: CloudEvent | str) -> bool:
+        """A catalogue type this service does not fold, on another service's topic."""
+        if not isinstance(event, CloudEvent):
+            return False
+        route = self._route(record.topic)
+        if route is None or event.type in self.routes[route[0]]:
+            return False
+        if (route[0], event.type) not in self._passed_types:
+            self._passed_types.add((route[0], event.type))
+            log.info("type_passed_over", topic=route[0], type=event.type)
+        return True
+
     def _dlq_topic(self, topic: str) -> str:
         route = self._route(topic)
         return self.topics.dlq(route[0] if route else topic)
@@ -210,7 +224,12 @@ class BatchProcessor:
     ) -> BatchOutcome:
         outcome = BatchOutcome()
         parsed = [(record, self._parse(record)) for record in records]
-        keys = dict.fromkeys(_key(r, ev) for r, ev in parsed)
+        # Passed over before the inbox claims anything: were a type wrongly left out of a
+        # route, re-reading the topic after the fix would still find its events.
+        passed = [self._passed_over(r, ev) for r, ev in parsed]
+        keys = dict.fromkeys(
+            _key(r, ev) for (r, ev), p in zip(parsed, passed, strict=True) if not p
+        )
         if not replay:
             redriven = [_key(r, ev) for r, ev in parsed if _redriven(r)]
             await allow_redrive(conn, self.service, redriven)
@@ -219,10 +238,13 @@ class BatchProcessor:
         outbox: list[OutboxMessage] = []
         items: list[tuple[Any, CloudEvent]] = []
         positions: dict[tuple[str, int], tuple[int, int | None]] = {}
-        for record, event in parsed:
+        for (record, event), passed_over in zip(parsed, passed, strict=True):
             tp = (record.topic, record.partition)
             if record.partition >= 0 and record.offset + 1 > positions.get(tp, (0, None))[0]:
                 positions[tp] = (record.offset + 1, record.timestamp)  # (not a clock event)
+            if passed_over:
+                outcome.ignored += 1
+                continue
             key = _key(record, event)
             if key not in fresh:
                 outcome.duplicates += 1
@@ -240,10 +262,6 @@ class BatchProcessor:
                 outcome.dead_lettered += 1
                 continue
             assert isinstance(event, CloudEvent)
-            route = self._route(record.topic)
-            if route is not None and event.type not in self.routes[route[0]]:
-                outcome.ignored += 1
-                continue
             items.append((record, event))
 
         state = self.new_state()
