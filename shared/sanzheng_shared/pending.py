@@ -18,14 +18,15 @@ def waiting_for_internship(internship_id: str) -> str:
     return f"internship.started {internship_id}"
 
 
-def announce(ctx: HandlerContext, event: CloudEvent, kind: str, fact: str, **extra: str) -> None:
-    """`fact` is what the submission waits (or waited) for. One submission may be held more
-    than once (for its student, then for its June), so the notice's id derives from both:
-    the second hold must not look like a redelivery of the first to the gateway's inbox."""
-    data = {"source": event.source, "id": event.id, "type": event.type, **extra}
+def announce(ctx: HandlerContext, event: CloudEvent, kind: str, waiting_for: str) -> None:
+    """`waiting_for` is the fact the submission waits (or waited) for. One submission may be
+    held more than once (for its student, then for its June), so the notice's id derives
+    from both: the second hold must not look like a redelivery of the first to the
+    gateway's inbox."""
+    data = {"source": event.source, "id": event.id, "type": event.type, "waiting_for": waiting_for}
     ctx.emit(
         ctx.topics.outbound(ctx.service),
-        ctx.derive(event, type=f"submission.{kind}", data=data, purpose=f"{kind} {fact}"),
+        ctx.derive(event, type=f"submission.{kind}", data=data, purpose=f"{kind} {waiting_for}"),
     )
 
 
@@ -40,7 +41,7 @@ def hold(ctx: HandlerContext, event: CloudEvent, waiting_for: str) -> None:
             "waiting_for": waiting_for,
         }
     )
-    announce(ctx, event, "held", waiting_for, waiting_for=waiting_for)
+    announce(ctx, event, "held", waiting_for)
 
 
 def _held_order(row: Row) -> tuple[bool, int]:
@@ -69,7 +70,7 @@ def release(ctx: HandlerContext, fact: str, *, student_id: str | None = None) ->
         table.delete(row["seq"])
         event = CloudEvent.model_validate(row["event"])
         ctx.topic = row["topic"]
-        announce(ctx, event, "released", fact, waiting_for=fact)
+        announce(ctx, event, "released", fact)
         key = (event.source, event.id)
         if (reason := ctx.poisoned.get(key)) is not None:
             ctx.dead_letter_held(event, row["topic"], reason)

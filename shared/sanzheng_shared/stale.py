@@ -77,7 +77,7 @@ async def expire(
             state.pending.delete(row["seq"])
             event = CloudEvent.model_validate(held["event"])
             ctx.begin(held["topic"], None)
-            announce(ctx, event, "released", held["waiting_for"], waiting_for=held["waiting_for"])
+            announce(ctx, event, "released", held["waiting_for"])
             ctx.reject(
                 event,
                 [

@@ -160,7 +160,7 @@ def labor_month(record: StudentRecord, _r: Requirement) -> RequirementResult:
 
 def internship(record: StudentRecord, r: Requirement) -> RequirementResult:
     done = record.passed_posts()
-    hours = record.passed_post_hours()
+    hours = sum(i.hours for i in done)  # (passed_post_hours, without a second pass)
     # Corrected (accepted under the same id) or cancelled: no longer open.
     answered = {i.internship_id for i in record.internships}
     open_breaches = [
