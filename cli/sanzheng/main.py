@@ -197,6 +197,14 @@ def bench(
         "first grown to this many other students (copies of the first run's rows under "
         "other ids, in SQL): the cost of an event at a province's state, e.g. 1000000",
     ),
+    pg_setting: list[str] = typer.Option(  # noqa: B008
+        [],
+        "--pg-setting",
+        metavar="NAME=VALUE",
+        help="set this on the bench's embedded PostgreSQL before any stage (repeatable), "
+        "e.g. --pg-setting shared_buffers=6GB for a production-sized cache; the results "
+        "file records the settings in effect",
+    ),
     service_log: Path = typer.Option(  # noqa: B008
         Path("bench-services.log"),
         help="the services' warnings and errors, and every restart of a service, during the "
@@ -231,6 +239,7 @@ def bench(
 
     from rich.console import Console
 
+    from sanzheng.bench.environment import BadPgSetting
     from sanzheng.bench.run import BenchConfig, parse_stages, run_bench, write_outputs
 
     if report is not None:
@@ -241,7 +250,21 @@ def bench(
         chosen = parse_stages(stages)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--stages") from None
+    pg_settings: dict[str, str] = {}
+    for item in pg_setting:
+        name, eq, value = item.partition("=")
+        if not eq or not name.strip() or not value.strip():
+            raise typer.BadParameter(
+                f"{item!r} is not NAME=VALUE (e.g. shared_buffers=6GB)", param_hint="--pg-setting"
+            )
+        pg_settings[name.strip()] = value.strip()
     settings = get_settings()
+    if pg_settings and settings.database_url:
+        raise typer.BadParameter(
+            "applies to the bench's embedded PostgreSQL only: unset SANZHENG_DATABASE_URL, "
+            "or configure that server yourself",
+            param_hint="--pg-setting",
+        )
     configure_logging("sanzheng", "WARNING", "console")
     console = Console()
     config = BenchConfig(
@@ -254,9 +277,13 @@ def bench(
         state_students,
         chosen,
         str(service_log),
+        pg_settings,
     )
     console.print(f"stages: {', '.join(chosen)}")
-    results = asyncio.run(run_bench(config, settings, console))
+    try:
+        results = asyncio.run(run_bench(config, settings, console))
+    except BadPgSetting as exc:
+        raise typer.BadParameter(str(exc), param_hint="--pg-setting") from None
     write_outputs(results, out, None if no_chart else chart, console, markdown)
 
 

@@ -52,6 +52,10 @@ def test_a_small_bench_completes_and_writes_every_figure(tmp_path: Path) -> None
             "--markdown",
             "--state-students",
             "1500",
+            # The embedded PostgreSQL configured as a production one would be (here only a
+            # size the default 128MB is not, to see it applied).
+            "--pg-setting",
+            "shared_buffers=48MB",
         ],
         env=env,
         cwd=tmp_path,
@@ -65,6 +69,8 @@ def test_a_small_bench_completes_and_writes_every_figure(tmp_path: Path) -> None
 
     results = json.loads(out.read_text())
     stages = results["stages"]
+    assert results["postgres_settings"]["shared_buffers"] == "48MB"  # read back from the server
+    assert "shared_buffers=48MB" in done.stdout
     # By default the bench does not load pg_stat_statements (it costs throughput).
     assert results["statement_source"] in ("pg_stat_database", "sanzheng_db_statements_total")
     _positive(stages["raw"], "events", "seconds", "events_per_s", "copy_per_s")
@@ -107,3 +113,33 @@ def test_a_small_bench_completes_and_writes_every_figure(tmp_path: Path) -> None
     _positive(results["ratios"], "end_to_end_vs_raw")
     _positive(stages["latency"], "events", "decisions", "p50_ms", "p95_ms", "p99_ms")
     assert stages["latency"]["p50_ms"] <= stages["latency"]["p95_ms"] <= stages["latency"]["p99_ms"]
+
+
+def _bench(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SANZHENG_")}
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "sanzheng"), "bench", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.timeout(400)
+@pytest.mark.parametrize(
+    ("setting", "said"),
+    [
+        ("shared_buffers", "is not NAME=VALUE"),  # refused before anything starts
+        ("no_such_setting=1", "PostgreSQL refused no_such_setting=1"),  # refused by the server
+    ],
+)
+def test_a_postgres_setting_it_cannot_apply_is_refused_before_any_stage(
+    tmp_path: Path, setting: str, said: str
+) -> None:
+    done = _bench("--stages", "raw", "--pg-setting", setting, "--no-chart", cwd=tmp_path)
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    assert said in " ".join((done.stdout + done.stderr).split())
+    assert "--pg-setting" in done.stderr
+    assert not (tmp_path / "bench-results.json").exists()

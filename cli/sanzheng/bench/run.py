@@ -25,7 +25,7 @@ from rich.progress import (
 )
 
 from sanzheng.bench import end_to_end, inflate, latency, naive, raw, report, services, workload
-from sanzheng.bench.environment import BenchEnvironment, describe_machine
+from sanzheng.bench.environment import BenchEnvironment, describe_machine, settings_in_effect
 from sanzheng_shared.kafka.topics import DOMAINS, TopicNames
 from sanzheng_shared.settings import Settings
 
@@ -64,6 +64,8 @@ class BenchConfig:
     stages: list[str] = field(default_factory=lambda: list(STAGES))
     service_log: str | None = None
     """Where the services' warnings, errors and restarts go (the bench's console shows none)."""
+    pg_settings: dict[str, str] = field(default_factory=dict)
+    """Settings of the embedded PostgreSQL (`--pg-setting`), e.g. a production shared_buffers."""
 
 
 def _progress(console: Console) -> Progress:
@@ -91,13 +93,17 @@ async def run_bench(config: BenchConfig, settings: Settings, console: Console) -
     from sanzheng.main import all_specs
 
     specs = {spec.name: spec for spec in all_specs()}
-    env = await BenchEnvironment.open(settings, config.count_statements)
+    env = await BenchEnvironment.open(settings, config.count_statements, config.pg_settings)
+    postgres = await settings_in_effect(
+        env.admin_url, sorted({"shared_buffers", "work_mem", *config.pg_settings})
+    )
     if config.service_log is not None:
         env.log_path = Path(config.service_log)
         env.log_path.write_text("")
     console.print(
         f"broker {env.bootstrap}, PostgreSQL {'embedded' if env.infra else 'external'};"
-        f" SQL cost counted with {env.statement_source}"
+        f" SQL cost counted with {env.statement_source};"
+        f" {', '.join(f'{k}={v}' for k, v in postgres.items())}"
     )
     stages: dict[str, Any] = {}
     started = datetime.now(UTC)
@@ -205,6 +211,7 @@ async def run_bench(config: BenchConfig, settings: Settings, console: Console) -
         },
         "config": asdict(config),
         "statement_source": env.statement_source,
+        "postgres_settings": postgres,
         "stages": stages,
     }
     results["ratios"] = report.ratios(stages)
