@@ -81,6 +81,9 @@ def test_a_small_bench_completes_and_writes_every_figure(tmp_path: Path) -> None
         figures = stages["services"][name]
         _positive(figures, "messages", "seconds", "events_per_s", "peak_rss_mb")
         _positive(figures, "cpu_ms_per_event", "machine_cpu_ms_per_event")
+        # What the database wrote to its log for it (every service writes its event log).
+        _positive(figures, "wal_kb_per_event")
+        assert figures["io_wait_seconds"] >= 0
         _cost(figures)
         _positive(results["ratios"], f"{name}_vs_naive")
     # Each service again over the same events, its database grown to 1,500 other students.
@@ -93,6 +96,7 @@ def test_a_small_bench_completes_and_writes_every_figure(tmp_path: Path) -> None
         _positive(again, "machine_cost_vs_small_state")
         assert again["database_rows"]["after"] >= 4 * again["database_rows"]["before"] > 0
     assert "1,500 students in its database" in done.stdout
+    assert "| WAL kB per event |" in done.stdout  # the Markdown table of the database's writes
     e2e = stages["end_to_end"]
     _positive(e2e, "students", "inbound_events", "seconds", "events_per_s", "decisions")
     _cost(e2e)

@@ -255,6 +255,27 @@ async def _reconfigure(database: EmbeddedDatabase, wanted: Mapping[str, str]) ->
     )
 
 
+async def wal_written(url: str) -> tuple[int, int] | None:
+    """(the log's position in bytes, full-page images written) of the server: a stage's
+    difference is its own when it runs alone. The position is exact at once; the image
+    count (pg_stat_wal, PostgreSQL 14 and later) only once the backends have flushed their
+    statistics, which they do at the latest when they exit. A full-page image is a whole
+    8 kB page copied into the log on its first change after a checkpoint, which an index on
+    random keys (event ids) pays on nearly every insert once it outgrows memory."""
+    conn = await connect(url)
+    try:
+        position = await conn.fetchval("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')")
+        try:
+            images = await conn.fetchval("SELECT wal_fpi FROM pg_stat_wal")
+        except asyncpg.PostgresError:
+            images = None
+    except asyncpg.PostgresError:
+        return None
+    finally:
+        await conn.close()
+    return int(position), int(images or 0)
+
+
 def _identifier(name: str) -> str:
     if not name.replace("_", "").replace(".", "").isalnum():
         raise BadPgSetting(f"not a PostgreSQL setting name: {name!r}")

@@ -196,6 +196,36 @@ def latency_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
+DISK_HEADER = (
+    "each service alone: the database's writes",
+    "WAL kB per event",
+    "full-page images per event",
+    "CPUs idle waiting for disk, s",
+)
+
+
+def disk_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """What PostgreSQL wrote to its log per event, and how long the machine waited for the
+    disk: at a large state a stage whose rate falls more than its CPU does is here."""
+    stages = results["stages"]
+    scale = stages.get("services_at_scale") or {}
+    labelled = [(f"{n} alone", f) for n, f in stages.get("services", {}).items()] + [
+        (f"{n}, {scale['state_students']:,} students", f)
+        for n, f in scale.items()
+        if n != "state_students"
+    ]
+    return [
+        (
+            label,
+            f"{f['wal_kb_per_event']:.2f}",
+            f"{f['wal_full_page_images_per_event']:.3f}",
+            f"{f['io_wait_seconds']:.1f}" if "io_wait_seconds" in f else "—",
+        )
+        for label, f in labelled
+        if "wal_kb_per_event" in f
+    ]
+
+
 def tables(results: dict[str, Any]) -> list[Table]:
     cfg = results["config"]
     main = Table(title=f"sanzheng bench — {cfg['students']:,} students{_postgres(results)}")
@@ -210,6 +240,13 @@ def tables(results: dict[str, Any]) -> list[Table]:
             table.add_column(name, justify="left" if i == 0 else "right")
         for prow in procs:
             table.add_row(*prow)
+        out.append(table)
+    if disk := disk_rows(results):
+        table = Table(title="the database's writes, each service alone")
+        for i, name in enumerate(DISK_HEADER):
+            table.add_column(name, justify="left" if i == 0 else "right")
+        for drow in disk:
+            table.add_row(*drow)
         out.append(table)
     if lat := latency_rows(results):
         table = Table(title="publish → decision latency")
@@ -233,6 +270,9 @@ def markdown(results: dict[str, Any]) -> str:
     if procs := process_rows(results):
         lines += ["", "| " + " | ".join(PROCESS_HEADER) + " |", "|" + "---|" * len(PROCESS_HEADER)]
         lines += ["| " + " | ".join(prow) + " |" for prow in procs]
+    if disk := disk_rows(results):
+        lines += ["", "| " + " | ".join(DISK_HEADER) + " |", "|" + "---|" * len(DISK_HEADER)]
+        lines += ["| " + " | ".join(drow) + " |" for drow in disk]
     if lat := latency_rows(results):
         lines += ["", "| latency at a fixed offered load | value |", "|---|---|"]
         lines += [f"| {a} | {b} |" for a, b in lat]

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sanzheng.bench.caught_up import outbox_counts, outbox_start, wait_caught_up
-from sanzheng.bench.environment import BenchEnvironment, connect
-from sanzheng.bench.system import machine_cpu_seconds
+from sanzheng.bench.environment import BenchEnvironment, connect, wal_written
+from sanzheng.bench.system import machine_cpu_seconds, machine_iowait_seconds
 from sanzheng_shared.kafka.topics import TopicNames
 from sanzheng_shared.service import ServiceSpec
 
@@ -40,6 +40,10 @@ class ServiceResult:
     machine_cpu_seconds: float | None = None
     """busy CPU time of the whole machine over the same span: the service, PostgreSQL,
     the broker (and whatever else runs on the machine)"""
+    wal: tuple[int, int] | None = None
+    """(bytes, full-page images) of write-ahead log PostgreSQL wrote over the same span"""
+    iowait_seconds: float | None = None
+    """how long the machine's CPUs sat idle waiting for the disk over the same span"""
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -56,6 +60,11 @@ class ServiceResult:
             out["machine_cpu_ms_per_event"] = round(
                 self.machine_cpu_seconds * 1000 / self.messages, 3
             )
+        if self.wal is not None and self.messages:
+            out["wal_kb_per_event"] = round(self.wal[0] / 1024 / self.messages, 2)
+            out["wal_full_page_images_per_event"] = round(self.wal[1] / self.messages, 3)
+        if self.iowait_seconds is not None:
+            out["io_wait_seconds"] = round(self.iowait_seconds, 2)
         out.update(per_event(self.database, self.messages, self.metric_statements))
         return out
 
@@ -114,6 +123,7 @@ async def run_alone(
         ready = await system.wait_ready_each()
         cpu_at_ready = system.cpu_seconds().get(spec.name)
         machine_at_ready = machine_cpu_seconds()
+        wal_at_ready, iowait_at_ready = await wal_written(url), machine_iowait_seconds()
         if inbound is not None:
             before = [t for t in inputs if t != topics.inbound(spec.name)]
             await wait_caught_up(
@@ -126,6 +136,7 @@ async def run_alone(
         rss = system.peak_rss_mb().get(spec.name)
         cpu_at_done = system.cpu_seconds().get(spec.name)
         machine_at_done = machine_cpu_seconds()
+        iowait_at_done = machine_iowait_seconds()
         metric = await system.statement_metric()
         conn = await connect(url)
         try:
@@ -139,6 +150,8 @@ async def run_alone(
             await conn.close()
     finally:
         await system.stop()
+    # After the stop: a backend's statistics (the full-page images) are complete at its exit.
+    wal_at_done = await wal_written(url)
     per_topic = {r["topic"]: int(r["n"]) for r in rows}
     result = ServiceResult(
         spec.name,
@@ -154,5 +167,11 @@ async def run_alone(
         if cpu_at_done is not None and cpu_at_ready is not None
         else None,
         machine_at_done[0] - machine_at_ready[0] if machine_at_done and machine_at_ready else None,
+        (wal_at_done[0] - wal_at_ready[0], wal_at_done[1] - wal_at_ready[1])
+        if wal_at_done and wal_at_ready
+        else None,
+        iowait_at_done - iowait_at_ready
+        if iowait_at_done is not None and iowait_at_ready is not None
+        else None,
     )
     return result, emitted

@@ -36,6 +36,16 @@ def machine_cpu_seconds() -> tuple[float, float] | None:
     return (total - idle) / tick, total / tick
 
 
+def machine_iowait_seconds() -> float | None:
+    """CPU seconds the machine spent idle with a disk request outstanding, since boot (the
+    `iowait` of /proc/stat): a stage whose rate falls more than its CPU is waiting on disk."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+        return int(fields[4]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 @dataclass
 class BenchSystem(System):
     def env_for(self, svc: ServiceProcess) -> dict[str, str]:
