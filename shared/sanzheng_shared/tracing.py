@@ -51,10 +51,29 @@ def event_trace_id(event: CloudEvent) -> str | None:
 _TRACER = trace.get_tracer("sanzheng")  # a proxy: follows the provider set later
 
 
+_recording = False
+
+
 def recording() -> bool:
     """Whether spans are recorded: an SDK provider is installed (configure_tracing does so
-    only when spans are exported; a test may install its own)."""
-    return isinstance(trace.get_tracer_provider(), TracerProvider)
+    only when spans are exported; a test may install its own).
+
+    Asked for every event. Until a provider is set, `get_tracer_provider()` looks up an
+    environment variable on each call: a sixteenth of the gateway's CPU under `sanzheng
+    bench` (py-spy). A provider, once set, cannot be replaced, so a True answer is kept;
+    before that, the module's global is read where the API keeps it (the public call where
+    it does not)."""
+    global _recording
+    if not _recording:
+        provider = getattr(trace, "_TRACER_PROVIDER", _UNKNOWN)
+        if provider is _UNKNOWN or (provider is None and _PROVIDER_NAMED_IN_ENV):
+            provider = trace.get_tracer_provider()  # it may load the named provider
+        _recording = isinstance(provider, TracerProvider)
+    return _recording
+
+
+_UNKNOWN = object()
+_PROVIDER_NAMED_IN_ENV = "OTEL_PYTHON_TRACER_PROVIDER" in os.environ
 
 
 def _current() -> dict[str, str]:
