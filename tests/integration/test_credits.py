@@ -4,6 +4,7 @@ its enrollment, and a replay that rebuilds the same projection."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 
 from sanzheng_credits.app import SPEC as CREDITS
 from sanzheng_shared.consumer.batch import BatchProcessor
+from sanzheng_shared.engine import table
 from sanzheng_shared.engine.replay import replay
 from sanzheng_shared.testing import cloudevent, enrolled
 from tests.integration.conftest import POLICIES, TOPICS, canonical, processor, record
@@ -171,3 +173,22 @@ async def test_a_converted_certificate_gives_credit_and_its_revocation_takes_it_
     assert [(r["recognition_id"], r["revoked"]) for r in projection["recognitions"]] == [
         ("certificate:X-1", True)
     ]
+
+
+async def test_submissions_held_in_one_batch_are_released_in_the_order_they_arrived(
+    credits: BatchProcessor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Provisional keys from -1: twelve holds cross from -9 to -10, where text order turns.
+    monkeypatch.setattr(table, "_new_rows", itertools.count(1))
+    codes = [f"MEC{n:03d}" for n in range(1, 13)]
+    await credits.process([record(TOPICS.inbound("credits"), course("S9", c)) for c in codes])
+    await credits.process(
+        [record(TOPICS.outbound("enrollment"), canonical(enrolled("S9"), "enrollment"))]
+    )
+    out = await _outbox(credits)
+    held = [e["data"]["id"] for e in out if e["type"] == "submission.held"]
+    released = [e["data"]["id"] for e in out if e["type"] == "submission.released"]
+    completed = [e["data"]["course_code"] for e in out if e["type"] == "course.completed"]
+    assert len(held) == 12
+    assert released == held  # oldest first
+    assert completed == codes

@@ -170,6 +170,10 @@ class Table:
         new = [r for r in rows if self.serial and r[self.serial] < 0]
         old = [r for r in rows if not (self.serial and r[self.serial] < 0)]
         if new:
+            # In the order they were made (provisional keys -1, -2, …), which the keys' text
+            # order is not ("-10" < "-9"): the database's serial then follows the events,
+            # and held submissions are released in the order they arrived.
+            new.sort(key=lambda r: -r[self.serial])
             columns = [c for c in _columns(new) if c != self.serial]
             await self._insert(conn, [{c: r[c] for c in columns} for r in new], columns, "")
         if old:
