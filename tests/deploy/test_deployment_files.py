@@ -94,6 +94,17 @@ def test_services_depend_on_healthy_infrastructure() -> None:
     assert COMPOSE["services"]["postgres"]["healthcheck"]
 
 
+def test_the_compose_database_compresses_its_log_and_checkpoints_seldom() -> None:
+    # docs/scaling.md: at 1,000,000 students the log per event fell from 28 to 11 kB and the
+    # waits for disk from 20 s to 1 s in enrollment's run with these two settings.
+    command = COMPOSE["services"]["postgres"]["command"]
+    settings = dict(c.split("=", 1) for c in command[2::2])
+    assert command[0] == "postgres" and set(command[1::2]) == {"-c"}
+    assert settings["wal_compression"] == "on"
+    assert settings["max_wal_size"] == "8GB"
+    assert settings["shared_buffers"].startswith("${POSTGRES_SHARED_BUFFERS")
+
+
 def test_the_cluster_profile_is_three_brokers_that_do_not_lose_acknowledged_writes() -> None:
     brokers = [s for s in COMPOSE["services"].values() if "cluster" in s.get("profiles", [])]
     assert len(brokers) == 3
