@@ -106,5 +106,4 @@ def enrollment_routes(inbound: dict[str, Handler]) -> dict[str, Handler]:
         "student.enrolled": enrolled,
         **dict.fromkeys((*STATUS_BY_EVENT, *LIFECYCLE_ONLY), status),
         "student.transferred": transferred,
-        **pending.IGNORED,
     }

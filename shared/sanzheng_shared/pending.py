@@ -6,9 +6,8 @@ release can never miss a hold (the lost wake-up of two unserialised transactions
 
 from __future__ import annotations
 
-from sanzheng_shared.consumer.context import Handler, HandlerContext
+from sanzheng_shared.consumer.context import HandlerContext
 from sanzheng_shared.engine.table import Row
-from sanzheng_shared.events.catalogue import EventData
 from sanzheng_shared.events.envelope import CloudEvent
 
 STUDENT = "student.enrolled"
@@ -83,10 +82,3 @@ def release(ctx: HandlerContext, fact: str, *, student_id: str | None = None) ->
             raise HeldEventFailed(key, f"handler failed: {type(exc).__name__}: {exc}") from exc
     ctx.topic, ctx.rejected = topic, rejected
     return len(waiting)
-
-
-def _ignore(_event: CloudEvent, _data: EventData, _ctx: HandlerContext) -> None:
-    """Other services' held/released notices concern only the gateway."""
-
-
-IGNORED: dict[str, Handler] = {"submission.held": _ignore, "submission.released": _ignore}

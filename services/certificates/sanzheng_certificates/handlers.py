@@ -19,7 +19,6 @@ from sanzheng_shared.events.catalogue import (
     SubmissionRejected,
 )
 from sanzheng_shared.events.envelope import CloudEvent
-from sanzheng_shared.pending import IGNORED
 
 
 def certificate_earned(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
@@ -205,16 +204,13 @@ ENROLLMENT: dict[str, Handler] = {
     "student.withdrawn": student_status,
     "student.graduated": student_status,
     "student.repeated_year": student_status,
-    **IGNORED,
 }
 INTERNSHIP: dict[str, Handler] = {
     **dict.fromkeys(_STATUS, internship_event),
-    **IGNORED,
 }
 LABOR: dict[str, Handler] = {
     "labor_education.completed": labor_event,
     "labor_education.exempted": waiver_handlers.labor_exempted,
-    **IGNORED,
 }
 REJECTIONS: dict[str, Handler] = {"submission.rejected": submission_rejected}
-CREDITS: dict[str, Handler] = {**credit_bank.ROUTES, **IGNORED}
+CREDITS: dict[str, Handler] = dict(credit_bank.ROUTES)

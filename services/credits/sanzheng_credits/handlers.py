@@ -225,6 +225,5 @@ INBOUND: dict[str, Handler] = {
 CERTIFICATES: dict[str, Handler] = {
     "certificate.earned": certificate_earned,
     "certificate.revoked": certificate_revoked,
-    **pending.IGNORED,
 }
 ENROLLMENT = known_students.enrollment_routes(INBOUND)

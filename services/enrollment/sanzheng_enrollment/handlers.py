@@ -296,5 +296,4 @@ def certificate_revoked(_event: CloudEvent, _data: Any, _ctx: HandlerContext) ->
 CERTIFICATES: dict[str, Handler] = {
     "certificate.earned": diploma_accepted,
     "certificate.revoked": certificate_revoked,
-    **pending.IGNORED,
 }

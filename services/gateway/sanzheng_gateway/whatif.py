@@ -25,7 +25,6 @@ from sanzheng_shared.consumer.context import Handler, HandlerContext
 from sanzheng_shared.events.envelope import CloudEvent, InvalidData, validate_data
 from sanzheng_shared.events.upcast import current_version
 from sanzheng_shared.kafka.topics import TopicNames
-from sanzheng_shared.pending import IGNORED
 from sanzheng_shared.policy import GraduationPolicy, PolicyBook
 
 ROUTES: dict[str, Handler] = {
@@ -38,7 +37,6 @@ ROUTES: dict[str, Handler] = {
         certificates.CREDITS,
     )
     for t, h in routes.items()
-    if t not in IGNORED
 }
 """Every event type the certificates service decides on, with its handler."""
 
