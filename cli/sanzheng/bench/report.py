@@ -218,7 +218,9 @@ def disk_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         (
             label,
             f"{f['wal_kb_per_event']:.2f}",
-            f"{f['wal_full_page_images_per_event']:.3f}",
+            f"{f['wal_full_page_images_per_event']:.3f}"
+            if "wal_full_page_images_per_event" in f
+            else "—",
             f"{f['io_wait_seconds']:.1f}" if "io_wait_seconds" in f else "—",
         )
         for label, f in labelled

@@ -94,9 +94,13 @@ async def run_bench(config: BenchConfig, settings: Settings, console: Console) -
 
     specs = {spec.name: spec for spec in all_specs()}
     env = await BenchEnvironment.open(settings, config.count_statements, config.pg_settings)
-    postgres = await settings_in_effect(
-        env.admin_url, sorted({"shared_buffers", "work_mem", *config.pg_settings})
-    )
+    try:
+        postgres = await settings_in_effect(
+            env.admin_url, sorted({"shared_buffers", "work_mem", *config.pg_settings})
+        )
+    except BaseException:
+        await env.close()
+        raise
     if config.service_log is not None:
         env.log_path = Path(config.service_log)
         env.log_path.write_text("")

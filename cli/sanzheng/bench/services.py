@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sanzheng.bench.caught_up import outbox_counts, outbox_start, wait_caught_up
-from sanzheng.bench.environment import BenchEnvironment, connect, wal_written
+from sanzheng.bench.environment import BenchEnvironment, connect, wait_disconnected, wal_written
 from sanzheng.bench.system import machine_cpu_seconds, machine_iowait_seconds
 from sanzheng_shared.kafka.topics import TopicNames
 from sanzheng_shared.service import ServiceSpec
@@ -40,7 +40,7 @@ class ServiceResult:
     machine_cpu_seconds: float | None = None
     """busy CPU time of the whole machine over the same span: the service, PostgreSQL,
     the broker (and whatever else runs on the machine)"""
-    wal: tuple[int, int] | None = None
+    wal: tuple[int, int | None] | None = None
     """(bytes, full-page images) of write-ahead log PostgreSQL wrote over the same span"""
     iowait_seconds: float | None = None
     """how long the machine's CPUs sat idle waiting for the disk over the same span"""
@@ -62,7 +62,8 @@ class ServiceResult:
             )
         if self.wal is not None and self.messages:
             out["wal_kb_per_event"] = round(self.wal[0] / 1024 / self.messages, 2)
-            out["wal_full_page_images_per_event"] = round(self.wal[1] / self.messages, 3)
+            if self.wal[1] is not None:
+                out["wal_full_page_images_per_event"] = round(self.wal[1] / self.messages, 3)
         if self.iowait_seconds is not None:
             out["io_wait_seconds"] = round(self.iowait_seconds, 2)
         out.update(per_event(self.database, self.messages, self.metric_statements))
@@ -150,7 +151,9 @@ async def run_alone(
             await conn.close()
     finally:
         await system.stop()
-    # After the stop: a backend's statistics (the full-page images) are complete at its exit.
+    # After the stop, once its sessions are gone: a backend reports its statistics (the
+    # full-page images) as it exits. The span then also holds the service's shutdown.
+    await wait_disconnected(url)
     wal_at_done = await wal_written(url)
     per_topic = {r["topic"]: int(r["n"]) for r in rows}
     result = ServiceResult(
@@ -167,7 +170,12 @@ async def run_alone(
         if cpu_at_done is not None and cpu_at_ready is not None
         else None,
         machine_at_done[0] - machine_at_ready[0] if machine_at_done and machine_at_ready else None,
-        (wal_at_done[0] - wal_at_ready[0], wal_at_done[1] - wal_at_ready[1])
+        (
+            wal_at_done[0] - wal_at_ready[0],
+            wal_at_done[1] - wal_at_ready[1]
+            if wal_at_done[1] is not None and wal_at_ready[1] is not None
+            else None,
+        )
         if wal_at_done and wal_at_ready
         else None,
         iowait_at_done - iowait_at_ready
