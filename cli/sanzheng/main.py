@@ -257,11 +257,12 @@ def bench(
             raise typer.BadParameter(
                 f"{item!r} is not NAME=VALUE (e.g. shared_buffers=6GB)", param_hint="--pg-setting"
             )
+        name = name.strip().lower()  # as PostgreSQL folds it, so that PORT is port
         try:
-            check_setting(name.strip())
+            check_setting(name)
         except BadPgSetting as exc:
             raise typer.BadParameter(str(exc), param_hint="--pg-setting") from None
-        pg_settings[name.strip()] = value.strip()
+        pg_settings[name] = value.strip()
     settings = get_settings()
     if pg_settings and settings.database_url:
         raise typer.BadParameter(

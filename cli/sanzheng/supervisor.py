@@ -94,7 +94,12 @@ class Infrastructure:
             broker = EmbeddedBroker.start(9092, log_file=log)
             bootstrap = broker.bootstrap
         if not url:
-            database = EmbeddedDatabase.start(settings.data_dir)
+            try:
+                database = EmbeddedDatabase.start(settings.data_dir)
+            except BaseException:
+                if broker is not None:  # started for this, and runs in a session of its own
+                    broker.stop()
+                raise
             url = database.url
         return cls(bootstrap, url, broker, database)
 

@@ -138,7 +138,10 @@ class BenchEnvironment:
             finally:
                 await conn.close()
         except BaseException:
-            await env.close()  # stops what it started, removes its directory
+            try:
+                await env.close()  # stops what it started, removes its directory
+            except Exception as exc:  # the error that stopped the opening is the one to show
+                log.warning("bench_environment_not_closed", error=repr(exc))
             raise
         return env
 
@@ -266,11 +269,11 @@ async def _reconfigure(database: EmbeddedDatabase, wanted: Mapping[str, str]) ->
 
     conn = await asyncpg.connect(database.url)
     try:
-        for name, value in wanted.items():
+        for name, value in ((n.lower(), v) for n, v in wanted.items()):
             check_setting(name)
-            items = value.split(",") if name in LIST_SETTINGS else [value]
+            items = [v.strip() for v in value.split(",")] if name in LIST_SETTINGS else [value]
             # ALTER SYSTEM takes no parameters: each value goes in as a quoted literal.
-            literal = ", ".join("'" + v.strip().replace("'", "''") + "'" for v in items)
+            literal = ", ".join("'" + v.replace("'", "''") + "'" for v in items if v) or "''"
             try:
                 await conn.execute(f"ALTER SYSTEM SET {_identifier(name)} = {literal}")
             except asyncpg.PostgresError as exc:
@@ -336,12 +339,13 @@ async def wait_disconnected(url: str, timeout: float = 10.0) -> None:
         while asyncio.get_running_loop().time() < deadline:
             others = await conn.fetchval(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = $1"
-                " AND pid <> pg_backend_pid()",
+                " AND backend_type = 'client backend' AND pid <> pg_backend_pid()",
                 name,
             )
             if not others:
                 return
             await asyncio.sleep(0.1)
+        log.warning("bench_sessions_still_open", database=name, waited_s=timeout)
     finally:
         await conn.close()
 

@@ -94,26 +94,22 @@ async def run_bench(config: BenchConfig, settings: Settings, console: Console) -
 
     specs = {spec.name: spec for spec in all_specs()}
     env = await BenchEnvironment.open(settings, config.count_statements, config.pg_settings)
-    try:
-        postgres = await settings_in_effect(
-            env.admin_url, sorted({"shared_buffers", "work_mem", *config.pg_settings})
-        )
-    except BaseException:
-        await env.close()
-        raise
-    if config.service_log is not None:
-        env.log_path = Path(config.service_log)
-        env.log_path.write_text("")
-    console.print(
-        f"broker {env.bootstrap}, PostgreSQL {'embedded' if env.infra else 'external'};"
-        f" SQL cost counted with {env.statement_source};"
-        f" {', '.join(f'{k}={v}' for k, v in postgres.items())}"
-    )
     stages: dict[str, Any] = {}
     started = datetime.now(UTC)
     machine = describe_machine()
     load_before = os.getloadavg()
-    try:
+    try:  # whatever fails from here, the broker and database it started are stopped
+        postgres = await settings_in_effect(
+            env.admin_url, sorted({"shared_buffers", "work_mem", *config.pg_settings})
+        )
+        if config.service_log is not None:
+            env.log_path = Path(config.service_log)
+            env.log_path.write_text("")
+        console.print(
+            f"broker {env.bootstrap}, PostgreSQL {'embedded' if env.infra else 'external'};"
+            f" SQL cost counted with {env.statement_source};"
+            f" {', '.join(f'{k}={v}' for k, v in postgres.items())}"
+        )
         with _progress(console) as progress:
             fill = env.topics("fill")
             filled: Counter[str] = Counter()

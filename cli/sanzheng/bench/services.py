@@ -178,7 +178,7 @@ async def run_alone(
         )
         if wal_at_done and wal_at_ready
         else None,
-        iowait_at_done - iowait_at_ready
+        max(0.0, iowait_at_done - iowait_at_ready)  # the kernel's count may step back (proc(5))
         if iowait_at_done is not None and iowait_at_ready is not None
         else None,
     )
