@@ -167,14 +167,15 @@ class Table:
         self._deleted.clear()
 
     async def _upsert(self, conn: Any, rows: list[Row]) -> None:
-        new = [r for r in rows if self.serial and r[self.serial] < 0]
-        old = [r for r in rows if not (self.serial and r[self.serial] < 0)]
-        if new:
+        serial = self.serial
+        new = [r for r in rows if serial and r[serial] < 0]
+        old = [r for r in rows if not (serial and r[serial] < 0)]
+        if serial and new:
             # In the order they were made (provisional keys -1, -2, …), which the keys' text
             # order is not ("-10" < "-9"): the database's serial then follows the events,
             # and held submissions are released in the order they arrived.
-            new.sort(key=lambda r: -r[self.serial])
-            columns = [c for c in _columns(new) if c != self.serial]
+            new.sort(key=lambda r: -r[serial])
+            columns = [c for c in _columns(new) if c != serial]
             await self._insert(conn, [{c: r[c] for c in columns} for r in new], columns, "")
         if old:
             columns = _columns(old)
