@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -228,35 +229,25 @@ def disk_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     ]
 
 
+def _table(title: str, header: Sequence[str], body: Iterable[Sequence[str]]) -> Table:
+    table = Table(title=title)
+    for i, name in enumerate(header):
+        table.add_column(name, justify="left" if i == 0 else "right")
+    for row in body:
+        table.add_row(*row)
+    return table
+
+
 def tables(results: dict[str, Any]) -> list[Table]:
     cfg = results["config"]
-    main = Table(title=f"sanzheng bench — {cfg['students']:,} students{_postgres(results)}")
-    for i, name in enumerate(HEADER):
-        main.add_column(name, justify="left" if i == 0 else "right")
-    for row in rows(results):
-        main.add_row(*row)
-    out = [main]
+    title = f"sanzheng bench — {cfg['students']:,} students{_postgres(results)}"
+    out = [_table(title, HEADER, rows(results))]
     if procs := process_rows(results):
-        table = Table(title="end to end, each process")
-        for i, name in enumerate(PROCESS_HEADER):
-            table.add_column(name, justify="left" if i == 0 else "right")
-        for prow in procs:
-            table.add_row(*prow)
-        out.append(table)
+        out.append(_table("end to end, each process", PROCESS_HEADER, procs))
     if disk := disk_rows(results):
-        table = Table(title="the database's writes, each service alone")
-        for i, name in enumerate(DISK_HEADER):
-            table.add_column(name, justify="left" if i == 0 else "right")
-        for drow in disk:
-            table.add_row(*drow)
-        out.append(table)
+        out.append(_table("the database's writes, each service alone", DISK_HEADER, disk))
     if lat := latency_rows(results):
-        table = Table(title="publish → decision latency")
-        table.add_column("figure")
-        table.add_column("value", justify="right")
-        for row2 in lat:
-            table.add_row(*row2)
-        out.append(table)
+        out.append(_table("publish → decision latency", ("figure", "value"), lat))
     return out
 
 
@@ -266,18 +257,19 @@ def _postgres(results: dict[str, Any]) -> str:
     return "; PostgreSQL " + ", ".join(f"{k}={v}" for k, v in pg.items()) if pg else ""
 
 
+def _markdown_table(header: Sequence[str], body: Iterable[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(row) + " |" for row in body]
+
+
 def markdown(results: dict[str, Any]) -> str:
-    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows(results)]
+    lines = _markdown_table(HEADER, rows(results))
     if procs := process_rows(results):
-        lines += ["", "| " + " | ".join(PROCESS_HEADER) + " |", "|" + "---|" * len(PROCESS_HEADER)]
-        lines += ["| " + " | ".join(prow) + " |" for prow in procs]
+        lines += ["", *_markdown_table(PROCESS_HEADER, procs)]
     if disk := disk_rows(results):
-        lines += ["", "| " + " | ".join(DISK_HEADER) + " |", "|" + "---|" * len(DISK_HEADER)]
-        lines += ["| " + " | ".join(drow) + " |" for drow in disk]
+        lines += ["", *_markdown_table(DISK_HEADER, disk)]
     if lat := latency_rows(results):
-        lines += ["", "| latency at a fixed offered load | value |", "|---|---|"]
-        lines += [f"| {a} | {b} |" for a, b in lat]
+        lines += ["", *_markdown_table(("latency at a fixed offered load", "value"), lat)]
     stages = results["stages"]
     used = {
         f["statements_source"]
