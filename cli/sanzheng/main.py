@@ -264,12 +264,6 @@ def bench(
             raise typer.BadParameter(str(exc), param_hint="--pg-setting") from None
         pg_settings[name] = value.strip()
     settings = get_settings()
-    if pg_settings and settings.database_url:
-        raise typer.BadParameter(
-            "applies to the bench's embedded PostgreSQL only: unset SANZHENG_DATABASE_URL, "
-            "or configure that server yourself",
-            param_hint="--pg-setting",
-        )
     configure_logging("sanzheng", "WARNING", "console")
     console = Console()
     config = BenchConfig(

@@ -96,8 +96,8 @@ class BenchEnvironment:
         statement, and costs throughput (about a third end to end, measured here).
         `pg_settings` (e.g. a production `shared_buffers`) are set on the embedded
         PostgreSQL before any stage; an external one is configured by its owner."""
-        if pg_settings and settings.database_url:
-            raise ValueError(
+        if pg_settings and settings.database_url:  # before anything starts
+            raise BadPgSetting(
                 "--pg-setting applies to the bench's embedded PostgreSQL only: unset "
                 "SANZHENG_DATABASE_URL, or configure that server yourself"
             )

@@ -20,18 +20,25 @@ STATEMENTS_METRIC = "sanzheng_db_statements_total"
 BATCHES_METRIC = "sanzheng_batch_seconds_count"
 
 
+def _cpu_times() -> list[int] | None:
+    """The machine's line of /proc/stat, in clock ticks since boot: user nice system idle
+    iowait irq softirq steal guest guest_nice."""
+    try:
+        return [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+
+
 def machine_cpu_seconds() -> tuple[float, float] | None:
     """(busy, total) CPU seconds of the whole machine since boot, all cores (/proc/stat):
     the difference over a stage is what every process used, PostgreSQL and the broker
     included, which the services' own CPU figures leave out."""
-    try:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except (OSError, ValueError):
+    fields = _cpu_times()
+    if fields is None:
         return None
     tick = os.sysconf("SC_CLK_TCK")
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    # user nice system idle iowait irq softirq; steal (another VM's time) is neither, and
-    # guest time is already in user.
+    # Steal (another VM's time) is neither busy nor idle, and guest time is already in user.
     total = sum(fields[:7])
     return (total - idle) / tick, total / tick
 
@@ -39,11 +46,10 @@ def machine_cpu_seconds() -> tuple[float, float] | None:
 def machine_iowait_seconds() -> float | None:
     """CPU seconds the machine spent idle with a disk request outstanding, since boot (the
     `iowait` of /proc/stat): a stage whose rate falls more than its CPU is waiting on disk."""
-    try:
-        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-        return int(fields[4]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
+    fields = _cpu_times()
+    if fields is None or len(fields) < 5:
         return None
+    return fields[4] / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
