@@ -144,7 +144,8 @@ def bench(
     students: int = typer.Option(
         10_000,
         min=1,
-        help="synthetic students (about 4.7 inbound events each), streamed, never all in memory",
+        help="synthetic students (about 20 inbound events each, most of them courses), "
+        "streamed, never all in memory",
     ),
     rate: float = typer.Option(
         1_000.0, min=1, help="offered load of the latency stage, in inbound events/s"
@@ -205,6 +206,14 @@ def bench(
         "e.g. --pg-setting shared_buffers=6GB for a production-sized cache; the results "
         "file records the settings in effect",
     ),
+    order: str = typer.Option(
+        "student",
+        help="how the e2e and latency stages send the province. student: each student's "
+        "whole record at once, so most submissions arrive before their enrollment is known "
+        "and are held, then released (the worst case). enrollment-first: every enrollment, "
+        "then, once the system is quiet, the rest (a province's steady state; the "
+        "enrollments' own decisions are not in the latency figures)",
+    ),
     service_log: Path = typer.Option(  # noqa: B008
         Path("bench-services.log"),
         help="the services' warnings and errors, and every restart of a service, during the "
@@ -241,6 +250,7 @@ def bench(
 
     from sanzheng.bench.environment import BadPgSetting, check_setting
     from sanzheng.bench.run import BenchConfig, parse_stages, run_bench, write_outputs
+    from sanzheng.bench.workload import ORDERS
 
     if report is not None:
         earlier = json.loads(report.read_text())
@@ -263,6 +273,10 @@ def bench(
         except BadPgSetting as exc:
             raise typer.BadParameter(str(exc), param_hint="--pg-setting") from None
         pg_settings[name] = value.strip()
+    if order not in ORDERS:
+        raise typer.BadParameter(
+            f"{order!r} is not one of: {', '.join(ORDERS)}", param_hint="--order"
+        )
     settings = get_settings()
     configure_logging("sanzheng", "WARNING", "console")
     console = Console()
@@ -277,6 +291,7 @@ def bench(
         chosen,
         str(service_log),
         pg_settings,
+        order,
     )
     console.print(f"stages: {', '.join(chosen)}")
     try:

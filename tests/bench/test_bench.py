@@ -119,6 +119,59 @@ def test_a_small_bench_completes_and_writes_every_figure(tmp_path: Path) -> None
     _positive(results["ratios"], "end_to_end_vs_raw")
     _positive(stages["latency"], "events", "decisions", "p50_ms", "p95_ms", "p99_ms")
     assert stages["latency"]["p50_ms"] <= stages["latency"]["p95_ms"] <= stages["latency"]["p99_ms"]
+    # How busy the machine was while the load was offered: what bounds the latency.
+    assert 0 < stages["latency"]["machine_busy_share_while_offered"] <= 1
+    _positive(stages["latency"], "services_cpu_ms_per_event")
+    assert "| machine busy while offered |" in done.stdout
+
+
+@pytest.mark.timeout(600)
+def test_with_enrollments_first_every_student_is_decided_and_only_the_rest_is_timed(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "bench.json"
+    tmpdir = Path(tempfile.mkdtemp(prefix="szb"))
+    try:
+        done = _bench(
+            "--stages",
+            "e2e,latency",
+            "--order",
+            "enrollment-first",
+            "--students",
+            "150",
+            "--rate",
+            "150",
+            "--latency-seconds",
+            "4",
+            "--out",
+            str(out),
+            "--no-chart",
+            "--markdown",
+            cwd=tmp_path,
+            tmpdir=tmpdir,
+        )
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = json.loads(out.read_text())
+    assert results["config"]["order"] == "enrollment-first"
+    e2e, lat = results["stages"]["end_to_end"], results["stages"]["latency"]
+    assert e2e["order"] == "enrollment-first"
+    assert e2e["students"] == 150
+    assert e2e["decisions"] == 150  # every student, enrollments and the rest alike
+    assert "end to end (150 students, enrollments first)" in done.stdout
+    # The latency stage times only what follows the enrollments: no enrollment is counted
+    # in its events, and the enrollments' own decisions are not in its figures.
+    _positive(lat, "events", "students", "decisions", "p50_ms", "p99_ms")
+    assert lat["decisions"] == lat["decisions_matched_by_correlation"]
+    assert "every enrollment first" in done.stdout
+
+
+def test_an_unknown_order_is_refused(tmp_path: Path) -> None:
+    done = _bench("--order", "random", "--no-chart", cwd=tmp_path, tmpdir=tmp_path)
+    assert done.returncode == 2
+    assert "--order" in done.stderr and "enrollment-first" in done.stderr
+    assert not (tmp_path / "bench-results.json").exists()
 
 
 def _bench(*args: str, cwd: Path, tmpdir: Path) -> subprocess.CompletedProcess[str]:

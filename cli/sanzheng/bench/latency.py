@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from sanzheng.bench import workload
 from sanzheng.bench.caught_up import outbox_counts, wait_caught_up
 from sanzheng.bench.environment import BenchEnvironment, connect
+from sanzheng.bench.system import machine_cpu_seconds
 from sanzheng_shared.service import ServiceSpec
 
 
@@ -35,10 +36,14 @@ class LatencyResult:
     decisions: int
     by_correlation: int
     latencies_ms: list[float]
+    machine_while_offered: tuple[float, float] | None = None
+    """(busy, total) CPU seconds of the whole machine while the load was offered"""
+    services_cpu_seconds: float | None = None
+    """the service processes' CPU from the first publish until every event was applied"""
 
     def as_dict(self) -> dict[str, Any]:
         q = percentiles(self.latencies_ms)
-        return {
+        out: dict[str, Any] = {
             "offered_rate": self.offered_rate,
             "achieved_rate": round(self.achieved_rate, 1),
             "events": self.events,
@@ -47,6 +52,16 @@ class LatencyResult:
             "decisions_matched_by_correlation": self.by_correlation,
             **{k: round(v, 1) for k, v in q.items()},
         }
+        if self.machine_while_offered and self.machine_while_offered[1] > 0:
+            # Near 1 the machine cannot keep up with the offered rate: events queue, and
+            # the latency is mostly the time spent waiting behind them.
+            busy, total = self.machine_while_offered
+            out["machine_busy_share_while_offered"] = round(busy / total, 3)
+        if self.services_cpu_seconds is not None and self.events:
+            out["services_cpu_ms_per_event"] = round(
+                1000 * self.services_cpu_seconds / self.events, 3
+            )
+        return out
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -114,6 +129,7 @@ async def run(
     max_events: int,
     seed: int,
     *,
+    order: str = "student",
     on_event: Any = lambda: None,
 ) -> LatencyResult:
     topics = env.topics("latency")
@@ -133,29 +149,38 @@ async def run(
         await system.start(tuple(spec.name for spec in specs))
         await system.wait_ready_each()
         await watcher.start()
+        stream = workload.students(10**9, seed, topics)
+        limit: int | None = max_events
+        enrolled = workload.Published()
+        if order == "enrollment-first":
+            # The same students' enrollments first, as fast as the broker takes them; their
+            # decisions are not measured. Then everything else at `rate`.
+            count = workload.students_for(max_events, seed, topics)
+            enrolled = await workload.publish(
+                env.bootstrap, workload.students(count, seed, topics, domains={"enrollment"})
+            )
+            await wait_caught_up(url, schemas, enrolled.per_topic)
+            await _all_seen(watcher, url, list(schemas), topics.graduation)
+            stream = workload.students(count, seed, topics, domains=workload.ALL_BUT_ENROLLMENT)
+            limit = None
+        unmeasured = len(watcher.arrivals)
+        cpu_before = system.cpu_seconds()
+        machine_before = machine_cpu_seconds()
         published = await workload.publish(
-            env.bootstrap,
-            workload.students(10**9, seed, topics),
-            rate=rate,
-            max_events=max_events,
-            on_send=on_send,
+            env.bootstrap, stream, rate=rate, max_events=limit, on_send=on_send
         )
-        await wait_caught_up(url, schemas, published.per_topic)
-        conn = await connect(url)
-        try:
-            decisions = (await outbox_counts(conn, list(schemas)))[topics.graduation]
-        finally:
-            await conn.close()
-        deadline = time.monotonic() + 60
-        while len(watcher.arrivals) < decisions and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        machine_after = machine_cpu_seconds()
+        await wait_caught_up(url, schemas, enrolled.then(published).per_topic)
+        cpu_after = system.cpu_seconds()
+        await _all_seen(watcher, url, list(schemas), topics.graduation)
     finally:
         await watcher.stop()
         await system.stop()
         await env.delete_topics(topics)
+    arrivals = watcher.arrivals[unmeasured:]
     latencies: list[float] = []
     matched = 0
-    for arrived, event in watcher.arrivals:
+    for arrived, event in arrivals:
         cause = sent_at.get(str(event.get("correlationid")))
         if cause is not None:
             matched += 1
@@ -172,7 +197,25 @@ async def run(
         published.total / duration,
         published.total,
         published.students,
-        len(watcher.arrivals),
+        len(arrivals),
         matched,
         latencies,
+        (machine_after[0] - machine_before[0], machine_after[1] - machine_before[1])
+        if machine_before and machine_after
+        else None,
+        sum(cpu_after[n] - cpu_before[n] for n in cpu_after if n in cpu_before)
+        if cpu_before and cpu_after
+        else None,
     )
+
+
+async def _all_seen(watcher: DecisionWatcher, url: str, schemas: list[str], topic: str) -> None:
+    """Wait (a minute at most) until the watcher has read every decision published so far."""
+    conn = await connect(url)
+    try:
+        decisions = (await outbox_counts(conn, schemas))[topic]
+    finally:
+        await conn.close()
+    deadline = time.monotonic() + 60
+    while len(watcher.arrivals) < decisions and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)

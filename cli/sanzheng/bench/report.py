@@ -123,7 +123,8 @@ def rows(results: dict[str, Any]) -> list[Row]:
         rss = e2e.get("peak_rss_mb") or {}
         out.append(
             (
-                f"end to end ({e2e['students']:,} students)",
+                f"end to end ({e2e['students']:,} students"
+                + (", enrollments first)" if e2e.get("order") == "enrollment-first" else ")"),
                 f"{e2e['inbound_events']:,}",
                 f"{e2e['seconds']:.1f}",
                 f"{e2e['events_per_s']:,.0f}",
@@ -184,7 +185,13 @@ def latency_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
     lat = results["stages"].get("latency")
     if not lat:
         return []
+    order = results.get("config", {}).get("order")
     return [
+        *(
+            [("sent", "every enrollment first, then the rest at the offered rate")]
+            if order == "enrollment-first"
+            else []
+        ),
         (
             "offered / achieved",
             f"{lat['offered_rate']:,.0f} / {lat['achieved_rate']:,.0f} events/s",
@@ -194,6 +201,16 @@ def latency_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
         ("p95", f"{lat.get('p95_ms', 0):,.0f} ms"),
         ("p99", f"{lat.get('p99_ms', 0):,.0f} ms"),
         ("max", f"{lat.get('max_ms', 0):,.0f} ms"),
+        *(
+            [("machine busy while offered", f"{share:.0%}")]
+            if (share := lat.get("machine_busy_share_while_offered")) is not None
+            else []
+        ),
+        *(
+            [("services' CPU ms per inbound event", f"{cpu:.2f}")]
+            if (cpu := lat.get("services_cpu_ms_per_event")) is not None
+            else []
+        ),
     ]
 
 

@@ -66,6 +66,8 @@ class BenchConfig:
     """Where the services' warnings, errors and restarts go (the bench's console shows none)."""
     pg_settings: dict[str, str] = field(default_factory=dict)
     """Settings of the embedded PostgreSQL (`--pg-setting`), e.g. a production shared_buffers."""
+    order: str = "student"
+    """How the end-to-end and latency stages send the province (`workload.ORDERS`)."""
 
 
 def _progress(console: Console) -> Progress:
@@ -176,6 +178,7 @@ async def run_bench(config: BenchConfig, settings: Settings, console: Console) -
                         list(specs.values()),
                         config.students,
                         config.seed,
+                        order=config.order,
                         on_student=lambda n: progress.advance(tp, n),
                         on_progress=lambda p: progress.update(
                             tc, completed=p.consumed, total=max(p.expected, 1)
@@ -195,6 +198,7 @@ async def run_bench(config: BenchConfig, settings: Settings, console: Console) -
                         config.rate,
                         budget,
                         config.seed + 1,
+                        order=config.order,
                         on_event=lambda: progress.advance(t, 1),
                     )
                 stages["latency"] = lresult.as_dict()

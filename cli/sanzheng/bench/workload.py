@@ -13,14 +13,14 @@ import pickle
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
 from sanzheng.synthetic import ProvinceGenerator
-from sanzheng_shared.kafka.topics import TopicNames
+from sanzheng_shared.kafka.topics import DOMAINS, TopicNames
 
 HEADERS = [("content-type", b"application/cloudevents+json")]
 
@@ -34,8 +34,23 @@ class Message:
     student_id: str
 
 
-def students(count: int, seed: int, topics: TopicNames) -> Iterator[list[Message]]:
-    """One list of inbound messages per student, in the order a school would send them."""
+ORDERS = ("student", "enrollment-first")
+"""How the end-to-end and latency stages send the province:
+
+- `student`: each student's whole record at once, student after student. Most of a
+  student's submissions then reach their services before the enrollment they depend on
+  has come through the enrollment service, and are held and released (SPEC 4.3): the
+  worst case of the any-order machinery.
+- `enrollment-first`: every student's enrollment, then, once the system is quiet, the
+  rest student by student: a province's steady state, where students are enrolled months
+  before their courses, internships and certificates arrive."""
+
+
+def students(
+    count: int, seed: int, topics: TopicNames, *, domains: Container[str] | None = None
+) -> Iterator[list[Message]]:
+    """One list of inbound messages per student, in the order a school would send them;
+    with `domains`, only the messages of those domains (a student may then have none)."""
     for student in ProvinceGenerator(seed=seed).students(count):
         key = student.student_id.encode()
         yield [
@@ -47,7 +62,23 @@ def students(count: int, seed: int, topics: TopicNames) -> Iterator[list[Message
                 student.student_id,
             )
             for sub in student.submissions
+            if domains is None or sub.domain in domains
         ]
+
+
+ALL_BUT_ENROLLMENT = frozenset(DOMAINS) - {"enrollment"}
+
+
+def students_for(events: int, seed: int, topics: TopicNames) -> int:
+    """How many students `publish(..., max_events=events)` sends: it stops at the first
+    student boundary at or past `events`."""
+    sent = count = 0
+    for batch in students(10**9, seed, topics):
+        if sent >= events:
+            break
+        sent += len(batch)
+        count += 1
+    return count
 
 
 def spool(count: int, seed: int, topics: TopicNames, only: set[str]) -> Path:
@@ -86,6 +117,15 @@ class Published:
     @property
     def total(self) -> int:
         return sum(self.per_topic.values())
+
+    def then(self, later: Published) -> Published:
+        """This publish and a later one of the same students, as one."""
+        return Published(
+            self.per_topic + later.per_topic,
+            self.first_at or later.first_at,
+            later.last_at or self.last_at,
+            max(self.students, later.students),
+        )
 
 
 async def publish(
