@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import functools
 import json
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -205,6 +207,7 @@ class OutboxRelay:
         self._listen_conn: Any = None
         self._elected = False
         self._rounds = 0
+        self._reported_at = 0.0
 
     async def start(self) -> None:
         await self._producer.start()
@@ -247,8 +250,13 @@ class OutboxRelay:
             await conn.remove_listener(notify_channel(self.schema), self._on_notify)
             if elected:
                 await conn.execute("SELECT pg_advisory_unlock_all()")
+            await conn.reset()  # the pool's own reset does not (db/pool.py)
         except Exception:
-            pass  # the connection is gone already (and its lock with it); releasing is enough
+            # Gone already (and its lock with it; the pool may have taken it back), or in a
+            # state we cannot tell: closed, so that no pooled connection keeps the lock.
+            with contextlib.suppress(Exception):
+                if not conn.is_closed():
+                    conn.terminate()
         await self.pool.release(conn)
 
     async def _run(self) -> None:
@@ -318,13 +326,21 @@ class OutboxRelay:
             *(self._send_partition(t, p, rs) for (t, p), rs in by_partition.items()),
             return_exceptions=True,
         )
-        published = 0
+        sent: list[int] = []
         for result in results:
             if isinstance(result, BaseException):
                 failed.append(result)
             else:
-                published += result[0]
+                sent += result[0]
                 failed += result[1]
+        if sent:
+            # Marked once per round, not per partition (a round trip each): a crash before
+            # this line sends the round again, and the consumers drop what they already have.
+            async with connection(self.pool) as conn:
+                await conn.execute(
+                    "UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[])", sent
+                )
+        published = len(sent)
         self._rounds += 1
         if self._rounds % 200 == 0:
             # Published rows are kept for a day for operators, then dropped.
@@ -332,7 +348,10 @@ class OutboxRelay:
                 await conn.execute(
                     "DELETE FROM outbox WHERE published_at < now() - interval '1 day'"
                 )
-        await self._report_backlog()
+        if time.monotonic() - self._reported_at >= 1.0:
+            # A gauge: under load once a second is enough, and the empty round that
+            # follows any burst reports the exact figure.
+            await self._report_backlog()
         if failed:
             not_kafka = [e for e in failed if not isinstance(e, KafkaError)]
             if not_kafka:
@@ -392,11 +411,12 @@ class OutboxRelay:
 
     async def _send_partition(
         self, topic: str, partition: int, rows: list[_Row]
-    ) -> tuple[int, list[BaseException]]:
+    ) -> tuple[list[int], list[BaseException]]:
         """Send one partition's rows in order, one batch in flight at a time. A batch the
         broker refuses is re-sent one row at a time to find the row at fault; a batch that
-        fails otherwise stops the partition for this round, with nothing sent after it."""
-        published = 0
+        fails otherwise stops the partition for this round, with nothing sent after it.
+        Returns the `seq` of every row the broker acknowledged, and the failures."""
+        published: list[int] = []
         failed: list[BaseException] = []
         blocked: set[tuple[str, bytes]] = set()
         one_by_one = False
@@ -454,12 +474,7 @@ class OutboxRelay:
                 if row.ordering_key is not None:
                     blocked.add(row.ordering_key)
                 continue
-            async with connection(self.pool) as conn:
-                await conn.execute(
-                    "UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[])",
-                    [r.seq for r in taken],
-                )
-            published += len(taken)
+            published += [r.seq for r in taken]
             OUTBOX_PUBLISHED.labels(self.service, topic).inc(len(taken))
         return published, failed
 
@@ -496,6 +511,7 @@ class OutboxRelay:
         )
 
     async def _report_backlog(self) -> None:
+        self._reported_at = time.monotonic()
         async with connection(self.pool) as conn:
             # Each count matches one partial index (migration 003_outbox_parking): the
             # published rows, which grow with every event ever emitted, are never read.

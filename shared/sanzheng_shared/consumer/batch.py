@@ -6,7 +6,8 @@
 4. Fold the events over it, in partition order, with the services' handlers: plain
    functions, no I/O; `finish` then decides once per student.
 5. Save the state, the event log, the outbox, the dead-letter marks and the offsets with a
-   constant number of bulk statements.
+   constant number of bulk statements, sent together (`engine.writes`): a round trip for
+   every run of them on different tables.
 
 Either all of it is committed or none of it, so a crash at any moment is repaired by
 re-reading from the stored offsets; duplicates then find their (source, id) already
@@ -39,6 +40,7 @@ from sanzheng_shared.engine import eventlog
 from sanzheng_shared.engine.counting import CountingConnection
 from sanzheng_shared.engine.locks import lock, student_key
 from sanzheng_shared.engine.state import ProjectionState
+from sanzheng_shared.engine.writes import GatheredWrites
 from sanzheng_shared.events.binary import kafka_structured
 from sanzheng_shared.events.catalogue import DATA_MODELS
 from sanzheng_shared.events.envelope import (
@@ -297,14 +299,16 @@ class BatchProcessor:
             else:
                 outcome.applied += 1
         state.finish(ctx)
-        await state.save(conn)
+        writes = GatheredWrites()  # every write below in as few round trips as they allow
+        await state.save(writes)
         if emit:
             outbox.extend(ctx.emitted)
         if not replay:
-            await eventlog.append(conn, str(uuid.uuid4()), items)
-            await mark_dead_lettered(conn, self.service, dead + ctx.dead_letters)
-            await save_offsets(conn, self.service, positions)
-        await write_outbox(conn, self.schema, outbox)
+            await eventlog.append(writes, str(uuid.uuid4()), items)
+            await mark_dead_lettered(writes, self.service, dead + ctx.dead_letters)
+            await save_offsets(writes, self.service, positions)
+        await write_outbox(writes, self.schema, outbox)
+        await writes.send(conn)
         failpoints.reach("before_db_commit")
         return outcome
 

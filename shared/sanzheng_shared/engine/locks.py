@@ -28,13 +28,13 @@ async def lock(conn: Any, keys: Iterable[str]) -> int:
     ordered = sorted(set(keys))
     if not ordered:
         return 0
-    # A key seen for the first time has no row to lock yet: create it first (in the same
-    # order; a concurrent creator of the same key waits for this transaction, like a lock).
+    # One statement, in key order: a key seen for the first time is inserted (a concurrent
+    # creator of the same key waits for this transaction, like a lock), and the row of a
+    # key that exists is locked by the conflict, which `WHERE false` leaves unchanged
+    # ("all rows will be locked when the ON CONFLICT DO UPDATE action is taken").
     await conn.execute(
-        "INSERT INTO engine_locks (k) SELECT unnest($1::text[]) ORDER BY 1 ON CONFLICT DO NOTHING",
+        "INSERT INTO engine_locks (k) SELECT unnest($1::text[]) ORDER BY 1"
+        " ON CONFLICT (k) DO UPDATE SET k = excluded.k WHERE false",
         ordered,
-    )
-    await conn.execute(
-        "SELECT 1 FROM engine_locks WHERE k = ANY($1::text[]) ORDER BY k FOR UPDATE", ordered
     )
     return len(ordered)
