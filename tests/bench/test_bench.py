@@ -4,6 +4,7 @@ not a timed test)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -167,6 +168,45 @@ def test_with_enrollments_first_every_student_is_decided_and_only_the_rest_is_ti
     assert "every enrollment first" in done.stdout
 
 
+@pytest.mark.timeout(400)
+def test_on_the_users_postgresql_it_drops_the_databases_it_made(
+    tmp_path: Path, admin_database_url: str
+) -> None:
+    # The user's PostgreSQL, the bench's own embedded broker.
+    tmpdir = Path(tempfile.mkdtemp(prefix="szb"))
+    try:
+        done = _bench(
+            "--stages",
+            "raw",
+            "--students",
+            "30",
+            "--no-chart",
+            "--out",
+            str(tmp_path / "bench.json"),
+            cwd=tmp_path,
+            tmpdir=tmpdir,
+            extra_env={"SANZHENG_DATABASE_URL": admin_database_url},
+        )
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    run = json.loads((tmp_path / "bench.json").read_text())
+    assert run["stages"]["raw"]["events"] > 0
+    left = asyncio.run(_bench_databases(admin_database_url))
+    assert not left, left
+
+
+async def _bench_databases(url: str) -> list[str]:
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE 'bench\\_%'")
+    finally:
+        await conn.close()
+    return [r["datname"] for r in rows]
+
+
 def test_an_unknown_order_is_refused(tmp_path: Path) -> None:
     done = _bench("--order", "random", "--no-chart", cwd=tmp_path, tmpdir=tmp_path)
     assert done.returncode == 2
@@ -174,11 +214,13 @@ def test_an_unknown_order_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "bench-results.json").exists()
 
 
-def _bench(*args: str, cwd: Path, tmpdir: Path) -> subprocess.CompletedProcess[str]:
+def _bench(
+    *args: str, cwd: Path, tmpdir: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SANZHENG_")}
     # Wide, so that rich's error panel does not break the reason across its borders; its
     # own temporary directory, to see what it leaves there.
-    env |= {"COLUMNS": "200", "TMPDIR": str(tmpdir)}
+    env |= {"COLUMNS": "200", "TMPDIR": str(tmpdir)} | (extra_env or {})
     return subprocess.run(
         [str(Path(sys.executable).parent / "sanzheng"), "bench", *args],
         env=env,

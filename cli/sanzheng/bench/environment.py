@@ -146,7 +146,10 @@ class BenchEnvironment:
         return env
 
     async def close(self, keep: bool = False) -> None:
-        if not keep and self.infra is None and self.databases:
+        # Databases on a server of the user's are dropped (an embedded one goes with its
+        # directory), whether or not the broker is embedded.
+        external = self.infra is None or self.infra.database is None
+        if not keep and external and self.databases:
             conn = await connect(self.admin_url)
             try:
                 for name in self.databases:
