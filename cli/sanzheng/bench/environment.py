@@ -147,19 +147,24 @@ class BenchEnvironment:
 
     async def close(self, keep: bool = False) -> None:
         # Databases on a server of the user's are dropped (an embedded one goes with its
-        # directory), whether or not the broker is embedded.
-        external = self.infra is None or self.infra.database is None
-        if not keep and external and self.databases:
-            conn = await connect(self.admin_url)
-            try:
-                for name in self.databases:
-                    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            finally:
-                await conn.close()
-        if self.infra is not None:
-            await asyncio.to_thread(self.infra.stop)
-        if self.workdir is not None and not keep:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        # directory), whether or not the broker is embedded. What was started is stopped
+        # even when that fails, and the failure does not hide the stage's own error.
+        try:
+            external = self.infra is None or self.infra.database is None
+            if not keep and external and self.databases:
+                conn = await connect(self.admin_url)
+                try:
+                    for name in self.databases:
+                        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                finally:
+                    await conn.close()
+        except Exception as exc:
+            log.warning("bench_databases_not_dropped", databases=self.databases, error=repr(exc))
+        finally:
+            if self.infra is not None:
+                await asyncio.to_thread(self.infra.stop)
+            if self.workdir is not None and not keep:
+                shutil.rmtree(self.workdir, ignore_errors=True)
 
     def topics(self, stage: str) -> TopicNames:
         return TopicNames(f"bench{self.run_id}{stage}.")

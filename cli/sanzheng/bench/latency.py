@@ -203,7 +203,12 @@ async def run(
         (machine_after[0] - machine_before[0], machine_after[1] - machine_before[1])
         if machine_before and machine_after
         else None,
-        sum(cpu_after[n] - cpu_before[n] for n in cpu_after if n in cpu_before)
+        # A process restarted meanwhile counts from zero again: left out, not negative.
+        sum(
+            cpu_after[n] - cpu_before[n]
+            for n in cpu_after
+            if n in cpu_before and cpu_after[n] >= cpu_before[n]
+        )
         if cpu_before and cpu_after
         else None,
     )

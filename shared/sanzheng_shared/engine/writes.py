@@ -17,10 +17,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-# The table a data-modifying statement writes ("" for a plain SELECT of expressions, such
-# as pg_notify, which joins the combined statement's SELECT list).
+# The table a data-modifying statement writes; a notification joins the combined
+# statement's SELECT list. Anything else is sent on its own.
 _WRITES = re.compile(r"^\s*(?:INSERT\s+INTO|DELETE\s+FROM|UPDATE)\s+([\w.\"]+)", re.IGNORECASE)
-_EXPRESSIONS = re.compile(r"^\s*SELECT\s+(?!.*\bFROM\b)(.*)$", re.IGNORECASE | re.DOTALL)
+_EXPRESSIONS = re.compile(r"^\s*SELECT\s+(pg_notify\(\$\d+,\s*''\))\s*$", re.IGNORECASE)
 _PARAMETER = re.compile(r"\$(\d+)")
 
 Statement = tuple[str, tuple[Any, ...]]
@@ -70,7 +70,8 @@ def combined(statements: list[Statement]) -> list[Statement]:
 
 def _target(sql: str) -> str | None:
     if m := _WRITES.match(sql):
-        return m.group(1).strip('"').lower()
+        # Unqualified, as the services name their tables (the search path is the schema).
+        return m.group(1).replace('"', "").lower().rsplit(".", 1)[-1]
     if _EXPRESSIONS.match(sql):
         return ""
     return None
