@@ -131,10 +131,6 @@ class ServiceRuntime:
         self.clock_task: asyncio.Task[None] | None = None
         self.probe: BrokerProbe | None = None
         self._subscribers: list[tuple[str, Any]] = []
-        self._uncommitted: dict[int, dict[tuple[str, int], int]] = {}
-        """per subscriber: (topic, partition) → the next offset, saved in PostgreSQL but
-        not yet committed to Kafka"""
-        self.kafka_committer: asyncio.Task[None] | None = None
         self._started_at = time.time()
         self.broker = KafkaBroker(
             self.settings.kafka_bootstrap or "localhost:9092",
@@ -213,41 +209,11 @@ class ServiceRuntime:
             records = (records,)
         await self.processor.process(records)
         failpoints.reach("after_db_commit")
-        # Kafka's committed offset is only for lag tools (the position is PostgreSQL's):
-        # noted here and committed once a second (`_commit_kafka_offsets`), not after every
-        # batch, which cost a broker round trip each.
-        saved = self._uncommitted.setdefault(id(subscriber), {})
-        for r in records:
-            saved[(r.topic, r.partition)] = max(saved.get((r.topic, r.partition), 0), r.offset + 1)
+        try:
+            await msg.ack()
+        except Exception as exc:  # PostgreSQL holds the truth; a lost Kafka commit is harmless
+            log.warning("kafka_commit_failed", error=repr(exc))
         self._record_lag(records, subscriber.consumer)
-
-    async def _commit_kafka_offsets_every_second(self) -> None:
-        while True:
-            await asyncio.sleep(1.0)
-            await self._commit_kafka_offsets()
-
-    async def _commit_kafka_offsets(self) -> None:
-        """Commit to Kafka the positions of the batches PostgreSQL has committed (explicit
-        offsets: a batch fetched but not yet saved is not committed)."""
-        from aiokafka import TopicPartition
-
-        for _group, subscriber in self._subscribers:
-            saved = self._uncommitted.pop(id(subscriber), None)
-            consumer = getattr(subscriber, "consumer", None)
-            if not saved or consumer is None:
-                continue
-            assigned = consumer.assignment()
-            offsets = {
-                tp: offset
-                for (topic, partition), offset in saved.items()
-                if (tp := TopicPartition(topic, partition)) in assigned
-            }
-            if not offsets:
-                continue
-            try:
-                await consumer.commit(offsets)
-            except Exception as exc:  # PostgreSQL holds the truth; a lost commit is harmless
-                log.warning("kafka_commit_failed", error=repr(exc))
 
     def _record_lag(self, records: Any, consumer: Any) -> None:
         if consumer is None:
@@ -366,9 +332,6 @@ class ServiceRuntime:
             )
             await self.http.start()
         await self.broker.start()
-        self.kafka_committer = asyncio.create_task(
-            self._commit_kafka_offsets_every_second(), name="kafka-commit"
-        )
         self.probe = BrokerProbe(settings.kafka_bootstrap, on_tick=self._record_fetch_age)
         await self.probe.start()
         log.info(
@@ -382,9 +345,6 @@ class ServiceRuntime:
         log.info("service_stopping")
         if self.probe is not None:
             await self.probe.stop()
-        if self.kafka_committer is not None:
-            self.kafka_committer.cancel()
-            await self._commit_kafka_offsets()  # what is saved so far, for the lag tools
         await self.broker.stop()  # waits for the batch in hand to commit (graceful_timeout)
         if self.pruner is not None:
             self.pruner.cancel()

@@ -1,6 +1,6 @@
 """Kafka's committed offsets, which lag tools (kafka-consumer-groups, exporters) read: the
-services keep their positions in PostgreSQL and commit them to Kafka once a second, so a
-group that has caught up shows no lag, the last batch before it went idle included."""
+services keep their positions in PostgreSQL and commit them to Kafka after each batch, so
+a group that has caught up shows no lag, the last batch before it went idle included."""
 
 from __future__ import annotations
 
