@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,15 @@ import pytest
 pytestmark = pytest.mark.slow
 
 SERVICES = ("enrollment", "internship", "labor-education", "certificates")
+
+
+@pytest.fixture
+def short_tmpdir() -> Iterator[Path]:
+    """The bench's own TMPDIR, short: the embedded PostgreSQL's socket lives under it (at
+    most 107 bytes), and a test can see what the bench leaves there."""
+    path = Path(tempfile.mkdtemp(prefix="szb"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _positive(figures: dict[str, Any], *keys: str) -> None:
@@ -128,31 +138,17 @@ def test_a_small_bench_completes_and_writes_every_figure(tmp_path: Path) -> None
 
 @pytest.mark.timeout(600)
 def test_with_enrollments_first_every_student_is_decided_and_only_the_rest_is_timed(
-    tmp_path: Path,
+    tmp_path: Path, short_tmpdir: Path
 ) -> None:
     out = tmp_path / "bench.json"
-    tmpdir = Path(tempfile.mkdtemp(prefix="szb"))
-    try:
-        done = _bench(
-            "--stages",
-            "e2e,latency",
-            "--order",
-            "enrollment-first",
-            "--students",
-            "150",
-            "--rate",
-            "150",
-            "--latency-seconds",
-            "4",
-            "--out",
-            str(out),
-            "--no-chart",
-            "--markdown",
-            cwd=tmp_path,
-            tmpdir=tmpdir,
-        )
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
+    done = _bench(
+        *("--stages", "e2e,latency", "--order", "enrollment-first", "--students", "150"),
+        *("--rate", "150", "--latency-seconds", "4", "--out", str(out)),
+        "--no-chart",
+        "--markdown",
+        cwd=tmp_path,
+        tmpdir=short_tmpdir,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     results = json.loads(out.read_text())
     assert results["config"]["order"] == "enrollment-first"
@@ -170,25 +166,16 @@ def test_with_enrollments_first_every_student_is_decided_and_only_the_rest_is_ti
 
 @pytest.mark.timeout(400)
 def test_on_the_users_postgresql_it_drops_the_databases_it_made(
-    tmp_path: Path, admin_database_url: str
+    tmp_path: Path, short_tmpdir: Path, admin_database_url: str
 ) -> None:
     # The user's PostgreSQL, the bench's own embedded broker.
-    tmpdir = Path(tempfile.mkdtemp(prefix="szb"))
-    try:
-        done = _bench(
-            "--stages",
-            "raw",
-            "--students",
-            "30",
-            "--no-chart",
-            "--out",
-            str(tmp_path / "bench.json"),
-            cwd=tmp_path,
-            tmpdir=tmpdir,
-            extra_env={"SANZHENG_DATABASE_URL": admin_database_url},
-        )
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
+    done = _bench(
+        *("--stages", "raw", "--students", "30", "--no-chart"),
+        *("--out", str(tmp_path / "bench.json")),
+        cwd=tmp_path,
+        tmpdir=short_tmpdir,
+        extra_env={"SANZHENG_DATABASE_URL": admin_database_url},
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     run = json.loads((tmp_path / "bench.json").read_text())
     assert run["stages"]["raw"]["events"] > 0
@@ -243,24 +230,20 @@ def _bench(
     ],
 )
 def test_a_postgres_setting_it_cannot_apply_is_refused_before_any_stage(
-    tmp_path: Path, setting: str, said: str
+    tmp_path: Path, short_tmpdir: Path, setting: str, said: str
 ) -> None:
-    # A short path: the embedded PostgreSQL's socket lives under it (at most 107 bytes).
-    tmpdir = Path(tempfile.mkdtemp(prefix="szb"))
-    try:
-        done = _bench(
-            "--stages", "raw", "--pg-setting", setting, "--no-chart", cwd=tmp_path, tmpdir=tmpdir
-        )
-        assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
-        assert said in done.stdout + done.stderr
-        assert "--pg-setting" in done.stderr
-        assert not (tmp_path / "bench-results.json").exists()
-        # The embedded broker and database it may have started are stopped, their files gone.
-        assert not list(tmpdir.iterdir())
-        running = [p for p in Path("/proc").glob("[0-9]*/cmdline") if str(tmpdir) in _read(p)]
-        assert not running, running
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
+    tmpdir = short_tmpdir
+    done = _bench(
+        "--stages", "raw", "--pg-setting", setting, "--no-chart", cwd=tmp_path, tmpdir=tmpdir
+    )
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    assert said in done.stdout + done.stderr
+    assert "--pg-setting" in done.stderr
+    assert not (tmp_path / "bench-results.json").exists()
+    # The embedded broker and database it may have started are stopped, their files gone.
+    assert not list(tmpdir.iterdir())
+    running = [p for p in Path("/proc").glob("[0-9]*/cmdline") if str(tmpdir) in _read(p)]
+    assert not running, running
 
 
 def _read(path: Path) -> str:

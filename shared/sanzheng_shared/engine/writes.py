@@ -36,9 +36,6 @@ class GatheredWrites:
     async def execute(self, sql: str, *args: Any) -> None:
         self._statements.append((sql, args))
 
-    def __len__(self) -> int:
-        return len(self._statements)
-
     async def send(self, conn: Any) -> None:
         for sql, args in combined(self._statements):
             await conn.execute(sql, *args)
@@ -86,8 +83,8 @@ def _join(group: list[Statement]) -> Statement:
     for sql, own in group:
         shifted = _shifted(sql, len(args))
         args += own
-        if (m := _EXPRESSIONS.match(shifted)) and not _WRITES.match(shifted):
-            selected.append(m.group(1).strip())
+        if m := _EXPRESSIONS.match(shifted):
+            selected.append(m.group(1))
         else:
             ctes.append(f"w{len(ctes)} AS ({shifted})")
     head = f"WITH {', '.join(ctes)} " if ctes else ""
