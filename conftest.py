@@ -7,9 +7,14 @@ PostgreSQL). Each test gets a fresh database and a fresh topic prefix.
 
 from __future__ import annotations
 
+import asyncio
+import faulthandler
+import functools
 import os
 import shutil
+import sys
 import tempfile
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,6 +25,7 @@ from sanzheng_shared.settings import Settings
 from sanzheng_shared.testing import create_database, drop_database
 
 
+@functools.cache
 def _docker_available() -> bool:
     try:
         import docker
@@ -28,6 +34,55 @@ def _docker_available() -> bool:
         return True
     except Exception:
         return False
+
+
+# The embedded broker holds every consumer group join for half the session timeout: at
+# Kafka's 10 s, each service start in a test waited 5 s. Apache Kafka refuses sessions under
+# 6 s (group.min.session.timeout.ms), so this is only for the embedded broker; subprocesses
+# (`sanzheng up` in the end-to-end tests) inherit it.
+TEST_SESSION_TIMEOUT_MS = "3000"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not os.environ.get("SANZHENG_KAFKA_BOOTSTRAP") and not _docker_available():
+        os.environ.setdefault("SANZHENG_KAFKA_SESSION_TIMEOUT_MS", TEST_SESSION_TIMEOUT_MS)
+
+
+# pytest-timeout's signal can land inside an asyncio callback, where the event loop logs it
+# and carries on; a hung test then held the whole run until CI's own limit, with no trace of
+# where. Past this, the stacks (threads and asyncio tasks) are printed and the run stops.
+HUNG_TEST_SECONDS = float(os.environ.get("SANZHENG_HUNG_TEST_SECONDS", "480"))
+
+
+def _report_hung_test_and_exit(item: pytest.Item) -> None:
+    capture = item.config.pluginmanager.getplugin("capturemanager")
+    if capture is not None:  # what the test printed, and the stacks, reach the terminal
+        capture.suspend_global_capture(in_=True)
+        out, err = capture.read_global_capture()
+        sys.stderr.write(out + err)
+    sys.stderr.write(f"\n\n{item.nodeid} still running after {HUNG_TEST_SECONDS} s; stacks:\n")
+    sys.stderr.flush()
+    faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+    try:
+        for task in list(asyncio.tasks._all_tasks):
+            if not task.done():
+                sys.stderr.write(f"\n{task!r}\n")
+                task.print_stack(file=sys.stderr)
+    except Exception as exc:  # the loop's thread is running: best effort
+        sys.stderr.write(f"(asyncio tasks not listed: {exc!r})\n")
+    sys.stderr.flush()
+    os._exit(3)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    watchdog = threading.Timer(HUNG_TEST_SECONDS, _report_hung_test_and_exit, (item,))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        yield
+    finally:
+        watchdog.cancel()
 
 
 @pytest.fixture(scope="session")

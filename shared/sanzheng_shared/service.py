@@ -14,7 +14,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,6 +183,9 @@ class ServiceRuntime:
             # Offsets live in PostgreSQL; Kafka's committed offset is only for lag tools.
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
+            session_timeout_ms=self.settings.kafka_session_timeout_ms,
+            # Kafka's rule: heartbeats at most a third of the session timeout.
+            heartbeat_interval_ms=min(3_000, self.settings.kafka_session_timeout_ms // 3),
             listener=listener,
             decoder=_raw_decoder,
             parser=_tolerant_parser,
@@ -342,21 +345,45 @@ class ServiceRuntime:
         )
 
     async def stop(self) -> None:
+        """Stops within `stop_timeout_seconds` whatever hangs: a step still running then is
+        abandoned and the database connections are closed. Nothing is lost by that: offsets
+        and the outbox live in PostgreSQL, and the next start resumes from them."""
         log.info("service_stopping")
+        deadline = time.monotonic() + self.settings.stop_timeout_seconds
         if self.probe is not None:
-            await self.probe.stop()
-        await self.broker.stop()  # waits for the batch in hand to commit (graceful_timeout)
+            await self._within("broker_probe", self.probe.stop(), deadline)
+        # Waits for the batch in hand to commit (graceful_timeout).
+        await self._within("consumers", self.broker.stop(), deadline)
         if self.pruner is not None:
             self.pruner.cancel()
         if self.clock_task is not None:
             self.clock_task.cancel()
         if self.relay is not None:
-            await self.relay.stop()
+            await self._within("outbox_relay", self.relay.stop(), deadline)
         if self.http is not None:
-            await self.http.stop()
-        if self.pool is not None:
-            await self.pool.close()
+            await self._within("http", self.http.stop(), deadline)
+        if self.pool is not None and not await self._within(
+            "database_pool", self.pool.close(), deadline
+        ):
+            self.pool.terminate()
         log.info("service_stopped")
+
+    @staticmethod
+    async def _within(step: str, work: Awaitable[None], deadline: float) -> bool:
+        """Runs one step of the stop until the deadline. asyncio.wait_for would wait for a
+        cancelled step to finish, which a hung step never does; this leaves it behind."""
+        task = asyncio.ensure_future(work)
+        await asyncio.wait({task}, timeout=max(0.0, deadline - time.monotonic()))
+        if task.done():
+            task.result()  # a step that failed fails the stop, as before
+            return True
+        task.cancel()
+        log.warning(
+            "service_stop_step_timed_out",
+            step=step,
+            action="left behind; the next start resumes from the offsets in PostgreSQL",
+        )
+        return False
 
     async def run_until_signalled(self) -> None:
         stop = asyncio.Event()

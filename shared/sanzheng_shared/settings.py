@@ -44,6 +44,19 @@ class Settings(BaseSettings):
     kafka_acks: str = Field(default="all", description="producer acks; `all` on Apache Kafka")
     consumer_max_records: int = Field(default=500, ge=1, description="records per batch")
     consumer_batch_timeout_ms: int = Field(default=200, ge=1)
+    kafka_session_timeout_ms: int = Field(
+        default=10_000,
+        ge=1_000,
+        description="consumer group session timeout (Kafka's default; brokers refuse less than "
+        "their group.min.session.timeout.ms, 6 s on Apache Kafka). The embedded broker holds "
+        "every group join for half of it, so tests on it use less",
+    )
+    stop_timeout_seconds: float = Field(
+        default=90,
+        gt=0,
+        description="a service's stop waits this long for the batch in hand and its "
+        "connections, then closes them (nothing is lost: offsets live in PostgreSQL)",
+    )
     broker_unreachable_seconds: float = Field(
         default=10,
         gt=0,

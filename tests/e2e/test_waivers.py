@@ -162,10 +162,16 @@ async def test_a_waiver_meets_the_requirement_until_revoked(
         assert shown["evidence"] == "医院证明 2026-0412"
         status = (await c.get(f"/v1/students/{sid}")).json()
         assert [w["waiver_id"] for w in status["waivers"]] == [waiver_id]
+
         # What-if and as_of fold the waiver through the certificates service's handlers.
-        what_if = await c.post(f"/v1/students/{sid}/graduation/what-if", json={})
-        assert what_if.status_code == 200, what_if.text
-        assert [x["code"] for x in what_if.json()["changes"]] == []
+        # They read the gateway's timeline, which follows the domain topics and may trail
+        # the decision (graduation.events) for a moment under load.
+        async def what_if_changes() -> list[str]:
+            answer = await c.post(f"/v1/students/{sid}/graduation/what-if", json={})
+            assert answer.status_code == 200, answer.text
+            return [x["code"] for x in answer.json()["changes"]]
+
+        await eventually(what_if_changes, lambda codes: codes == [], timeout=60)
         today = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()  # the school's day
         as_of = await c.get(f"/v1/students/{sid}/graduation", params={"as_of": today})
         assert as_of.status_code == 200, as_of.text
