@@ -320,4 +320,21 @@ async def students(gateway: RunningGateway) -> dict[str, str]:
             return found
 
         await eventually(decided, lambda n: n == 2, timeout=90)
+        for sid in ids.values():
+            await timeline_caught_up(client, sid, gateway.headers("bureau"))
     return ids
+
+
+async def timeline_caught_up(client: httpx.AsyncClient, sid: str, headers: Any) -> None:
+    """Waits until the gateway's timeline of the student (which what-if and `as_of` fold)
+    holds what the announced decision was made from: it follows the domain topics, the
+    decision comes on graduation.events, and under load one trails the other a moment."""
+
+    async def changes() -> list[str]:
+        answer = await client.post(
+            f"/v1/students/{sid}/graduation/what-if", json={}, headers=headers
+        )
+        assert answer.status_code == 200, answer.text
+        return [c["code"] for c in answer.json()["changes"]]
+
+    await eventually(changes, lambda codes: codes == [], timeout=60)
