@@ -2,13 +2,30 @@
 `pending` table, announced (`submission.held` / `submission.released` on the service's
 outbound topic, so the gateway can show them in the student's status), and run again when
 the fact they wait for arrives — in the same fold, under the same student lock, so a
-release can never miss a hold (the lost wake-up of two unserialised transactions)."""
+release can never miss a hold (the lost wake-up of two unserialised transactions).
+
+A hold is announced only once it has waited `held_notice_after` seconds (`announce_waiting`,
+run periodically by each service): most holds end within seconds, when the enrollment they
+wait for comes through, and then neither notice is sent. A release is announced only for a
+hold that was.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
+from typing import Any
+
 from sanzheng_shared.consumer.context import HandlerContext
+from sanzheng_shared.db.pool import connection
+from sanzheng_shared.engine.locks import lock, student_key
 from sanzheng_shared.engine.table import Row
 from sanzheng_shared.events.envelope import CloudEvent
+from sanzheng_shared.kafka.topics import TopicNames
+from sanzheng_shared.logging import get_logger
+from sanzheng_shared.outbox import write_outbox
+
+log = get_logger(__name__)
 
 STUDENT = "student.enrolled"
 
@@ -31,6 +48,7 @@ def announce(ctx: HandlerContext, event: CloudEvent, kind: str, waiting_for: str
 
 def hold(ctx: HandlerContext, event: CloudEvent, waiting_for: str) -> None:
     assert event.subject
+    at_once = ctx.held_notice_after <= 0
     ctx.state.pending.put(
         {
             "seq": None,
@@ -38,9 +56,11 @@ def hold(ctx: HandlerContext, event: CloudEvent, waiting_for: str) -> None:
             "topic": ctx.topic,
             "event": event.model_dump(mode="json"),
             "waiting_for": waiting_for,
+            "announced": at_once,
         }
     )
-    announce(ctx, event, "held", waiting_for)
+    if at_once:
+        announce(ctx, event, "held", waiting_for)
 
 
 def _held_order(row: Row) -> tuple[bool, int]:
@@ -69,7 +89,8 @@ def release(ctx: HandlerContext, fact: str, *, student_id: str | None = None) ->
         table.delete(row["seq"])
         event = CloudEvent.model_validate(row["event"])
         ctx.topic = row["topic"]
-        announce(ctx, event, "released", fact)
+        if row["announced"]:
+            announce(ctx, event, "released", fact)
         key = (event.source, event.id)
         if (reason := ctx.poisoned.get(key)) is not None:
             ctx.dead_letter_held(event, row["topic"], reason)
@@ -82,3 +103,68 @@ def release(ctx: HandlerContext, fact: str, *, student_id: str | None = None) ->
             raise HeldEventFailed(key, f"handler failed: {type(exc).__name__}: {exc}") from exc
     ctx.topic, ctx.rejected = topic, rejected
     return len(waiting)
+
+
+ANNOUNCE_AT_MOST = 500
+"""holds announced per transaction (a backlog takes several)"""
+
+
+async def announce_waiting(
+    conn: Any,
+    service: str,
+    schema: str,
+    topics: TopicNames,
+    older_than: timedelta,
+    *,
+    limit: int = ANNOUNCE_AT_MOST,
+) -> int:
+    """Announce the holds that have waited longer than `older_than` and were not announced
+    yet, in one transaction under the students' locks (the batches' own lock: a release
+    either ran before, and the row is gone, or runs after and announces its release).
+    Returns how many were announced. `conn` has the service's schema first on its path."""
+    async with conn.transaction():
+        waiting = await conn.fetch(
+            "SELECT seq, student_id FROM pending"
+            " WHERE NOT announced AND received_at < now() - $1::interval ORDER BY seq LIMIT $2",
+            older_than,
+            limit,
+        )
+        if not waiting:
+            return 0
+        await lock(conn, [student_key(s) for s in {r["student_id"] for r in waiting}])
+        rows = await conn.fetch(
+            "UPDATE pending SET announced = true WHERE seq = ANY($1::bigint[]) AND NOT announced"
+            " RETURNING seq, topic, event, waiting_for, received_at",
+            [r["seq"] for r in waiting],
+        )
+        ctx = HandlerContext(service, topics, None)
+        for row in sorted(rows, key=lambda r: r["seq"]):
+            stored = row["event"]
+            event = (
+                CloudEvent.model_validate_json(stored)
+                if isinstance(stored, str | bytes)
+                else CloudEvent.model_validate(stored)
+            )
+            # The notice says when the submission was held, not when it was announced.
+            ctx.begin(row["topic"], int(row["received_at"].timestamp() * 1000))
+            announce(ctx, event, "held", row["waiting_for"])
+        await write_outbox(conn, schema, ctx.emitted)
+        return len(rows)
+
+
+async def announce_periodically(
+    service: str, schema: str, pool: Any, topics: TopicNames, after_seconds: float
+) -> None:
+    """Run by each service process while holds are announced late (`after_seconds` > 0)."""
+    older_than = timedelta(seconds=after_seconds)
+    while True:
+        await asyncio.sleep(max(0.5, after_seconds / 2))
+        try:
+            async with connection(pool) as conn:
+                while (
+                    await announce_waiting(conn, service, schema, topics, older_than)
+                    == ANNOUNCE_AT_MOST
+                ):
+                    pass
+        except Exception as exc:  # the next round tries again; consuming goes on meanwhile
+            log.warning("held_notices_failed", error=repr(exc))

@@ -40,6 +40,7 @@ from sanzheng_shared.kafka.topics import DOMAINS, TopicNames, ensure_topics
 from sanzheng_shared.logging import configure_logging, get_logger
 from sanzheng_shared.metrics import BROKER_UNREACHABLE, CONSUMER_FETCH_AGE, CONSUMER_LAG
 from sanzheng_shared.outbox import OutboxRelay
+from sanzheng_shared.pending import announce_periodically
 from sanzheng_shared.policy import PolicyBook, PolicyError
 from sanzheng_shared.retention import prune_periodically
 from sanzheng_shared.settings import Settings, get_settings
@@ -128,6 +129,7 @@ class ServiceRuntime:
         self.relay: OutboxRelay | None = None
         self.http: EmbeddedHttpServer | None = None
         self.pruner: asyncio.Task[None] | None = None
+        self.announcer: asyncio.Task[None] | None = None
         self.clock_task: asyncio.Task[None] | None = None
         self.probe: BrokerProbe | None = None
         self._subscribers: list[tuple[str, Any]] = []
@@ -305,6 +307,7 @@ class ServiceRuntime:
             topics=self.topics,
             policies=self.policies,
             state=self.spec.state,
+            held_notice_after=settings.held_notice_after_seconds,
         )
         self.listener.pool = self.pool
         if self.school_listener is not None:
@@ -323,6 +326,17 @@ class ServiceRuntime:
         self.pruner = asyncio.create_task(
             prune_periodically(self.spec.name, self.pool, settings), name="inbox-pruner"
         )
+        if settings.held_notice_after_seconds > 0:
+            self.announcer = asyncio.create_task(
+                announce_periodically(
+                    self.spec.name,
+                    self.spec.schema,
+                    self.pool,
+                    self.topics,
+                    settings.held_notice_after_seconds,
+                ),
+                name="held-notices",
+            )
         if self.spec.clock is not None and settings.background_jobs:
             self.clock_task = asyncio.create_task(
                 run_clock(self.processor, self.spec.clock), name="clock"
@@ -354,8 +368,9 @@ class ServiceRuntime:
             await self._within("broker_probe", self.probe.stop(), deadline)
         # Waits for the batch in hand to commit (graceful_timeout).
         await self._within("consumers", self.broker.stop(), deadline)
-        if self.pruner is not None:
-            self.pruner.cancel()
+        for task in (self.pruner, self.announcer):
+            if task is not None:
+                task.cancel()
         if self.clock_task is not None:
             self.clock_task.cancel()
         if self.relay is not None:

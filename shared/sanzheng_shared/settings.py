@@ -51,6 +51,13 @@ class Settings(BaseSettings):
         "their group.min.session.timeout.ms, 6 s on Apache Kafka). The embedded broker holds "
         "every group join for half of it, so tests on it use less",
     )
+    held_notice_after_seconds: float = Field(
+        default=5,
+        ge=0,
+        description="a held submission is announced (submission.held) once it has waited "
+        "this long; most holds end sooner, when the enrollment comes through, and then "
+        "neither notice is sent (0: announce every hold at once)",
+    )
     stop_timeout_seconds: float = Field(
         default=90,
         gt=0,

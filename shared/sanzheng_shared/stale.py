@@ -77,7 +77,8 @@ async def expire(
             state.pending.delete(row["seq"])
             event = CloudEvent.model_validate(held["event"])
             ctx.begin(held["topic"], None)
-            announce(ctx, event, "released", held["waiting_for"])
+            if held["announced"]:
+                announce(ctx, event, "released", held["waiting_for"])
             ctx.reject(
                 event,
                 [

@@ -106,8 +106,10 @@ class BatchProcessor:
         topics: TopicNames,
         policies: PolicyBook | None = None,
         state: Callable[[], ProjectionState] = ProjectionState,
+        held_notice_after: float = 0.0,
     ) -> None:
         self.policies = policies
+        self.held_notice_after = held_notice_after
         self.service = service
         self.schema = schema
         self.pool = pool
@@ -273,6 +275,7 @@ class BatchProcessor:
         await state.load(conn, students, events)
         ctx = HandlerContext(self.service, self.topics, state, self.policies, self._dispatch)
         ctx.poisoned = poison
+        ctx.held_notice_after = self.held_notice_after
         for record, event in items:
             ctx.begin(record.topic, record.timestamp)
             # What `bound_contextvars` does, without its generator (a third of its cost).

@@ -72,6 +72,9 @@ class HandlerContext:
     this batch; a release dead-letters them instead of running them again"""
     dead_letters: list[tuple[tuple[str, str], str]] = field(default_factory=list)
     """(source, id), why: held submissions this batch dead-lettered"""
+    held_notice_after: float = 0.0
+    """Seconds a held submission waits before `submission.held` is sent (by the service's
+    periodic `pending.announce_waiting`); 0 announces it at once"""
     accepted_facts: bool = False
     """Every event folded is one the services already accepted (the gateway's what-if
     over a timeline): take each as the fact it is, without admitting it again."""

@@ -1,0 +1,91 @@
+"""A held submission is announced only once it has waited `held_notice_after_seconds`: a hold
+that ends sooner (its enrollment came through) sends neither `submission.held` nor
+`submission.released`; one that lasts is announced by the service's periodic sweep, with
+the time it was held, and its release is announced in turn (SPEC §4.3: pending items are
+visible in the student's status)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from sanzheng_credits.app import SPEC as CREDITS
+from sanzheng_shared.consumer.batch import BatchProcessor
+from sanzheng_shared.kafka.topics import TopicNames
+from sanzheng_shared.pending import announce_waiting
+from sanzheng_shared.testing import enrolled, eventually, publish, read_events
+from tests.integration.conftest import TOPICS, canonical, processor, record
+from tests.integration.test_credits import course
+
+NOTICES = ("submission.held", "submission.released")
+
+
+@pytest.fixture
+async def credits(database_url: str) -> AsyncIterator[BatchProcessor]:
+    async for p in processor(database_url, CREDITS):
+        p.held_notice_after = 5.0  # what the runtime sets from the settings
+        yield p
+
+
+async def _outbox(proc: BatchProcessor) -> list[dict[str, Any]]:
+    async with proc.pool.acquire() as conn:
+        rows = await conn.fetch("SELECT value FROM outbox ORDER BY seq")
+    return [json.loads(bytes(r["value"])) for r in rows]
+
+
+async def _sweep(proc: BatchProcessor, older_than: timedelta) -> int:
+    async with proc.pool.acquire() as conn:
+        return await announce_waiting(conn, proc.service, proc.schema, TOPICS, older_than)
+
+
+async def test_a_short_hold_is_never_announced_a_long_one_is_then_released(
+    credits: BatchProcessor,
+) -> None:
+    inbound, enrollment = TOPICS.inbound("credits"), TOPICS.outbound("enrollment")
+    short, long = course("S-SHORT", "MEC101"), course("S-LONG", "MEC101")
+    await credits.process([record(inbound, short), record(inbound, long)])
+    assert [e["type"] for e in await _outbox(credits) if e["type"] in NOTICES] == []
+
+    # S-SHORT's enrollment comes through before the sweep: its hold ends unannounced.
+    await credits.process([record(enrollment, canonical(enrolled("S-SHORT"), "enrollment"))])
+    assert await _sweep(credits, timedelta(hours=1)) == 0  # S-LONG has not waited that long
+    assert await _sweep(credits, timedelta(0)) == 1
+    assert await _sweep(credits, timedelta(0)) == 0  # announced once
+
+    await credits.process([record(enrollment, canonical(enrolled("S-LONG"), "enrollment"))])
+    out = await _outbox(credits)
+    notices = [(e["type"], e["subject"], e["data"]["id"]) for e in out if e["type"] in NOTICES]
+    assert notices == [
+        ("submission.held", "S-LONG", long["id"]),
+        ("submission.released", "S-LONG", long["id"]),
+    ]
+    held = next(e for e in out if e["type"] == "submission.held")
+    assert held["data"]["waiting_for"] == "student.enrolled"
+    # The notice says when the submission was held, before the sweep announced it.
+    released = next(e for e in out if e["type"] == "submission.released")
+    assert datetime.fromisoformat(held["time"]) <= datetime.fromisoformat(released["time"])
+    # Both holds were applied once released.
+    completed = {e["subject"] for e in out if e["type"] == "course.completed"}
+    assert completed == {"S-SHORT", "S-LONG"}
+
+
+async def test_a_running_service_announces_a_lasting_hold_and_its_release(
+    settings, start_service
+) -> None:
+    await start_service(CREDITS, held_notice_after_seconds=1)
+    topics = TopicNames(settings.topic_prefix)
+    waiting = course("S-WAIT", "MEC201")
+    await publish(settings.kafka_bootstrap, topics.inbound("credits"), [waiting])
+
+    async def notices() -> list[str]:
+        events = await read_events(settings.kafka_bootstrap, topics.outbound("credits"))
+        return [e["type"] for e in events if e["type"] in NOTICES and e["subject"] == "S-WAIT"]
+
+    assert await eventually(notices, timeout=60) == ["submission.held"]
+    student = canonical(enrolled("S-WAIT"), "enrollment")
+    await publish(settings.kafka_bootstrap, topics.outbound("enrollment"), [student])
+    await eventually(notices, lambda n: n == ["submission.held", "submission.released"])
