@@ -64,7 +64,11 @@ def _report_hung_test_and_exit(item: pytest.Item) -> None:
     sys.stderr.flush()
     faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
     try:
-        for task in list(asyncio.tasks._all_tasks):
+        # The registry of every task: a private name, which moved in Python 3.12.
+        registry = getattr(asyncio.tasks, "_all_tasks", None)
+        if registry is None:
+            registry = getattr(asyncio.tasks, "_scheduled_tasks", ())
+        for task in list(registry):
             if not task.done():
                 sys.stderr.write(f"\n{task!r}\n")
                 task.print_stack(file=sys.stderr)

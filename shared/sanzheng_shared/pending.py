@@ -155,10 +155,11 @@ async def announce_waiting(
 async def announce_periodically(
     service: str, schema: str, pool: Any, topics: TopicNames, after_seconds: float
 ) -> None:
-    """Run by each service process while holds are announced late (`after_seconds` > 0)."""
+    """Run by each service process: every half of `after_seconds` (every 5 s when holds
+    are announced at once, for those left unannounced by a run with a delay or a replay)."""
     older_than = timedelta(seconds=after_seconds)
     while True:
-        await asyncio.sleep(max(0.5, after_seconds / 2))
+        await asyncio.sleep(max(0.5, after_seconds / 2) if after_seconds > 0 else 5.0)
         try:
             async with connection(pool) as conn:
                 while (

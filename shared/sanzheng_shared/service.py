@@ -326,17 +326,18 @@ class ServiceRuntime:
         self.pruner = asyncio.create_task(
             prune_periodically(self.spec.name, self.pool, settings), name="inbox-pruner"
         )
-        if settings.held_notice_after_seconds > 0:
-            self.announcer = asyncio.create_task(
-                announce_periodically(
-                    self.spec.name,
-                    self.spec.schema,
-                    self.pool,
-                    self.topics,
-                    settings.held_notice_after_seconds,
-                ),
-                name="held-notices",
-            )
+        # Also at 0 (holds announced at once): holds left unannounced by a run with a
+        # delay, or by a replay, are announced still.
+        self.announcer = asyncio.create_task(
+            announce_periodically(
+                self.spec.name,
+                self.spec.schema,
+                self.pool,
+                self.topics,
+                settings.held_notice_after_seconds,
+            ),
+            name="held-notices",
+        )
         if self.spec.clock is not None and settings.background_jobs:
             self.clock_task = asyncio.create_task(
                 run_clock(self.processor, self.spec.clock), name="clock"
@@ -385,13 +386,17 @@ class ServiceRuntime:
 
     @staticmethod
     async def _within(step: str, work: Awaitable[None], deadline: float) -> bool:
-        """Runs one step of the stop until the deadline. asyncio.wait_for would wait for a
-        cancelled step to finish, which a hung step never does; this leaves it behind."""
+        """Runs one step of the stop until the deadline (at least a second, so the steps
+        after a hung one still stop what they can). asyncio.wait_for would wait for a
+        cancelled step to finish, which a hung step never does; this leaves it behind. A
+        step that fails is logged and the stop goes on."""
         task = asyncio.ensure_future(work)
-        await asyncio.wait({task}, timeout=max(0.0, deadline - time.monotonic()))
+        await asyncio.wait({task}, timeout=max(1.0, deadline - time.monotonic()))
         if task.done():
-            task.result()  # a step that failed fails the stop, as before
-            return True
+            if task.cancelled() or task.exception() is None:
+                return True
+            log.warning("service_stop_step_failed", step=step, error=repr(task.exception()))
+            return False
         task.cancel()
         log.warning(
             "service_stop_step_timed_out",

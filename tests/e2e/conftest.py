@@ -146,8 +146,8 @@ async def domain(kafka_bootstrap: str, admin_database_url: str) -> AsyncIterator
 
 
 # Storage ids and arrival clocks are not part of what a projection says; nor is whether a
-# hold was announced yet (delivery bookkeeping: a replay announces its holds again, under
-# the same ids, which consumers drop as duplicates).
+# hold was announced yet (delivery bookkeeping, which the running services' sweep may
+# change between the two snapshots).
 _NOT_COMPARED = {"seq", "received_at", "announced"}
 
 

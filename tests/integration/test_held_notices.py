@@ -6,6 +6,7 @@ visible in the student's status)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -14,11 +15,22 @@ from typing import Any
 import pytest
 
 from sanzheng_credits.app import SPEC as CREDITS
+from sanzheng_internship.app import SPEC as INTERNSHIP
 from sanzheng_shared.consumer.batch import BatchProcessor
+from sanzheng_shared.engine import writes
+from sanzheng_shared.engine.replay import replay
 from sanzheng_shared.kafka.topics import TopicNames
 from sanzheng_shared.pending import announce_waiting
-from sanzheng_shared.testing import enrolled, eventually, publish, read_events
-from tests.integration.conftest import TOPICS, canonical, processor, record
+from sanzheng_shared.testing import (
+    cloudevent,
+    enrolled,
+    eventually,
+    fetch,
+    lawful_post_internship,
+    publish,
+    read_events,
+)
+from tests.integration.conftest import POLICIES, TOPICS, canonical, processor, record
 from tests.integration.test_credits import course
 
 NOTICES = ("submission.held", "submission.released")
@@ -89,3 +101,67 @@ async def test_a_running_service_announces_a_lasting_hold_and_its_release(
     student = canonical(enrolled("S-WAIT"), "enrollment")
     await publish(settings.kafka_bootstrap, topics.outbound("enrollment"), [student])
     await eventually(notices, lambda n: n == ["submission.held", "submission.released"])
+
+
+async def test_a_replay_keeps_which_holds_were_announced(credits: BatchProcessor) -> None:
+    inbound, enrollment = TOPICS.inbound("credits"), TOPICS.outbound("enrollment")
+    told, untold = course("S-TOLD", "MEC101"), course("S-UNTOLD", "MEC101")
+    await credits.process([record(inbound, told)])
+    assert await _sweep(credits, timedelta(0)) == 1  # S-TOLD's hold reached the gateway
+    await credits.process([record(inbound, untold)])
+    async with credits.pool.acquire() as conn:
+        await replay(conn, CREDITS, topics=TOPICS, policies=POLICIES, emit=False)
+    # The one announced before stays so; the other is left to the sweep.
+    assert await _sweep(credits, timedelta(0)) == 1
+    students = [canonical(enrolled(s), "enrollment") for s in ("S-TOLD", "S-UNTOLD")]
+    await credits.process([record(enrollment, e) for e in students])
+    notices = [(e["type"], e["subject"]) for e in await _outbox(credits) if e["type"] in NOTICES]
+    assert sorted(notices) == [
+        ("submission.held", "S-TOLD"),
+        ("submission.held", "S-UNTOLD"),
+        ("submission.released", "S-TOLD"),
+        ("submission.released", "S-UNTOLD"),
+    ]
+
+
+@pytest.fixture
+async def internship(database_url: str) -> AsyncIterator[BatchProcessor]:
+    async for p in processor(database_url, INTERNSHIP):
+        p.held_notice_after = 5.0
+        yield p
+
+
+async def test_a_release_for_another_student_and_the_sweep_at_once_leave_no_hold_untold(
+    internship: BatchProcessor, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An internship's start releases a completion another student sent first, without
+    that student's lock: the sweep must not announce the hold while the release, which
+    then could not know it was announced, deletes it."""
+    enrollment, inbound = TOPICS.outbound("enrollment"), TOPICS.inbound("internship")
+    await internship.process(
+        [record(enrollment, canonical(enrolled(s), "enrollment")) for s in ("X", "Y")]
+    )
+    data = {"internship_id": "I-1", "end_on": "2026-02-28", "hours": 960, "evaluation": "pass"}
+    completion = cloudevent("internship.completed", "X", data | {"kind": "post"})
+    await internship.process([record(inbound, completion)])
+    an_hour_ago = "UPDATE internship.pending SET received_at = now() - interval '1 hour'"
+    await fetch(database_url, an_hour_ago)
+
+    sweeps: list[asyncio.Task[int]] = []
+    send = writes.GatheredWrites.send
+
+    async def sweep_before_saving(self: Any, conn: Any) -> None:
+        # The batch has loaded and released the hold; the sweep runs now, on another
+        # connection, and the batch saves half a second later.
+        if not sweeps:
+            sweeps.append(asyncio.create_task(_sweep(internship, timedelta(seconds=5))))
+            await asyncio.sleep(0.5)
+        await send(self, conn)
+
+    monkeypatch.setattr(writes.GatheredWrites, "send", sweep_before_saving)
+    started = cloudevent("internship.started", "Y", lawful_post_internship("I-1"), dataversion="2")
+    await internship.process([record(inbound, started)])
+    monkeypatch.setattr(writes.GatheredWrites, "send", send)
+    await asyncio.wait_for(sweeps[0], 30)
+    notices = [e["type"] for e in await _outbox(internship) if e["type"] in NOTICES]
+    assert notices in ([], ["submission.held", "submission.released"]), notices

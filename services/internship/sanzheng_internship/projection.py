@@ -57,9 +57,12 @@ class InternshipState(ProjectionState):
             await self.internships.load(conn, "internship_id = ANY($1::text[])", ids)
             await self.cancellations.load(conn, "internship_id = ANY($1::text[])", ids)
             # A completion another student sent first waits for this internship's start.
+            # That student's lock is not taken: FOR UPDATE makes the held-notice sweep wait
+            # for this batch (or this batch for it), so a release sees whether its hold was
+            # announced.
             await self.pending.load(
                 conn,
-                "waiting_for = ANY($1::text[])",
+                "waiting_for = ANY($1::text[]) FOR UPDATE",
                 [pending.waiting_for_internship(i) for i in ids],
             )
         if self._employers and self._starts:

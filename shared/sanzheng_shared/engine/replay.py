@@ -64,6 +64,8 @@ async def replay(
         topics=topics,
         policies=policies,
         state=spec.state,
+        # Holds are folded unannounced; those announced before are marked so again below.
+        held_notice_after=1.0,
     )
     where, args = _scope(school, student)
     started = time.perf_counter()
@@ -72,6 +74,10 @@ async def replay(
         # Two replays of one service at once would fold into each other's state.
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"replay:{spec.schema}")
         total = await eventlog.count(conn, where, args)
+        announced = await conn.fetch(
+            "SELECT event->>'source' AS source, event->>'id' AS id, waiting_for FROM pending"
+            " WHERE announced"
+        )
         await _clear(conn, spec.state(), where, args, everything=school is None and student is None)
         async for batch in eventlog.batches(conn, where, args):
             await processor._apply(conn, batch, {}, replay=True, emit=emit)
@@ -79,7 +85,23 @@ async def replay(
             batches += 1
             if on_progress is not None:
                 on_progress(done, total)
+        await _announced_again(conn, announced)
     return ReplayResult(done, batches, time.perf_counter() - started)
+
+
+async def _announced_again(conn: Any, announced: list[Any]) -> None:
+    """A hold the gateway was told of stays announced, so its release is announced too; one
+    it was not told of is left to the service's sweep (pending.announce_waiting)."""
+    if announced:
+        await conn.execute(
+            "UPDATE pending p SET announced = true"
+            " FROM unnest($1::text[], $2::text[], $3::text[]) AS a(source, id, waiting_for)"
+            " WHERE NOT p.announced AND p.event->>'source' = a.source"
+            " AND p.event->>'id' = a.id AND p.waiting_for = a.waiting_for",
+            [r["source"] for r in announced],
+            [r["id"] for r in announced],
+            [r["waiting_for"] for r in announced],
+        )
 
 
 async def _clear(conn: Any, state: Any, where: str, args: list[Any], *, everything: bool) -> None:
