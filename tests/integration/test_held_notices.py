@@ -2,7 +2,8 @@
 that ends sooner (its enrollment came through) sends neither `submission.held` nor
 `submission.released`; one that lasts is announced by the service's periodic sweep, with
 the time it was held, and its release is announced in turn (SPEC §4.3: pending items are
-visible in the student's status)."""
+visible in the student's status). And holds that a batch of another student releases (an
+internship named by two students) are neither announced unseen nor stranded."""
 
 from __future__ import annotations
 
@@ -165,3 +166,48 @@ async def test_a_release_for_another_student_and_the_sweep_at_once_leave_no_hold
     await asyncio.wait_for(sweeps[0], 30)
     notices = [e["type"] for e in await _outbox(internship) if e["type"] in NOTICES]
     assert notices in ([], ["submission.held", "submission.released"]), notices
+
+
+@pytest.fixture
+async def another_internship(database_url: str) -> AsyncIterator[BatchProcessor]:
+    """A second process of the internship service (a replica), on its own pool."""
+    async for p in processor(database_url, INTERNSHIP):
+        yield p
+
+
+async def test_a_completion_held_while_another_student_starts_that_internship_is_not_stranded(
+    internship: BatchProcessor,
+    another_internship: BatchProcessor,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """X's completion of I-2 is held (no start known) in a batch that has not committed when
+    Y's batch, in another replica, starts I-2: the internship's own lock makes Y's batch
+    wait, see the hold and refuse it (the internship is Y's), instead of leaving it waiting
+    forever."""
+    enrollment, inbound = TOPICS.outbound("enrollment"), TOPICS.inbound("internship")
+    await internship.process(
+        [record(enrollment, canonical(enrolled(s), "enrollment")) for s in ("X2", "Y2")]
+    )
+    saving = asyncio.Event()
+    send = writes.GatheredWrites.send
+
+    async def slow_first_save(self: Any, conn: Any) -> None:
+        if not saving.is_set():  # the completion's batch: hold its commit a moment
+            saving.set()
+            await asyncio.sleep(1.0)
+        await send(self, conn)
+
+    monkeypatch.setattr(writes.GatheredWrites, "send", slow_first_save)
+    data = {"internship_id": "I-2", "end_on": "2026-02-28", "hours": 960, "evaluation": "pass"}
+    completion = cloudevent("internship.completed", "X2", data | {"kind": "post"})
+    held = asyncio.create_task(internship.process([record(inbound, completion)]))
+    await asyncio.wait_for(saving.wait(), 30)
+    start = cloudevent("internship.started", "Y2", lawful_post_internship("I-2"), dataversion="2")
+    await asyncio.wait_for(another_internship.process([record(inbound, start)]), 30)
+    await asyncio.wait_for(held, 30)
+
+    assert await fetch(database_url, "SELECT seq FROM internship.pending") == []
+    [refused] = [e for e in await _outbox(internship) if e["type"] == "submission.rejected"]
+    assert refused["data"]["id"] == completion["id"]
+    assert [r["field"] for r in refused["data"]["reasons"]] == ["internship_id"]

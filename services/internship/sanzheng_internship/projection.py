@@ -26,6 +26,10 @@ def employer_key(employer_id: str) -> str:
     return f"employer:{employer_id}"
 
 
+def internship_key(internship_id: str) -> str:
+    return f"internship:{internship_id}"
+
+
 class InternshipState(ProjectionState):
     keeps_known_students = True
     keeps_student_sex = True  # Art. 16(4): work banned for female workers
@@ -47,7 +51,14 @@ class InternshipState(ProjectionState):
         employers = {d.get("employer_id") for d in started}
         self._employers = sorted(x for x in employers if isinstance(x, str))
         self._starts = sorted(_date(d.get("start_on")) for d in started if _date(d.get("start_on")))
-        return map(employer_key, self._employers)
+        # An internship is named by its start and its end, which two students' batches may
+        # carry (a completion sent under the wrong student): without a lock of its own, a
+        # start would not see a completion held by a batch not committed yet, and the hold
+        # would wait forever instead of being refused.
+        internships = {
+            i for e in events if isinstance(i := (e.data or {}).get("internship_id"), str)
+        }
+        return [*map(employer_key, self._employers), *map(internship_key, sorted(internships))]
 
     async def load_more(self, conn: Any, students: list[str], events: Sequence[CloudEvent]) -> None:
         ids = sorted(
