@@ -230,14 +230,20 @@ class BenchEnvironment:
         finally:
             await conn.close()
 
-    def system(self, url: str, topics: TopicNames) -> BenchSystem:
+    def system(
+        self, url: str, topics: TopicNames, extra_env: dict[str, str] | None = None
+    ) -> BenchSystem:
         """Service processes as `sanzheng up` runs them, on this stage's database and topics
         (the environment's broker and database are not the stage's to stop)."""
         settings = self.settings.model_copy(
             update={"topic_prefix": topics.prefix, "http_port": free_port()}
         )
         return BenchSystem(
-            settings, Infrastructure(self.bootstrap, url), stream_logs=True, echo=self.service_log
+            settings,
+            Infrastructure(self.bootstrap, url),
+            stream_logs=True,
+            echo=self.service_log,
+            extra_env=extra_env or {},
         )
 
     def service_log(self, line: str) -> None:

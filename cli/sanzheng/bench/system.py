@@ -9,7 +9,7 @@ import contextlib
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -54,11 +54,15 @@ def machine_iowait_seconds() -> float | None:
 
 @dataclass
 class BenchSystem(System):
+    extra_env: dict[str, str] = field(default_factory=dict)
+    """settings of this stage's service processes only"""
+
     def env_for(self, svc: ServiceProcess) -> dict[str, str]:
         env = super().env_for(svc)
         env["SANZHENG_TOPIC_PREFIX"] = self.settings.topic_prefix
         env["SANZHENG_TOPIC_PARTITIONS"] = str(self.settings.topic_partitions)
         env.setdefault("SANZHENG_LOG_LEVEL", "WARNING")
+        env.update(self.extra_env)
         return env
 
     async def wait_ready_each(self, timeout: float = 180.0) -> float:
