@@ -139,12 +139,7 @@ async def announce_waiting(
         )
         ctx = HandlerContext(service, topics, None)
         for row in sorted(rows, key=lambda r: r["seq"]):
-            stored = row["event"]
-            event = (
-                CloudEvent.model_validate_json(stored)
-                if isinstance(stored, str | bytes)
-                else CloudEvent.model_validate(stored)
-            )
+            event = CloudEvent.model_validate_json(row["event"])  # jsonb arrives as text
             # The notice says when the submission was held, not when it was announced.
             ctx.begin(row["topic"], int(row["received_at"].timestamp() * 1000))
             announce(ctx, event, "held", row["waiting_for"])

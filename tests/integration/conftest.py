@@ -33,6 +33,13 @@ def canonical(event: dict[str, Any], service: str) -> dict[str, Any]:
     return event | {"source": f"sanzheng/{service}"}
 
 
+async def outbox_events(proc: BatchProcessor) -> list[dict[str, Any]]:
+    """What the processor's batches emitted (its outbox), in order."""
+    async with proc.pool.acquire() as conn:
+        rows = await conn.fetch("SELECT value FROM outbox ORDER BY seq")
+    return [json.loads(bytes(r["value"])) for r in rows]
+
+
 async def processor(url: str, spec: Any) -> AsyncIterator[BatchProcessor]:
     pool = await create_pool(url, spec.schema, max_size=2)
     async with pool.acquire() as conn:

@@ -5,7 +5,6 @@ its enrollment, and a replay that rebuilds the same projection."""
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,7 +15,7 @@ from sanzheng_shared.consumer.batch import BatchProcessor
 from sanzheng_shared.engine import table
 from sanzheng_shared.engine.replay import replay
 from sanzheng_shared.testing import cloudevent, enrolled
-from tests.integration.conftest import POLICIES, TOPICS, canonical, processor, record
+from tests.integration.conftest import POLICIES, TOPICS, canonical, outbox_events, processor, record
 
 
 @pytest.fixture
@@ -54,12 +53,6 @@ def revoked(student: str, rid: str) -> dict[str, Any]:
     return cloudevent("credit.revoked", student, {"recognition_id": rid, "on": "2026-01-10"})
 
 
-async def _outbox(proc: BatchProcessor) -> list[dict[str, Any]]:
-    async with proc.pool.acquire() as conn:
-        rows = await conn.fetch("SELECT value FROM outbox ORDER BY seq")
-    return [json.loads(bytes(r["value"])) for r in rows]
-
-
 async def _projection(proc: BatchProcessor) -> dict[str, list[dict[str, Any]]]:
     async with proc.pool.acquire() as conn:
         courses = await conn.fetch("SELECT * FROM courses ORDER BY event_source, event_id")
@@ -93,7 +86,7 @@ async def test_the_credits_service_folds_courses_and_recognized_credit(
     await credits.process([record(inbound, e) for e in batch])
     await credits.process([record(enrollment, canonical(enrolled("S2"), "enrollment"))])
 
-    out = await _outbox(credits)
+    out = await outbox_events(credits)
     completed = [e for e in out if e["type"] == "course.completed"]
     by_subject = {
         s: [(e["data"]["score"], e["data"]["counted"]) for e in completed if e["subject"] == s]
@@ -161,7 +154,7 @@ async def test_a_converted_certificate_gives_credit_and_its_revocation_takes_it_
             record(topic, certificate("certificate.revoked", "C1", "X-1", on="2026-06-01")),
         ]
     )
-    out = await _outbox(credits)
+    out = await outbox_events(credits)
     [recognition] = [e for e in out if e["type"] == "credit.recognized"]
     assert recognition["data"]["evidence"] == {"kind": "certificate", "reference": "X-1"}
     assert (recognition["data"]["credits"], recognition["data"]["kind"]) == (4, "certificate")
@@ -185,7 +178,7 @@ async def test_submissions_held_in_one_batch_are_released_in_the_order_they_arri
     await credits.process(
         [record(TOPICS.outbound("enrollment"), canonical(enrolled("S9"), "enrollment"))]
     )
-    out = await _outbox(credits)
+    out = await outbox_events(credits)
     held = [e["data"]["id"] for e in out if e["type"] == "submission.held"]
     released = [e["data"]["id"] for e in out if e["type"] == "submission.released"]
     completed = [e["data"]["course_code"] for e in out if e["type"] == "course.completed"]

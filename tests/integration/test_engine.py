@@ -5,7 +5,6 @@ on one student or on one shared key."""
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from sanzheng_certificates.decisions import explanation
@@ -16,7 +15,7 @@ from sanzheng_shared.consumer.batch import BatchProcessor
 from sanzheng_shared.domain.school_year import expected_graduation
 from sanzheng_shared.engine.eventlog import LoggedRecord
 from sanzheng_shared.testing import cloudevent, enrolled
-from tests.integration.conftest import POLICIES, TOPICS, canonical, processor, record
+from tests.integration.conftest import POLICIES, TOPICS, canonical, outbox_events, processor, record
 
 
 def _enrolled_canonical(student: str) -> LoggedRecord:
@@ -153,10 +152,7 @@ async def test_two_consumers_on_one_student_never_decide_from_half_the_facts(
 
 
 async def _outbox(proc: BatchProcessor, event_type: str) -> list[dict[str, Any]]:
-    async with proc.pool.acquire() as conn:
-        rows = await conn.fetch("SELECT value FROM outbox ORDER BY seq")
-    events = [json.loads(bytes(r["value"])) for r in rows]
-    return [e for e in events if e.get("type") == event_type]
+    return [e for e in await outbox_events(proc) if e.get("type") == event_type]
 
 
 async def test_two_students_claiming_one_certificate_number_at_once_one_is_refused(

@@ -8,7 +8,6 @@ internship named by two students) are neither announced unseen nor stranded."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,7 +30,14 @@ from sanzheng_shared.testing import (
     publish,
     read_events,
 )
-from tests.integration.conftest import POLICIES, TOPICS, canonical, processor, record
+from tests.integration.conftest import (
+    POLICIES,
+    TOPICS,
+    canonical,
+    outbox_events,
+    processor,
+    record,
+)
 from tests.integration.test_credits import course
 
 NOTICES = ("submission.held", "submission.released")
@@ -42,12 +48,6 @@ async def credits(database_url: str) -> AsyncIterator[BatchProcessor]:
     async for p in processor(database_url, CREDITS):
         p.held_notice_after = 5.0  # what the runtime sets from the settings
         yield p
-
-
-async def _outbox(proc: BatchProcessor) -> list[dict[str, Any]]:
-    async with proc.pool.acquire() as conn:
-        rows = await conn.fetch("SELECT value FROM outbox ORDER BY seq")
-    return [json.loads(bytes(r["value"])) for r in rows]
 
 
 async def _sweep(proc: BatchProcessor, older_than: timedelta) -> int:
@@ -61,7 +61,7 @@ async def test_a_short_hold_is_never_announced_a_long_one_is_then_released(
     inbound, enrollment = TOPICS.inbound("credits"), TOPICS.outbound("enrollment")
     short, long = course("S-SHORT", "MEC101"), course("S-LONG", "MEC101")
     await credits.process([record(inbound, short), record(inbound, long)])
-    assert [e["type"] for e in await _outbox(credits) if e["type"] in NOTICES] == []
+    assert [e["type"] for e in await outbox_events(credits) if e["type"] in NOTICES] == []
 
     # S-SHORT's enrollment comes through before the sweep: its hold ends unannounced.
     await credits.process([record(enrollment, canonical(enrolled("S-SHORT"), "enrollment"))])
@@ -70,7 +70,7 @@ async def test_a_short_hold_is_never_announced_a_long_one_is_then_released(
     assert await _sweep(credits, timedelta(0)) == 0  # announced once
 
     await credits.process([record(enrollment, canonical(enrolled("S-LONG"), "enrollment"))])
-    out = await _outbox(credits)
+    out = await outbox_events(credits)
     notices = [(e["type"], e["subject"], e["data"]["id"]) for e in out if e["type"] in NOTICES]
     assert notices == [
         ("submission.held", "S-LONG", long["id"]),
@@ -116,7 +116,9 @@ async def test_a_replay_keeps_which_holds_were_announced(credits: BatchProcessor
     assert await _sweep(credits, timedelta(0)) == 1
     students = [canonical(enrolled(s), "enrollment") for s in ("S-TOLD", "S-UNTOLD")]
     await credits.process([record(enrollment, e) for e in students])
-    notices = [(e["type"], e["subject"]) for e in await _outbox(credits) if e["type"] in NOTICES]
+    notices = [
+        (e["type"], e["subject"]) for e in await outbox_events(credits) if e["type"] in NOTICES
+    ]
     assert sorted(notices) == [
         ("submission.held", "S-TOLD"),
         ("submission.held", "S-UNTOLD"),
@@ -164,7 +166,7 @@ async def test_a_release_for_another_student_and_the_sweep_at_once_leave_no_hold
     await internship.process([record(inbound, started)])
     monkeypatch.setattr(writes.GatheredWrites, "send", send)
     await asyncio.wait_for(sweeps[0], 30)
-    notices = [e["type"] for e in await _outbox(internship) if e["type"] in NOTICES]
+    notices = [e["type"] for e in await outbox_events(internship) if e["type"] in NOTICES]
     assert notices in ([], ["submission.held", "submission.released"]), notices
 
 
@@ -208,6 +210,6 @@ async def test_a_completion_held_while_another_student_starts_that_internship_is
     await asyncio.wait_for(held, 30)
 
     assert await fetch(database_url, "SELECT seq FROM internship.pending") == []
-    [refused] = [e for e in await _outbox(internship) if e["type"] == "submission.rejected"]
+    [refused] = [e for e in await outbox_events(internship) if e["type"] == "submission.rejected"]
     assert refused["data"]["id"] == completion["id"]
     assert [r["field"] for r in refused["data"]["reasons"]] == ["internship_id"]

@@ -4,12 +4,11 @@ student."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sanzheng_shared.consumer.batch import BatchProcessor
 from sanzheng_shared.testing import cloudevent, enrolled
-from tests.integration.conftest import TOPICS, record
+from tests.integration.conftest import TOPICS, outbox_events, record
 
 INBOUND = TOPICS.inbound("enrollment")
 
@@ -27,12 +26,6 @@ def transferred(student: str, school: str | None, **extra: Any) -> dict[str, Any
         event.pop("schoolid")
         return event | {"source": "bureau/QD-EDU"} | extra
     return event | {"source": f"sis/{school}", "schoolid": school} | extra
-
-
-async def _emitted(proc: BatchProcessor) -> list[dict[str, Any]]:
-    async with proc.pool.acquire() as conn:
-        rows = await conn.fetch("SELECT value FROM outbox ORDER BY seq")
-    return [json.loads(bytes(r["value"])) for r in rows]
 
 
 async def _school_of(proc: BatchProcessor, student: str) -> str:
@@ -56,7 +49,7 @@ async def test_a_transfer_needs_both_schools_then_the_new_school_owns_the_studen
     # The owning school agrees: the transfer takes effect.
     await enrollment.process([record(INBOUND, transferred("TR-1", "SCH001"))])
     assert await _school_of(enrollment, "TR-1") == "SCH002"
-    [moved] = [e for e in await _emitted(enrollment) if e["type"] == "student.transferred"]
+    [moved] = [e for e in await outbox_events(enrollment) if e["type"] == "student.transferred"]
     assert moved["schoolid"] == "SCH002"
     assert moved["data"]["from_school_id"] == "SCH001"
     assert moved["data"]["approved_by"] == ["SCH001", "SCH002"]
@@ -65,7 +58,7 @@ async def test_a_transfer_needs_both_schools_then_the_new_school_owns_the_studen
     late = cloudevent("student.withdrawn", "TR-1", {"on": "2026-04-01", "reason": "x"})
     outcome = await enrollment.process([record(INBOUND, late)])
     assert outcome.rejected == 1
-    rejections = [e for e in await _emitted(enrollment) if e["type"] == "submission.rejected"]
+    rejections = [e for e in await outbox_events(enrollment) if e["type"] == "submission.rejected"]
     assert rejections[-1]["data"]["reasons"][0]["code"] == "STUDENT_OTHER_SCHOOL"
 
 
