@@ -27,6 +27,7 @@ from sanzheng_shared import failpoints
 from sanzheng_shared.clock import ClockJob
 from sanzheng_shared.clock import run_periodically as run_clock
 from sanzheng_shared.clock import topic as clock_topic
+from sanzheng_shared.collector import settle_after_start
 from sanzheng_shared.connectivity import BrokerProbe
 from sanzheng_shared.consumer.batch import BatchProcessor, Routes
 from sanzheng_shared.consumer.rebalance import SeekToStoredOffsets
@@ -411,6 +412,7 @@ class ServiceRuntime:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await self.start()
+        settle_after_start(self.settings.gc_young_threshold)
         watchdog = asyncio.create_task(stop_when_orphaned(stop))
         await stop.wait()
         watchdog.cancel()

@@ -58,6 +58,13 @@ class Settings(BaseSettings):
         "this long; most holds end sooner, when the enrollment comes through, and then "
         "neither notice is sent (0: announce every hold at once)",
     )
+    gc_young_threshold: int = Field(
+        default=100_000,
+        ge=1,
+        description="a running service's garbage collector looks at its young objects "
+        "after this many net allocations (Python's default, 700, costs a fifth of the "
+        "services' CPU under load; see sanzheng_shared/collector.py)",
+    )
     stop_timeout_seconds: float = Field(
         default=90,
         gt=0,
