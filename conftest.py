@@ -46,6 +46,10 @@ TEST_SESSION_TIMEOUT_MS = "3000"
 def pytest_configure(config: pytest.Config) -> None:
     if not os.environ.get("SANZHENG_KAFKA_BOOTSTRAP") and not _docker_available():
         os.environ.setdefault("SANZHENG_KAFKA_SESSION_TIMEOUT_MS", TEST_SESSION_TIMEOUT_MS)
+        from sanzheng.embedded import embedded_broker_env
+
+        # As `sanzheng up` runs services on the embedded broker (sanzheng/embedded.py).
+        os.environ.update(embedded_broker_env())
 
 
 # pytest-timeout's signal can land inside an asyncio callback, where the event loop logs it

@@ -29,7 +29,13 @@ from dataclasses import dataclass, field
 import asyncpg
 import httpx
 
-from sanzheng.embedded import EmbeddedBroker, EmbeddedDatabase, free_port, redact
+from sanzheng.embedded import (
+    EmbeddedBroker,
+    EmbeddedDatabase,
+    embedded_broker_env,
+    free_port,
+    redact,
+)
 from sanzheng_shared.db import roles
 from sanzheng_shared.kafka.topics import TopicNames, ensure_topics
 from sanzheng_shared.settings import Settings
@@ -154,6 +160,8 @@ class System:
             PYTHONUNBUFFERED="1",
             SANZHENG_SUPERVISOR_PID=str(os.getpid()),
         )
+        if self.infra.broker is not None:
+            env.update(embedded_broker_env())
         if svc.name == "gateway":
             env["SANZHENG_HTTP_PORT"] = str(svc.port)
         return env

@@ -88,6 +88,7 @@ def release(ctx: HandlerContext, fact: str, *, student_id: str | None = None) ->
     for row in waiting:
         table.delete(row["seq"])
         event = CloudEvent.model_validate(row["event"])
+        event._storable = True  # PostgreSQL stored it: nothing in it to look for again
         ctx.topic = row["topic"]
         if row["announced"]:
             announce(ctx, event, "released", fact)

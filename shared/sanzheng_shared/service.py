@@ -187,6 +187,7 @@ class ServiceRuntime:
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
             session_timeout_ms=self.settings.kafka_session_timeout_ms,
+            fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
             # Kafka's rule: heartbeats at most a third of the session timeout.
             heartbeat_interval_ms=min(3_000, self.settings.kafka_session_timeout_ms // 3),
             listener=listener,

@@ -51,6 +51,15 @@ class Settings(BaseSettings):
         "their group.min.session.timeout.ms, 6 s on Apache Kafka). The embedded broker holds "
         "every group join for half of it, so tests on it use less",
     )
+    kafka_fetch_max_wait_ms: int = Field(
+        default=500,
+        ge=1,
+        le=30_000,
+        description="how long the broker may hold a consumer's fetch that finds nothing new "
+        "(Kafka's default). Apache Kafka answers as soon as a record arrives; the embedded "
+        "broker answers only when the wait ends, so each hop of an event waited up to it: "
+        "`sanzheng up`, the demo and the bench set 200 for the embedded broker",
+    )
     held_notice_after_seconds: float = Field(
         default=5,
         ge=0,

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from sanzheng.bench.system import BenchSystem
-from sanzheng.embedded import EmbeddedDatabase, free_port
+from sanzheng.embedded import EmbeddedDatabase, embedded_broker_env, free_port
 from sanzheng.supervisor import Infrastructure
 from sanzheng_shared.kafka.topics import TopicNames, ensure_topics
 from sanzheng_shared.logging import get_logger
@@ -238,12 +238,13 @@ class BenchEnvironment:
         settings = self.settings.model_copy(
             update={"topic_prefix": topics.prefix, "http_port": free_port()}
         )
+        on_embedded = self.infra is not None and self.infra.broker is not None
         return BenchSystem(
             settings,
             Infrastructure(self.bootstrap, url),
             stream_logs=True,
             echo=self.service_log,
-            extra_env=extra_env or {},
+            extra_env=(embedded_broker_env() if on_embedded else {}) | (extra_env or {}),
         )
 
     def service_log(self, line: str) -> None:
