@@ -38,8 +38,9 @@ def _docker_available() -> bool:
 
 # The embedded broker holds every consumer group join for half the session timeout: at
 # Kafka's 10 s, each service start in a test waited 5 s. Apache Kafka refuses sessions under
-# 6 s (group.min.session.timeout.ms), so this is only for the embedded broker; subprocesses
-# (`sanzheng up` in the end-to-end tests) inherit it.
+# 6 s (group.min.session.timeout.ms), so this is only for the embedded broker. The services
+# the tests start in this process use it; `sanzheng up` in the end-to-end and fault tests
+# starts from a clean environment, so its services keep Kafka's default.
 TEST_SESSION_TIMEOUT_MS = "3000"
 
 

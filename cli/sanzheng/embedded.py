@@ -43,19 +43,21 @@ def wait_for_port(host: str, port: int, timeout: float = 20.0) -> None:
 
 EMBEDDED_FETCH_MAX_WAIT_MS = 200
 """What the services on the embedded broker ask as their fetch wait. Tansu holds a fetch
-until its wait is nearly over even when records arrive meanwhile (Apache Kafka answers at
-once), so Kafka's 500 ms made every hop of an event wait. Measured with one aiokafka
+for much of its wait even when records arrive meanwhile (Apache Kafka answers at once),
+so Kafka's 500 ms made every hop of an event wait. Measured with one aiokafka
 consumer, a record's publish-to-consume time (median / at most): 142 / 250 ms at 500,
 63 / 66 ms at 200, 1.8 / 53 ms at 100. A shorter wait costs fetches when idle (8 idle
 consumers of 36 partitions kept Tansu 7% of a core busy at 500, 10% at 200, 28% at 100)
-and smaller batches under load. At 1,000 events/s offered (`sanzheng bench --stages
-latency`) the p99 from publish to decision was 1,557 ms at 500, 971 ms at 200 and
-1,006 ms at 100 (the machine 77%, 97% and 99% busy)."""
+and smaller batches under load. `sanzheng bench --stages latency` at 100 events/s:
+p50 / p99 from publish to decision 467 / 1,133 ms at 500, 76 / 237 ms at 200. At 1,000/s,
+where the machine is then fully busy, less: 1,557 / 971 / 1,006 ms p99 at 500 / 200 / 100
+(2,000 students), 1,765 -> 1,639 ms at 10,000 (docs/scaling.md)."""
 
 
 def embedded_broker_env() -> dict[str, str]:
     """Settings for services on the embedded broker, unless the environment sets them."""
-    if "SANZHENG_KAFKA_FETCH_MAX_WAIT_MS" in os.environ:
+    # Settings read the environment whatever the case of its names.
+    if any(name.upper() == "SANZHENG_KAFKA_FETCH_MAX_WAIT_MS" for name in os.environ):
         return {}
     return {"SANZHENG_KAFKA_FETCH_MAX_WAIT_MS": str(EMBEDDED_FETCH_MAX_WAIT_MS)}
 

@@ -96,13 +96,18 @@ def demo(
         console.print(f"published {sent} events for {len(generated)} students")
         rows = await demo_mod.wait_processed(system.infra.database_url, sent)
         # Up to the last decision, not the quiet period wait_processed needs to see it.
-        elapsed = max(
-            0.001, await demo_mod.last_decision_epoch(system.infra.database_url) - started
-        )
-        console.print(
-            f"decided in about {elapsed:.1f} s: {sent / elapsed:.0f} events/s end to end",
-            soft_wrap=True,
-        )
+        elapsed = await demo_mod.last_decision_epoch(system.infra.database_url) - started
+        if elapsed > 0:
+            console.print(
+                f"decided in about {elapsed:.1f} s: {sent / elapsed:.0f} events/s end to end",
+                soft_wrap=True,
+            )
+        else:  # the database kept an earlier demo's students: every event was a duplicate
+            console.print(
+                f"no decision changed: {settings.data_dir} already held these students from an"
+                " earlier demo (delete it to start afresh)",
+                soft_wrap=True,
+            )
         console.print(demo_mod.summary_table(rows))
         console.print(
             demo_mod.missing_table(await demo_mod.missing_counts(system.infra.database_url))

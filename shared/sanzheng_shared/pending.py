@@ -88,7 +88,9 @@ def release(ctx: HandlerContext, fact: str, *, student_id: str | None = None) ->
     for row in waiting:
         table.delete(row["seq"])
         event = CloudEvent.model_validate(row["event"])
-        event._storable = True  # PostgreSQL stored it: nothing in it to look for again
+        # It was validated before it was held (and PostgreSQL's jsonb, which held it, takes
+        # no NUL character or lone surrogate either): nothing in it to look for again.
+        event._storable = True
         ctx.topic = row["topic"]
         if row["announced"]:
             announce(ctx, event, "released", fact)

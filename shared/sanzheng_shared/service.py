@@ -134,6 +134,9 @@ class ServiceRuntime:
         self.clock_task: asyncio.Task[None] | None = None
         self.probe: BrokerProbe | None = None
         self._subscribers: list[tuple[str, Any]] = []
+        self.settle_collector = False
+        """True in a service's own process (never in a test's, which starts many): once
+        started, its objects are frozen out of the garbage collector (collector.py)."""
         self._started_at = time.time()
         self.broker = KafkaBroker(
             self.settings.kafka_bootstrap or "localhost:9092",
@@ -351,6 +354,8 @@ class ServiceRuntime:
                 settings.service_http_port,
             )
             await self.http.start()
+        if self.settle_collector:
+            settle_after_start(settings.gc_young_threshold)  # before the first batch
         await self.broker.start()
         self.probe = BrokerProbe(settings.kafka_bootstrap, on_tick=self._record_fetch_age)
         await self.probe.start()
@@ -412,8 +417,8 @@ class ServiceRuntime:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        self.settle_collector = True
         await self.start()
-        settle_after_start(self.settings.gc_young_threshold)
         watchdog = asyncio.create_task(stop_when_orphaned(stop))
         await stop.wait()
         watchdog.cancel()

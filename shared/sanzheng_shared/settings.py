@@ -57,7 +57,8 @@ class Settings(BaseSettings):
         le=30_000,
         description="how long the broker may hold a consumer's fetch that finds nothing new "
         "(Kafka's default). Apache Kafka answers as soon as a record arrives; the embedded "
-        "broker answers only when the wait ends, so each hop of an event waited up to it: "
+        "broker holds the fetch for much of the wait (up to half of it at 500 ms) even so, "
+        "and each hop of an event waited that long: "
         "`sanzheng up`, the demo and the bench set 200 for the embedded broker",
     )
     held_notice_after_seconds: float = Field(
@@ -71,8 +72,8 @@ class Settings(BaseSettings):
         default=100_000,
         ge=1,
         description="a running service's garbage collector looks at its young objects "
-        "after this many net allocations (Python's default, 700, costs a fifth of the "
-        "services' CPU under load; see sanzheng_shared/collector.py)",
+        "after this many net allocations (with Python's default, 700, the collector took a "
+        "fifth to a third of the services' CPU under load; sanzheng_shared/collector.py)",
     )
     stop_timeout_seconds: float = Field(
         default=90,

@@ -8,12 +8,14 @@ import pytest
 
 from sanzheng.embedded import EMBEDDED_FETCH_MAX_WAIT_MS, EmbeddedBroker
 from sanzheng.supervisor import Infrastructure, ServiceProcess, System
+from sanzheng_enrollment.app import SPEC
+from sanzheng_shared.service import ServiceRuntime
 from sanzheng_shared.settings import Settings
 
 SETTING = "SANZHENG_KAFKA_FETCH_MAX_WAIT_MS"
 
 
-def _env(monkeypatch: pytest.MonkeyPatch, *, embedded: bool) -> dict[str, str]:
+def _env(*, embedded: bool) -> dict[str, str]:
     broker = EmbeddedBroker(process=None, bootstrap="127.0.0.1:9092") if embedded else None  # type: ignore[arg-type]
     infra = Infrastructure("127.0.0.1:9092", "postgresql://db/x", broker=broker)
     return System(Settings(), infra).env_for(ServiceProcess("credits", 8101))
@@ -23,12 +25,17 @@ def test_a_service_on_the_embedded_broker_asks_for_the_short_wait(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv(SETTING, raising=False)
-    assert _env(monkeypatch, embedded=True)[SETTING] == str(EMBEDDED_FETCH_MAX_WAIT_MS)
+    assert _env(embedded=True)[SETTING] == str(EMBEDDED_FETCH_MAX_WAIT_MS)
     assert Settings().kafka_fetch_max_wait_ms == 500  # Kafka's own, on an external broker
-    assert SETTING not in _env(monkeypatch, embedded=False)
+    assert SETTING not in _env(embedded=False)
 
 
 def test_a_wait_the_operator_set_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(SETTING, "40")
-    assert _env(monkeypatch, embedded=True)[SETTING] == "40"
+    assert _env(embedded=True)[SETTING] == "40"
     assert Settings().kafka_fetch_max_wait_ms == 40
+
+
+def test_a_service_consumes_with_the_wait_of_its_settings() -> None:
+    runtime = ServiceRuntime(SPEC, Settings(kafka_fetch_max_wait_ms=123))
+    assert runtime.subscriber._connection_args["fetch_max_wait_ms"] == 123

@@ -14,7 +14,6 @@ from sanzheng_gateway.api import create_api
 from sanzheng_gateway.ingest import Ingest
 from sanzheng_gateway.projection import GatewayState
 from sanzheng_gateway.web import mount_dashboard
-from sanzheng_shared.collector import settle_after_start
 from sanzheng_shared.consumer.batch import Routes
 from sanzheng_shared.http_server import EmbeddedHttpServer
 from sanzheng_shared.kafka.topics import TopicNames
@@ -94,8 +93,8 @@ async def _run(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     gateway = Gateway(settings)
+    gateway.runtime.settle_collector = True
     await gateway.start()
-    settle_after_start(settings.gc_young_threshold)
     watchdog = asyncio.create_task(stop_when_orphaned(stop))
     await stop.wait()
     watchdog.cancel()
