@@ -40,6 +40,9 @@ class LatencyResult:
     """(busy, total) CPU seconds of the whole machine while the load was offered"""
     services_cpu_seconds: float | None = None
     """the service processes' CPU from the first publish until every event was applied"""
+    per_service: dict[str, dict[str, float]] | None = None
+    """each service's batches and CPU seconds over the same span: at a steady offered
+    load a batch holds few records, and its fixed cost is most of the services' CPU"""
 
     def as_dict(self) -> dict[str, Any]:
         q = percentiles(self.latencies_ms)
@@ -61,6 +64,8 @@ class LatencyResult:
             out["services_cpu_ms_per_event"] = round(
                 1000 * self.services_cpu_seconds / self.events, 3
             )
+        if self.per_service:
+            out["per_service"] = self.per_service
         return out
 
 
@@ -174,6 +179,7 @@ async def run(
             limit = None
         unmeasured = len(watcher.arrivals)
         cpu_before = system.cpu_seconds()
+        batches_before = await system.batch_counts() or {}
         machine_before = machine_cpu_seconds()
         published = await workload.publish(
             env.bootstrap, stream, rate=rate, max_events=limit, on_send=on_send
@@ -181,6 +187,7 @@ async def run(
         machine_after = machine_cpu_seconds()
         await wait_caught_up(url, schemas, enrolled.then(published).per_topic)
         cpu_after = system.cpu_seconds()
+        batches_after = await system.batch_counts() or {}
         await _all_seen(watcher, url, list(schemas), topics.graduation)
     finally:
         await watcher.stop()
@@ -201,6 +208,14 @@ async def run(
             cause = times[i - 1]
         latencies.append((arrived - cause) * 1000)
     duration = max(published.last_at - published.first_at, 1e-6)
+    per_service: dict[str, dict[str, float]] = {}
+    for name in cpu_after:
+        figures: dict[str, float] = {}
+        if name in cpu_before and cpu_after[name] >= cpu_before[name]:
+            figures["cpu_seconds"] = round(cpu_after[name] - cpu_before[name], 2)
+        if name in batches_after:
+            figures["batches"] = batches_after[name] - batches_before.get(name, 0.0)
+        per_service[name] = figures
     return LatencyResult(
         rate,
         published.total / duration,
@@ -220,6 +235,7 @@ async def run(
         )
         if cpu_before and cpu_after
         else None,
+        per_service or None,
     )
 
 

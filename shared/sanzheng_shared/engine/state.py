@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sanzheng_shared.engine.table import Table
+from sanzheng_shared.engine.table import Table, load_students
 from sanzheng_shared.events.envelope import CloudEvent
 
 
@@ -54,9 +54,8 @@ class ProjectionState:
         return platform + self.projection_tables()
 
     async def load(self, conn: Any, students: list[str], events: Sequence[CloudEvent]) -> None:
-        for table in self.tables():
-            if table.student is not None and table.loaded:
-                await table.load_students(conn, students)
+        tables = [t for t in self.tables() if t.student is not None and t.loaded]
+        await load_students(conn, tables, students)
         await self.load_more(conn, students, events)
 
     async def save(self, conn: Any) -> None:
