@@ -20,6 +20,7 @@ import base64
 import contextlib
 import functools
 import json
+import math
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ Headers = tuple[Header, ...]
 MAX_REQUEST_BYTES = DLQ_MAX_MESSAGE_BYTES
 BATCH_BYTES = 256 * 1024
 MAX_ATTEMPTS = 5
+METADATA_MAX_AGE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,8 @@ class OutboxRelay:
         self._elected = False
         self._rounds = 0
         self._reported_at = 0.0
+        self._metadata_at = -math.inf
+        self._metadata_connections: tuple[Any, ...] = ()
 
     async def start(self) -> None:
         await self._producer.start()
@@ -266,6 +270,7 @@ class OutboxRelay:
                 published = await self.publish_once()
                 failures = 0
             except Exception as exc:
+                self._metadata_at = -math.inf
                 if not isinstance(exc, RoundIncomplete):  # that one is logged per partition
                     if not is_transient(exc) and not isinstance(exc, KafkaError):
                         log.exception("outbox_relay_error", error=str(exc))
@@ -300,10 +305,7 @@ class OutboxRelay:
             return 0
         by_partition: dict[tuple[str, int], list[_Row]] = {}
         failed: list[BaseException] = []
-        # Partitions as the broker has them now, not as cached: an in-memory broker that
-        # restarted empty may have a topic back with fewer partitions, and Tansu acknowledges
-        # a send to one that no longer exists (nobody can ever read it).
-        await self._producer.client.force_metadata_update()
+        await self._refresh_metadata()
         by_topic: dict[str, list[_Row]] = {}
         for row in rows:
             by_topic.setdefault(row.topic, []).append(row)
@@ -353,11 +355,38 @@ class OutboxRelay:
             # follows any burst reports the exact figure.
             await self._report_backlog()
         if failed:
+            self._metadata_at = -math.inf  # the next round asks the broker again
             not_kafka = [e for e in failed if not isinstance(e, KafkaError)]
             if not_kafka:
                 raise not_kafka[0]
             raise RoundIncomplete(f"{len(failed)} send(s) failed, first: {failed[0]!r}")
         return published
+
+    async def _refresh_metadata(self) -> None:
+        """Partitions as the broker has them, not as cached: an in-memory broker that
+        restarted empty may have a topic back with fewer partitions, and Tansu acknowledges
+        a send to one that no longer exists (nobody can ever read it).
+
+        Asked again when the broker may have restarted since the last answer (a connection
+        of the producer's is new or broken: a restart breaks them all), after a round
+        that failed, and otherwise once a second. Once per round was a metadata request
+        (2 ms of the service's CPU, and the broker's) for every small batch."""
+        client = self._producer.client
+        held = getattr(client, "_conns", None)
+        connections = tuple(held.values()) if isinstance(held, dict) else ()
+        same = (
+            held is not None
+            and time.monotonic() - self._metadata_at < METADATA_MAX_AGE_SECONDS
+            and len(connections) == len(self._metadata_connections)
+            and all(any(c is k for k in self._metadata_connections) for c in connections)
+            and all(c.connected() for c in connections)
+        )
+        if same:
+            return
+        await client.force_metadata_update()
+        # The connections themselves are kept (not their ids, which a new one could reuse).
+        self._metadata_connections = tuple(held.values()) if isinstance(held, dict) else ()
+        self._metadata_at = time.monotonic()
 
     async def _fetch(self) -> list[_Row]:
         """The next rows in order, without the parked ones and those waiting behind them."""
