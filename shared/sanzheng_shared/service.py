@@ -30,6 +30,7 @@ from sanzheng_shared.clock import topic as clock_topic
 from sanzheng_shared.collector import settle_after_start
 from sanzheng_shared.connectivity import BrokerProbe
 from sanzheng_shared.consumer.batch import BatchProcessor, Routes
+from sanzheng_shared.consumer.kafka_commits import LagCommits
 from sanzheng_shared.consumer.rebalance import SeekToStoredOffsets
 from sanzheng_shared.db.migrations import migrate
 from sanzheng_shared.db.pool import create_pool
@@ -134,6 +135,7 @@ class ServiceRuntime:
         self.clock_task: asyncio.Task[None] | None = None
         self.probe: BrokerProbe | None = None
         self._subscribers: list[tuple[str, Any]] = []
+        self.lag_commits = LagCommits(self.settings.kafka_commit_interval_seconds)
         self.settle_collector = False
         """True in a service's own process (never in a test's, which starts many): once
         started, its objects are frozen out of the garbage collector (collector.py)."""
@@ -219,10 +221,7 @@ class ServiceRuntime:
             records = (records,)
         await self.processor.process(records)
         failpoints.reach("after_db_commit")
-        try:
-            await msg.ack()
-        except Exception as exc:  # PostgreSQL holds the truth; a lost Kafka commit is harmless
-            log.warning("kafka_commit_failed", error=repr(exc))
+        await self.lag_commits.applied(subscriber.consumer, records)
         self._record_lag(records, subscriber.consumer)
 
     def _record_lag(self, records: Any, consumer: Any) -> None:
@@ -374,8 +373,10 @@ class ServiceRuntime:
         deadline = time.monotonic() + self.settings.stop_timeout_seconds
         if self.probe is not None:
             await self._within("broker_probe", self.probe.stop(), deadline)
+        await self._within("kafka_commits", self.lag_commits.flush(), deadline)
         # Waits for the batch in hand to commit (graceful_timeout).
         await self._within("consumers", self.broker.stop(), deadline)
+        self.lag_commits.close()
         for task in (self.pruner, self.announcer):
             if task is not None:
                 task.cancel()

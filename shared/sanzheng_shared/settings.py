@@ -61,6 +61,14 @@ class Settings(BaseSettings):
         "and each hop of an event waited that long: "
         "`sanzheng up`, the demo and the bench set 200 for the embedded broker",
     )
+    kafka_commit_interval_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="how often a consumer commits its applied offsets to Kafka, for lag "
+        "tools only (a service resumes from the positions it keeps in PostgreSQL); the last "
+        "batch before it goes idle is committed within this interval (0: after every batch)",
+    )
     held_notice_after_seconds: float = Field(
         default=5,
         ge=0,

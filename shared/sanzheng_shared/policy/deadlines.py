@@ -25,6 +25,10 @@ class Deadline(BaseModel):
     policy's default)."""
 
 
+_AT_GRADUATION = Deadline()
+"""Built once: a model per call was a fifth of a graduation decision's cost."""
+
+
 class DeadlinePolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -37,6 +41,6 @@ class DeadlinePolicy(BaseModel):
 
     def of(self, code: str) -> tuple[DueAnchor, int]:
         """(anchor, warning days) of a requirement; unlisted ones are due at graduation."""
-        found = self.due.get(code, Deadline())
+        found = self.due.get(code) or _AT_GRADUATION
         warning = found.warning_days if found.warning_days is not None else self.warning_days
         return found.anchor, warning
