@@ -383,7 +383,8 @@ class OutboxRelay:
         )
         if same:
             return
-        await client.force_metadata_update()
+        if not await client.force_metadata_update():
+            return  # not answered: asked again next round
         # The connections themselves are kept (not their ids, which a new one could reuse).
         self._metadata_connections = tuple(held.values()) if isinstance(held, dict) else ()
         self._metadata_at = time.monotonic()

@@ -180,6 +180,7 @@ class ServiceRuntime:
             pool=None,
             bootstrap=self.settings.kafka_bootstrap or "localhost:9092",
             get_consumer=lambda: holder[0].consumer if holder else None,
+            before_revoke=self.lag_commits.commit,
         )
         subscriber = self.broker.subscriber(
             *(topics or []),

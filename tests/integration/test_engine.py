@@ -259,3 +259,37 @@ async def test_a_batch_loads_every_table_of_its_students_in_one_statement_as_sel
     assert decision is not None and isinstance(decision["requirements"], list)
     assert isinstance(state.certificates.of_student("LOAD-1")[0]["issued_on"], date)
     assert isinstance(state.internships.of_student("LOAD-1")[0]["hours"], Decimal)
+
+
+async def test_every_table_a_batch_loads_by_student_has_an_index_led_by_that_column(
+    database_url: str,
+) -> None:
+    """The batch's load is one prepared statement, run again and again: PostgreSQL may give
+    it a generic plan, which reads a table without such an index whole, for every batch,
+    so that a batch would cost more as the province grows."""
+    import asyncpg
+
+    from sanzheng_certificates.app import SPEC as CERTIFICATES
+    from sanzheng_credits.app import SPEC as CREDITS
+    from sanzheng_gateway.app import SPEC as GATEWAY
+    from sanzheng_internship.app import SPEC as INTERNSHIP
+    from sanzheng_labor_education.app import SPEC as LABOR
+    from sanzheng_shared.db.migrations import migrate
+
+    conn = await asyncpg.connect(database_url)
+    unindexed = []
+    try:
+        for spec in (ENROLLMENT, INTERNSHIP, LABOR, CERTIFICATES, CREDITS, GATEWAY):
+            await migrate(conn, spec.schema, spec.migrations, known_students=spec.known_students)
+            for table in spec.state().loaded_by_student():
+                leading = await conn.fetch(
+                    "SELECT a.attname FROM pg_index i"
+                    " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]"
+                    " WHERE i.indrelid = to_regclass($1)",
+                    f"{spec.schema}.{table.name}",
+                )
+                if table.student not in {r["attname"] for r in leading}:
+                    unindexed.append(f"{spec.schema}.{table.name}({table.student})")
+    finally:
+        await conn.close()
+    assert not unindexed, unindexed

@@ -125,6 +125,7 @@ class BatchProcessor:
             for t, r in routes.items()
         }
         self._passed_types: set[tuple[str, str]] = set()  # logged once each
+        self._prepared = False
         self.stuck: str | None = None
         """Why the consumer cannot advance (an error that is neither transient nor one
         message's), for readiness; None when it is fine."""
@@ -138,13 +139,19 @@ class BatchProcessor:
         while True:
             started = time.perf_counter()
             try:
-                async with connection(self.pool) as raw, raw.transaction():
-                    conn = CountingConnection(raw)
-                    if isolate:
-                        outcome = await self._apply_one_by_one(conn, records, poison)
-                    else:
-                        outcome = await self._apply(conn, records, poison)
-                    outcome.statements = conn.statements
+                async with connection(self.pool) as raw:
+                    if not self._prepared:
+                        # Once, before the first batch and outside its transaction: the
+                        # statements of a batch stay the same from the first one on.
+                        await self.new_state().prepare(raw)
+                        self._prepared = True
+                    async with raw.transaction():
+                        conn = CountingConnection(raw)
+                        if isolate:
+                            outcome = await self._apply_one_by_one(conn, records, poison)
+                        else:
+                            outcome = await self._apply(conn, records, poison)
+                        outcome.statements = conn.statements
             except _EventFailed as exc:
                 log.warning("event_dead_lettered_after_handler_error", reason=exc.reason)
                 poison[exc.key] = exc.reason

@@ -25,6 +25,11 @@ from sanzheng_shared.logging import get_logger
 log = get_logger(__name__)
 
 
+COMMIT_TIMEOUT_SECONDS = 3.0
+"""aiokafka retries a commit for as long as the broker is away: a stop must not wait that
+long for a figure of the lag tools'."""
+
+
 class LagCommits:
     def __init__(self, interval_seconds: float) -> None:
         self.interval = interval_seconds
@@ -32,6 +37,7 @@ class LagCommits:
         """per consumer: the next offset of each partition, applied but not committed"""
         self._last: dict[Any, float] = {}
         self._timers: dict[Any, asyncio.Task[None]] = {}
+        self._stopping = False
 
     async def applied(self, consumer: Any, records: Sequence[Any]) -> None:
         """The records are applied (committed in PostgreSQL): commit them to Kafka now, or
@@ -44,18 +50,22 @@ class LagCommits:
             if r.offset + 1 > applied.get(tp, -1):
                 applied[tp] = r.offset + 1
         wait = self._last.get(consumer, -math.inf) + self.interval - time.monotonic()
-        if wait <= 0:
-            await self._commit(consumer)
+        if wait <= 0 or self._stopping:
+            await self.commit(consumer)
         elif consumer not in self._timers:
             self._timers[consumer] = asyncio.create_task(
                 self._later(consumer, wait), name="kafka-lag-commit"
             )
 
     async def flush(self) -> None:
-        """At stop, before the consumers close: what was applied is committed."""
-        self.close()
+        """When the service stops: what was applied is committed, and so is each batch
+        that ends while the consumers stop (the batch in hand), at once."""
+        self._stopping = True
+        for task in self._timers.values():
+            task.cancel()
+        self._timers.clear()
         for consumer in list(self._applied):
-            await self._commit(consumer)
+            await self.commit(consumer)
 
     def close(self) -> None:
         """Once the consumers are closed: nothing more can be committed."""
@@ -63,21 +73,31 @@ class LagCommits:
             task.cancel()
         self._timers.clear()
 
-    async def _later(self, consumer: Any, wait: float) -> None:
-        await asyncio.sleep(wait)
-        if self._timers.get(consumer) is asyncio.current_task():
-            del self._timers[consumer]
-        await self._commit(consumer)
-
-    async def _commit(self, consumer: Any) -> None:
+    async def commit(self, consumer: Any) -> None:
+        """What the consumer has applied, now (also before a rebalance takes partitions
+        away, while they are still its own)."""
         offsets = self._applied.pop(consumer, {})
         self._last[consumer] = time.monotonic()
         assigned = consumer.assignment()
-        # A partition taken away by a rebalance is its new owner's to commit.
+        # A partition already taken away is its new owner's to commit.
         offsets = {tp: o for tp, o in offsets.items() if tp in assigned}
         if not offsets:
             return
         try:
-            await consumer.commit(offsets)
-        except Exception as exc:  # PostgreSQL holds the truth; a lost Kafka commit is harmless
+            await asyncio.wait_for(consumer.commit(offsets), COMMIT_TIMEOUT_SECONDS)
+        except Exception as exc:  # PostgreSQL holds the truth; Kafka's offsets are for tools
             log.warning("kafka_commit_failed", error=repr(exc))
+            # Kept for the next commit (newer offsets of a later batch win).
+            kept = self._applied.setdefault(consumer, {})
+            for tp, offset in offsets.items():
+                kept[tp] = max(offset, kept.get(tp, -1))
+            if not self._stopping and consumer not in self._timers:  # also if idle from now
+                self._timers[consumer] = asyncio.create_task(
+                    self._later(consumer, self.interval), name="kafka-lag-commit"
+                )
+
+    async def _later(self, consumer: Any, wait: float) -> None:
+        await asyncio.sleep(wait)
+        if self._timers.get(consumer) is asyncio.current_task():
+            del self._timers[consumer]
+        await self.commit(consumer)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -36,15 +36,22 @@ class SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
         pool: Any,
         bootstrap: str,
         get_consumer: Callable[[], AIOKafkaConsumer | None],
+        before_revoke: Callable[[AIOKafkaConsumer], Awaitable[None]] | None = None,
     ) -> None:
         self.service = service
         self.pool = pool
         self.bootstrap = bootstrap
         self.get_consumer = get_consumer
+        self.before_revoke = before_revoke
         self.rebalanced = False
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        pass  # every batch is committed before the next poll: nothing to flush here
+        # Every batch is committed in PostgreSQL before the next poll. Kafka's offsets (for
+        # lag tools) are committed at most once a second: what is applied but not yet
+        # committed there is committed now, while the partitions are still this consumer's.
+        consumer = self.get_consumer()
+        if consumer is not None and revoked and self.before_revoke is not None:
+            await self.before_revoke(consumer)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         consumer = self.get_consumer()

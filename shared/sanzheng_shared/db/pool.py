@@ -25,6 +25,10 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.SerializationError,
     asyncpg.exceptions.DeadlockDetectedError,
+    # A statement or a row type asyncpg had cached was changed by a migration: asyncpg
+    # prepares it afresh on the next try.
+    asyncpg.exceptions.InvalidCachedStatementError,
+    asyncpg.exceptions.OutdatedSchemaCacheError,
 )
 
 
@@ -38,7 +42,13 @@ async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int
         dsn,
         min_size=min_size,
         max_size=max_size,
-        server_settings={"search_path": f"{schema},public", "application_name": schema},
+        # JIT off: a batch's statements are short, and a large batch's estimated cost
+        # could cross jit_above_cost and pay for a compilation on every batch.
+        server_settings={
+            "search_path": f"{schema},public",
+            "application_name": schema,
+            "jit": "off",
+        },
         reset=_reset,
     )
 

@@ -10,17 +10,24 @@ student), `save`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
+from sanzheng_shared.engine.columns import Catalog
 from sanzheng_shared.engine.table import Table, load_students
 from sanzheng_shared.events.envelope import CloudEvent
 
 
 class ProjectionState:
+    catalog: ClassVar[Catalog] = Catalog()
+    """The columns of this service's tables (each subclass has its own)."""
     keeps_known_students = False
     """Services that check rules against students they do not own keep `known_students`."""
     keeps_student_sex = False
     """Only a service whose rules need the student's sex keeps it (data minimisation)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.catalog = Catalog()
 
     def __init__(self) -> None:
         self.pending = Table("pending", key=("seq",), serial="seq", json_columns=("event",))
@@ -53,9 +60,19 @@ class ProjectionState:
         platform = [self.pending] + ([self.known] if self.known is not None else [])
         return platform + self.projection_tables()
 
+    def loaded_by_student(self) -> list[Table]:
+        return [t for t in self.tables() if t.student is not None and t.loaded]
+
+    async def prepare(self, conn: Any) -> None:
+        """Read what loading needs to know of the tables, once (the engine does it before
+        a service's first batch, outside the batch's transaction)."""
+        await self.catalog.read(conn, [t.name for t in self.loaded_by_student()])
+
     async def load(self, conn: Any, students: list[str], events: Sequence[CloudEvent]) -> None:
-        tables = [t for t in self.tables() if t.student is not None and t.loaded]
-        await load_students(conn, tables, students)
+        tables = self.loaded_by_student()
+        if students:
+            await self.prepare(conn)
+            await load_students(conn, tables, students, self.catalog)
         await self.load_more(conn, students, events)
 
     async def save(self, conn: Any) -> None:
