@@ -293,3 +293,19 @@ async def test_every_table_a_batch_loads_by_student_has_an_index_led_by_that_col
     finally:
         await conn.close()
     assert not unindexed, unindexed
+
+
+async def test_a_column_dropped_under_a_running_service_is_forgotten_and_the_batch_applied(
+    certificates: BatchProcessor,
+) -> None:
+    """The columns a batch loads by are read once; a migration of another instance may
+    drop one meanwhile. The batch that finds it gone reads them again, not the DLQ."""
+    async with certificates.pool.acquire() as conn:
+        await conn.execute("ALTER TABLE programs ADD COLUMN retired_note text")
+    certificates.new_state().catalog.forget()  # as a service started after that column
+    first = await certificates.process([_enrolled_canonical("DROPPED-1")])
+    assert first.applied == 1
+    async with certificates.pool.acquire() as conn:
+        await conn.execute("ALTER TABLE programs DROP COLUMN retired_note")
+    second = await certificates.process([_enrolled_canonical("DROPPED-2")])
+    assert (second.applied, second.dead_lettered) == (1, 0)

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import structlog
 
 from sanzheng_shared import failpoints
@@ -66,6 +67,12 @@ from sanzheng_shared.policy import PolicyBook
 from sanzheng_shared.tracing import event_trace_id
 
 log = get_logger(__name__)
+
+_SCHEMA_CHANGED = (
+    asyncpg.exceptions.UndefinedColumnError,
+    asyncpg.exceptions.InvalidCachedStatementError,
+    asyncpg.exceptions.OutdatedSchemaCacheError,
+)
 
 Routes = Mapping[str, Mapping[str, Handler]]
 """topic -> event type -> handler. On a school's topic a type not listed is dead-lettered;
@@ -157,6 +164,11 @@ class BatchProcessor:
                 poison[exc.key] = exc.reason
                 continue
             except Exception as exc:
+                if isinstance(exc, _SCHEMA_CHANGED):
+                    # A migration changed a table under this running service: the columns
+                    # a batch loads by are read again before the next try.
+                    self.new_state().catalog.forget()
+                    self._prepared = False
                 attempt += 1
                 delay = min(30.0, 0.25 * 2**attempt)
                 if is_transient(exc):

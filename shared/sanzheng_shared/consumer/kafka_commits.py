@@ -37,6 +37,7 @@ class LagCommits:
         """per consumer: the next offset of each partition, applied but not committed"""
         self._last: dict[Any, float] = {}
         self._timers: dict[Any, asyncio.Task[None]] = {}
+        self._locks: dict[Any, asyncio.Lock] = {}
         self._stopping = False
 
     async def applied(self, consumer: Any, records: Sequence[Any]) -> None:
@@ -61,9 +62,7 @@ class LagCommits:
         """When the service stops: what was applied is committed, and so is each batch
         that ends while the consumers stop (the batch in hand), at once."""
         self._stopping = True
-        for task in self._timers.values():
-            task.cancel()
-        self._timers.clear()
+        await self._cancel_timers()
         for consumer in list(self._applied):
             await self.commit(consumer)
 
@@ -75,26 +74,43 @@ class LagCommits:
 
     async def commit(self, consumer: Any) -> None:
         """What the consumer has applied, now (also before a rebalance takes partitions
-        away, while they are still its own)."""
-        offsets = self._applied.pop(consumer, {})
-        self._last[consumer] = time.monotonic()
-        assigned = consumer.assignment()
-        # A partition already taken away is its new owner's to commit.
-        offsets = {tp: o for tp, o in offsets.items() if tp in assigned}
-        if not offsets:
-            return
-        try:
-            await asyncio.wait_for(consumer.commit(offsets), COMMIT_TIMEOUT_SECONDS)
-        except Exception as exc:  # PostgreSQL holds the truth; Kafka's offsets are for tools
-            log.warning("kafka_commit_failed", error=repr(exc))
-            # Kept for the next commit (newer offsets of a later batch win).
-            kept = self._applied.setdefault(consumer, {})
-            for tp, offset in offsets.items():
-                kept[tp] = max(offset, kept.get(tp, -1))
+        away, while they are still its own). One at a time per consumer, so that Kafka's
+        offset never moves back."""
+        async with self._locks.setdefault(consumer, asyncio.Lock()):
+            offsets = self._applied.pop(consumer, {})
+            self._last[consumer] = time.monotonic()
+            assigned = consumer.assignment()
+            # A partition already taken away is its new owner's to commit.
+            offsets = {tp: o for tp, o in offsets.items() if tp in assigned}
+            if not offsets:
+                return
+            try:
+                await asyncio.wait_for(consumer.commit(offsets), COMMIT_TIMEOUT_SECONDS)
+                return
+            except asyncio.CancelledError:
+                self._keep(consumer, offsets)
+                raise
+            except Exception as exc:  # PostgreSQL holds the truth; these are for tools
+                log.warning("kafka_commit_failed", error=repr(exc))
+            self._keep(consumer, offsets)
             if not self._stopping and consumer not in self._timers:  # also if idle from now
                 self._timers[consumer] = asyncio.create_task(
                     self._later(consumer, self.interval), name="kafka-lag-commit"
                 )
+
+    def _keep(self, consumer: Any, offsets: dict[TopicPartition, int]) -> None:
+        """Kept for the next commit (newer offsets of a later batch win)."""
+        kept = self._applied.setdefault(consumer, {})
+        for tp, offset in offsets.items():
+            kept[tp] = max(offset, kept.get(tp, -1))
+
+    async def _cancel_timers(self) -> None:
+        tasks = list(self._timers.values())
+        self._timers.clear()
+        for task in tasks:
+            task.cancel()
+        # A timer cancelled mid-commit puts its offsets back before it ends.
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _later(self, consumer: Any, wait: float) -> None:
         await asyncio.sleep(wait)

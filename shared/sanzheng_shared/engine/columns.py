@@ -24,6 +24,10 @@ class Catalog:
     def __init__(self) -> None:
         self._tables: dict[str, TableColumns] = {}
 
+    def forget(self) -> None:
+        """After a migration changed a table under a running service: read them again."""
+        self._tables.clear()
+
     def missing(self, tables: Iterable[str]) -> list[str]:
         return [t for t in dict.fromkeys(tables) if t not in self._tables]
 
