@@ -14,11 +14,12 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aiokafka import TopicPartition
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -30,7 +31,7 @@ from sanzheng_shared.clock import topic as clock_topic
 from sanzheng_shared.collector import settle_after_start
 from sanzheng_shared.connectivity import BrokerProbe
 from sanzheng_shared.consumer.batch import BatchProcessor, Routes
-from sanzheng_shared.consumer.kafka_commits import LagCommits
+from sanzheng_shared.consumer.kafka_commits import LagCommits, next_offsets
 from sanzheng_shared.consumer.rebalance import SeekToStoredOffsets
 from sanzheng_shared.db.migrations import migrate
 from sanzheng_shared.db.pool import create_pool
@@ -222,22 +223,18 @@ class ServiceRuntime:
             records = (records,)
         await self.processor.process(records)
         failpoints.reach("after_db_commit")
-        await self.lag_commits.applied(subscriber.consumer, records)
-        self._record_lag(records, subscriber.consumer)
+        applied = next_offsets(records)  # once per batch, for both figures below
+        await self.lag_commits.applied(subscriber.consumer, applied)
+        self._record_lag(applied, subscriber.consumer)
 
-    def _record_lag(self, records: Any, consumer: Any) -> None:
+    def _record_lag(self, applied: Mapping[TopicPartition, int], consumer: Any) -> None:
         if consumer is None:
             return
-        last: dict[tuple[str, int], int] = {}
-        for r in records:
-            last[(r.topic, r.partition)] = r.offset
-        from aiokafka import TopicPartition
-
-        for (topic, partition), offset in last.items():
-            high = consumer.highwater(TopicPartition(topic, partition))
+        for tp, next_offset in applied.items():
+            high = consumer.highwater(tp)
             if high is not None:
-                CONSUMER_LAG.labels(self.spec.name, topic, str(partition)).set(
-                    max(0, high - offset - 1)
+                CONSUMER_LAG.labels(self.spec.name, tp.topic, str(tp.partition)).set(
+                    max(0, high - next_offset)
                 )
 
     def _record_fetch_age(self) -> None:

@@ -9,11 +9,19 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
+
+from sanzheng_certificates.app import SPEC as CERTIFICATES
 from sanzheng_certificates.decisions import explanation
 from sanzheng_certificates.graduation import decide
 from sanzheng_certificates.projection import CertificatesState
+from sanzheng_credits.app import SPEC as CREDITS
 from sanzheng_enrollment.app import SPEC as ENROLLMENT
+from sanzheng_gateway.app import SPEC as GATEWAY
+from sanzheng_internship.app import SPEC as INTERNSHIP
+from sanzheng_labor_education.app import SPEC as LABOR
 from sanzheng_shared.consumer.batch import BatchProcessor
+from sanzheng_shared.db.migrations import migrate
 from sanzheng_shared.domain.school_year import expected_graduation
 from sanzheng_shared.engine.counting import CountingConnection
 from sanzheng_shared.engine.eventlog import LoggedRecord
@@ -267,15 +275,6 @@ async def test_every_table_a_batch_loads_by_student_has_an_index_led_by_that_col
     """The batch's load is one prepared statement, run again and again: PostgreSQL may give
     it a generic plan, which reads a table without such an index whole, for every batch,
     so that a batch would cost more as the province grows."""
-    import asyncpg
-
-    from sanzheng_certificates.app import SPEC as CERTIFICATES
-    from sanzheng_credits.app import SPEC as CREDITS
-    from sanzheng_gateway.app import SPEC as GATEWAY
-    from sanzheng_internship.app import SPEC as INTERNSHIP
-    from sanzheng_labor_education.app import SPEC as LABOR
-    from sanzheng_shared.db.migrations import migrate
-
     conn = await asyncpg.connect(database_url)
     unindexed = []
     try:

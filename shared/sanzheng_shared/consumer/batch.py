@@ -36,7 +36,7 @@ from sanzheng_shared.consumer.inbox import (
     mark_dead_lettered,
     save_offsets,
 )
-from sanzheng_shared.db.pool import connection, is_transient
+from sanzheng_shared.db.pool import STALE_CACHE_ERRORS, connection, is_transient
 from sanzheng_shared.engine import eventlog
 from sanzheng_shared.engine.counting import CountingConnection
 from sanzheng_shared.engine.locks import lock, student_key
@@ -68,11 +68,7 @@ from sanzheng_shared.tracing import event_trace_id
 
 log = get_logger(__name__)
 
-_SCHEMA_CHANGED = (
-    asyncpg.exceptions.UndefinedColumnError,
-    asyncpg.exceptions.InvalidCachedStatementError,
-    asyncpg.exceptions.OutdatedSchemaCacheError,
-)
+_SCHEMA_CHANGED = (asyncpg.exceptions.UndefinedColumnError, *STALE_CACHE_ERRORS)
 
 Routes = Mapping[str, Mapping[str, Handler]]
 """topic -> event type -> handler. On a school's topic a type not listed is dead-lettered;

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiokafka import TopicPartition
@@ -23,6 +23,16 @@ from aiokafka import TopicPartition
 from sanzheng_shared.logging import get_logger
 
 log = get_logger(__name__)
+
+
+def next_offsets(records: Sequence[Any]) -> dict[TopicPartition, int]:
+    """Per partition, the offset after the batch's last record of it."""
+    offsets: dict[TopicPartition, int] = {}
+    for r in records:
+        tp = TopicPartition(r.topic, r.partition)
+        if r.offset + 1 > offsets.get(tp, -1):
+            offsets[tp] = r.offset + 1
+    return offsets
 
 
 COMMIT_TIMEOUT_SECONDS = 3.0
@@ -40,16 +50,12 @@ class LagCommits:
         self._locks: dict[Any, asyncio.Lock] = {}
         self._stopping = False
 
-    async def applied(self, consumer: Any, records: Sequence[Any]) -> None:
-        """The records are applied (committed in PostgreSQL): commit them to Kafka now, or
-        within the interval."""
+    async def applied(self, consumer: Any, offsets: Mapping[TopicPartition, int]) -> None:
+        """A batch is applied (committed in PostgreSQL) up to these next offsets
+        (`next_offsets`): commit them to Kafka now, or within the interval."""
         if consumer is None:
             return
-        applied = self._applied.setdefault(consumer, {})
-        for r in records:
-            tp = TopicPartition(r.topic, r.partition)
-            if r.offset + 1 > applied.get(tp, -1):
-                applied[tp] = r.offset + 1
+        self._keep(consumer, offsets)
         wait = self._last.get(consumer, -math.inf) + self.interval - time.monotonic()
         if wait <= 0 or self._stopping:
             await self.commit(consumer)
@@ -98,8 +104,8 @@ class LagCommits:
                     self._later(consumer, self.interval), name="kafka-lag-commit"
                 )
 
-    def _keep(self, consumer: Any, offsets: dict[TopicPartition, int]) -> None:
-        """Kept for the next commit (newer offsets of a later batch win)."""
+    def _keep(self, consumer: Any, offsets: Mapping[TopicPartition, int]) -> None:
+        """Kept for the next commit (the newer offset of a partition wins)."""
         kept = self._applied.setdefault(consumer, {})
         for tp, offset in offsets.items():
             kept[tp] = max(offset, kept.get(tp, -1))

@@ -14,6 +14,13 @@ class DatabaseUnavailable(Exception):
     """No connection could be had: whatever the server said, it is worth waiting for."""
 
 
+STALE_CACHE_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.InvalidCachedStatementError,
+    asyncpg.exceptions.OutdatedSchemaCacheError,
+)
+"""A statement or a row type asyncpg had cached was changed by a migration: asyncpg
+prepares it afresh on the next try."""
+
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     DatabaseUnavailable,
     OSError,
@@ -25,10 +32,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.SerializationError,
     asyncpg.exceptions.DeadlockDetectedError,
-    # A statement or a row type asyncpg had cached was changed by a migration: asyncpg
-    # prepares it afresh on the next try.
-    asyncpg.exceptions.InvalidCachedStatementError,
-    asyncpg.exceptions.OutdatedSchemaCacheError,
+    *STALE_CACHE_ERRORS,
 )
 
 

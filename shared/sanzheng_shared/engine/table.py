@@ -76,7 +76,8 @@ class Table:
         self.accept(await conn.fetch(f"SELECT * FROM {self.name} WHERE {where}", *args))
 
     def accept(self, records: Iterable[Any]) -> None:
-        """Rows read from the database (records of `SELECT *`, or of the table's row type)."""
+        """Rows read from the database: records of `SELECT *` or of the table's row type,
+        or dicts (`load_students`)."""
         for record in records:
             row = record if isinstance(record, dict) else dict(record)
             for column in self.json_columns:
