@@ -81,7 +81,9 @@ def release(ctx: HandlerContext, fact: str, *, student_id: str | None = None) ->
     """Run the submissions that waited for `fact` again, oldest first: the student's, or
     (`student_id=None`) anyone's that the batch loaded."""
     table = ctx.state.pending
-    rows = table.of_student(student_id) if student_id is not None else list(table)
+    rows = (
+        table.of_student(student_id) if student_id is not None else table.find("waiting_for", fact)
+    )
     waiting = sorted((r for r in rows if r["waiting_for"] == fact), key=_held_order)
     assert ctx.dispatch is not None
     topic, rejected = ctx.topic, ctx.rejected

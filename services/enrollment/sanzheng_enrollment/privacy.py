@@ -12,7 +12,14 @@ from functools import lru_cache
 
 from cryptography.fernet import Fernet
 from stdnum.cn import ric
-from stdnum.exceptions import ValidationError
+from stdnum.exceptions import (
+    InvalidChecksum,
+    InvalidComponent,
+    InvalidFormat,
+    InvalidLength,
+    ValidationError,
+)
+from stdnum.util import isdigits
 
 
 @dataclass(frozen=True)
@@ -44,7 +51,20 @@ class NationalIdVault:
     def validate(number: str) -> str:
         """The compact, checksum-valid number; raises ValueError with a reason."""
         try:
-            return str(ric.validate(number))
+            # `ric.validate`'s checks in its order, with its region lookup cached: that
+            # lookup searched the whole region table each time, about 100 µs a number and
+            # nearly half of what an enrollment cost this service.
+            compact = str(ric.compact(number))
+            if len(compact) != 18:
+                raise InvalidLength()
+            if not isdigits(compact[:-1]):
+                raise InvalidFormat()
+            if compact[-1] != ric.calc_check_digit(compact):
+                raise InvalidChecksum()
+            born = ric.get_birth_date(compact)
+            if not _region_existed(compact[:6], born.year):
+                raise InvalidComponent()
+            return compact
         except ValidationError as exc:
             raise ValueError(str(exc) or "invalid national id") from None
 
@@ -58,6 +78,17 @@ class NationalIdVault:
 
     def reveal(self, ciphertext: bytes) -> str:
         return self._fernet.decrypt(ciphertext).decode()
+
+
+@lru_cache(maxsize=8192)
+def _region_existed(region: str, year: int) -> bool:
+    """Whether the six-digit administrative region code was assigned in that birth year (a
+    region and a year, never a person's number: safe to keep)."""
+    try:
+        ric.get_birth_place(f"{region}{year:04d}01010000")
+    except ValidationError:
+        return False
+    return True
 
 
 @lru_cache(maxsize=1)

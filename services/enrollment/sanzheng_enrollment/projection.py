@@ -48,7 +48,7 @@ class EnrollmentState(ProjectionState):
             await self.students.load(conn, "national_id_hmac = ANY($1::text[])", self._fingerprints)
 
     def holder_of(self, fingerprint: str) -> Any:
-        return next((s for s in self.students if s["national_id_hmac"] == fingerprint), None)
+        return next(iter(self.students.find("national_id_hmac", fingerprint)), None)
 
     def owner(self, student_id: str) -> str | None:
         row = self.students.get(student_id)

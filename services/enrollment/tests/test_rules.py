@@ -79,3 +79,38 @@ def test_a_national_id_enrolled_as_another_student_is_refused_masked() -> None:
     assert "S2" not in reason.message and "another school" in reason.message
     same = duplicate_id("110105********1233", "S2", "S1", same_school=True)
     assert same is not None and "S2" in same.message
+
+
+def test_validation_agrees_with_python_stdnum_on_valid_and_invalid_numbers() -> None:
+    """The vault checks a number as `stdnum.cn.ric.validate` does (its region lookup cached):
+    the same numbers pass, and a refused one gets the same reason."""
+    import random
+
+    from stdnum.cn import ric
+    from stdnum.exceptions import ValidationError
+
+    rng = random.Random(7)
+    regions = ["110101", "310104", "440305", "110100", "110229", "999999", "000000"]
+    years = ["2008", "1980", "1950", "1900", "0000"]
+    numbers = ["", "123", "1101052008050112", VALID.lower(), VALID[:6] + " " + VALID[6:]]
+    for _ in range(3000):
+        body = (
+            rng.choice(regions)
+            + rng.choice(years)
+            + f"{rng.randint(0, 13):02d}{rng.randint(0, 31):02d}{rng.randint(0, 999):03d}"
+        )
+        check = ric.calc_check_digit(body + "0") if rng.random() < 0.8 else rng.choice("1X")
+        numbers.append(body + check if rng.random() < 0.95 else (body + check).replace("1", "a"))
+    outcomes = {"valid": 0, "refused": 0}
+    for number in numbers:
+        try:
+            expected = ("valid", ric.validate(number))
+        except ValidationError as exc:
+            expected = ("refused", str(exc) or "invalid national id")
+        try:
+            got = ("valid", NationalIdVault.validate(number))
+        except ValueError as exc:
+            got = ("refused", str(exc))
+        assert got == expected, number
+        outcomes[got[0]] += 1
+    assert min(outcomes.values()) > 500  # both kinds were really compared

@@ -10,6 +10,7 @@ start dates.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
@@ -40,8 +41,8 @@ class InternshipState(ProjectionState):
         self.cancellations = Table("cancellations", key=("internship_id",))
         self._employers: list[str] = []
         self._starts: list[date] = []
-        self._elsewhere: dict[str, list[Row]] = {}
-        """other students' post internships the quota counts, by employer (fetched once)"""
+        self._elsewhere = RunningInterns([])
+        """other students' post internships the quota counts (fetched once)"""
 
     def projection_tables(self) -> list[Table]:
         return [self.internships, self.cancellations]
@@ -91,9 +92,7 @@ class InternshipState(ProjectionState):
                 self._starts[-1],
                 [r["internship_id"] for r in self.internships],
             )
-            self._elsewhere = {}
-            for r in rows:
-                self._elsewhere.setdefault(r["employer_id"], []).append(dict(r))
+            self._elsewhere = RunningInterns(rows)
 
     def load_for(self, student_id: str, s: InternshipStarted, post_kind: str) -> EmployerLoad:
         """What the quota and duration rules count, besides this internship itself: other
@@ -110,15 +109,13 @@ class InternshipState(ProjectionState):
                 and row["start_on"] <= s.start_on <= last
             )
 
-        loaded = [
+        # Only rows at this employer can be running there: they are looked up by it, not
+        # scanned all for every start of the batch (quadratic in the batch).
+        here = [
             r
-            for r in self.internships
-            if r["kind"] == "post" and r["status"] in ("active", "completed")
+            for r in self.internships.find("employer_id", s.employer_id)
+            if r["kind"] == "post" and r["status"] in ("active", "completed") and running(r)
         ]
-        # Only rows at this employer can be running there: those fetched are looked up by
-        # it, not scanned all for every start of the batch.
-        elsewhere = self._elsewhere.get(s.employer_id, [])
-        here = [r for r in loaded + elsewhere if running(r)]
         own = [
             r
             for r in self.internships.of_student(student_id)
@@ -127,8 +124,9 @@ class InternshipState(ProjectionState):
             and r["internship_id"] != s.internship_id
         ]
         return EmployerLoad(
-            at_employer=len(here),
-            on_post=sum(1 for r in here if r["post_kind"] == post_kind),
+            at_employer=len(here) + self._elsewhere.on(s.employer_id, None, s.start_on),
+            on_post=sum(1 for r in here if r["post_kind"] == post_kind)
+            + self._elsewhere.on(s.employer_id, post_kind, s.start_on),
             student_post_days=sum((r["planned_end_on"] - r["start_on"]).days for r in own),
         )
 
@@ -138,3 +136,33 @@ def _date(value: Any) -> date | None:
         return date.fromisoformat(value) if isinstance(value, str) else None
     except ValueError:
         return None
+
+
+class RunningInterns:
+    """The post internships of other students at the batch's employers, as fetched: how
+    many run on a day, at an employer (and on a kind of post). A large employer has
+    thousands of them, and a batch asks once per start: each count is two binary searches
+    in the sorted first and last days, not a scan of them all.
+
+    Running on `day` is `start_on <= day <= last_on`. A row ending before it starts runs on
+    no day and is left out; for the others, those with `start_on <= day` less those with
+    `last_on < day` (which started before too) are the ones running."""
+
+    def __init__(self, rows: Iterable[Any]) -> None:
+        days: dict[tuple[str, str | None], tuple[list[date], list[date]]] = {}
+        for r in rows:
+            if r["last_on"] < r["start_on"]:
+                continue
+            for key in ((r["employer_id"], None), (r["employer_id"], r["post_kind"])):
+                first, last = days.setdefault(key, ([], []))
+                first.append(r["start_on"])
+                last.append(r["last_on"])
+        for first, last in days.values():
+            first.sort()
+            last.sort()
+        self._days = days
+
+    def on(self, employer_id: str, post_kind: str | None, day: date) -> int:
+        """How many run on `day` at the employer (`post_kind=None`: on any post)."""
+        first, last = self._days.get((employer_id, post_kind), ((), ()))
+        return bisect_right(first, day) - bisect_left(last, day)

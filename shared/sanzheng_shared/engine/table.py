@@ -69,6 +69,8 @@ class Table:
         self._loaded: set[Key] = set()
         self._changed: set[Key] = set()
         self._deleted: set[Key] = set()
+        self._indexes: dict[str, dict[Any, set[Key]]] = {}
+        """column → value → keys, for `find`: built on its first use, then kept up to date"""
 
     # --- load -------------------------------------------------------------------------
     async def load(self, conn: Any, where: str, *args: Any) -> None:
@@ -104,6 +106,17 @@ class Table:
             self._sorted[student_id] = keys
         return [self.rows[k] for k in keys]
 
+    def find(self, column: str, value: Any) -> list[Row]:
+        """The rows whose `column` holds `value`, in key order. A fold asking this once per
+        event must not scan every row of the batch each time (quadratic in the batch)."""
+        index = self._indexes.get(column)
+        if index is None:
+            index = {}
+            for key, row in self.rows.items():
+                index.setdefault(row.get(column), set()).add(key)
+            self._indexes[column] = index
+        return [self.rows[k] for k in sorted(index.get(value, ()), key=_sortable)]
+
     def __iter__(self) -> Iterator[Row]:
         return iter(list(self.rows.values()))
 
@@ -129,6 +142,7 @@ class Table:
         row = self.rows.pop(tuple(key), None)
         if row is None:
             return
+        self._unindex(tuple(key), row)
         if self.student:
             self._by_student.get(row[self.student], set()).discard(tuple(key))
             self._sorted.pop(row[self.student], None)
@@ -137,12 +151,23 @@ class Table:
             self._deleted.add(tuple(key))
 
     def _remember(self, key: Key, row: Row) -> None:
+        old = self.rows.get(key)
+        if old is not None:
+            self._unindex(key, old)
         self.rows[key] = row
+        for column, index in self._indexes.items():
+            index.setdefault(row.get(column), set()).add(key)
         if self.student:
             keys = self._by_student.setdefault(row[self.student], set())
             if key not in keys:
                 keys.add(key)
                 self._sorted.pop(row[self.student], None)
+
+    def _unindex(self, key: Key, row: Row) -> None:
+        for column, index in self._indexes.items():
+            keys = index.get(row.get(column))
+            if keys is not None:
+                keys.discard(key)
 
     # --- save -------------------------------------------------------------------------
     def pending_changes(self) -> int:
