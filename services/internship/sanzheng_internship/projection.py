@@ -138,6 +138,11 @@ def _date(value: Any) -> date | None:
         return None
 
 
+_ANY_POST = object()
+"""The key of an employer's interns on any post (not None, which a row without a kind of
+post, from before that column, would share)."""
+
+
 class RunningInterns:
     """The post internships of other students at the batch's employers, as fetched: how
     many run on a day, at an employer (and on a kind of post). A large employer has
@@ -149,11 +154,11 @@ class RunningInterns:
     `last_on < day` (which started before too) are the ones running."""
 
     def __init__(self, rows: Iterable[Any]) -> None:
-        days: dict[tuple[str, str | None], tuple[list[date], list[date]]] = {}
+        days: dict[tuple[str, object], tuple[list[date], list[date]]] = {}
         for r in rows:
             if r["last_on"] < r["start_on"]:
                 continue
-            for key in ((r["employer_id"], None), (r["employer_id"], r["post_kind"])):
+            for key in ((r["employer_id"], _ANY_POST), (r["employer_id"], r["post_kind"])):
                 first, last = days.setdefault(key, ([], []))
                 first.append(r["start_on"])
                 last.append(r["last_on"])
@@ -164,5 +169,6 @@ class RunningInterns:
 
     def on(self, employer_id: str, post_kind: str | None, day: date) -> int:
         """How many run on `day` at the employer (`post_kind=None`: on any post)."""
-        first, last = self._days.get((employer_id, post_kind), ((), ()))
+        key = (employer_id, _ANY_POST if post_kind is None else post_kind)
+        first, last = self._days.get(key, ((), ()))
         return bisect_right(first, day) - bisect_left(last, day)

@@ -45,3 +45,11 @@ def test_an_internship_runs_on_its_first_and_its_last_day() -> None:
     assert [running.on("E1", None, date(2026, 3, d)) for d in (1, 31)] == [1, 1]
     assert running.on("E1", "p", date(2026, 4, 1)) == 0
     assert running.on("E1", "p", date(2026, 2, 28)) == 0
+
+
+def test_a_row_without_a_kind_of_post_counts_once_on_any_post() -> None:
+    day = date(2026, 3, 1)
+    running = RunningInterns(
+        [{"employer_id": "E1", "post_kind": None, "start_on": day, "last_on": day}]
+    )
+    assert running.on("E1", None, day) == 1

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 from sanzheng_shared.engine.columns import Catalog
+from sanzheng_shared.engine.locks import lock
 from sanzheng_shared.engine.table import Table, load_students
 from sanzheng_shared.events.envelope import CloudEvent
 
@@ -73,7 +74,25 @@ class ProjectionState:
         if students:
             await self.prepare(conn)
             await load_students(conn, tables, students, self.catalog)
-        await self.load_more(conn, students, events)
+        await self.load_more(conn, students, [*events, *await self._lock_for_held(conn, events)])
+
+    async def _lock_for_held(self, conn: Any, events: Sequence[CloudEvent]) -> list[CloudEvent]:
+        """The submissions held for the batch's students, once their keys are locked too.
+
+        The batch may release them (their student comes through, or becomes eligible), and
+        a released one takes shared keys like any event of the batch: an employer whose
+        interns its start counts, a certificate number it claims. Those keys were not among
+        the batch's own, which were locked before the held rows could be read: they are
+        locked now, and their rows loaded with the batch's. Taken after the first keys, not
+        in one sorted order with them: a rare deadlock with another batch is PostgreSQL's to
+        break, and the batch is retried (a transient error)."""
+        if type(self).lock_keys is ProjectionState.lock_keys or not self.pending.rows:
+            return []
+        held = [CloudEvent.model_validate(r["event"]) for r in self.pending.rows.values()]
+        first = set(self.lock_keys(events))
+        # Asked last with every event, so what `load_more` reads includes the held ones.
+        await lock(conn, set(self.lock_keys([*events, *held])) - first)
+        return held
 
     async def save(self, conn: Any) -> None:
         for table in self.tables():
