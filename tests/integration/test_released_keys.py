@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import pytest
 
 from sanzheng_internship.app import SPEC as INTERNSHIP
 from sanzheng_shared.consumer.batch import BatchProcessor
-from sanzheng_shared.testing import cloudevent, enrolled, lawful_post_internship
+from sanzheng_shared.engine import writes
+from sanzheng_shared.testing import TEST_EMPLOYER, cloudevent, enrolled, lawful_post_internship
 from tests.integration.conftest import TOPICS, canonical, outbox_events, processor, record
 
 
@@ -37,36 +39,46 @@ def _reasons(events: list[dict[str, Any]], subject: str) -> list[str]:
     ]
 
 
+def _certificate(student: str, number: str, kind: str) -> dict[str, Any]:
+    title = "中等职业学校毕业证书" if kind == "diploma" else "德体美劳素质融合证书"
+    data = {"certificate_no": number, "kind": kind, "title": title, "issuer": "school"}
+    return cloudevent("certificate.earned", student, data | {"issued_on": "2027-06-30"})
+
+
 async def test_a_released_diploma_whose_number_was_taken_meanwhile_is_refused(
-    certificates: BatchProcessor,
+    certificates: BatchProcessor, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     inbound = TOPICS.inbound("certificates")
-    diploma = cloudevent(
-        "certificate.earned",
-        "LATE",
-        {
-            "certificate_no": "DUP-7",
-            "kind": "diploma",
-            "title": "中等职业学校毕业证书",
-            "issuer": "school",
-            "issued_on": "2027-06-30",
-        },
-    )
-    quality = cloudevent(
-        "certificate.earned",
-        "FIRST",
-        {
-            "certificate_no": "DUP-7",
-            "kind": "quality",
-            "title": "德体美劳素质融合证书",
-            "issuer": "school",
-            "issued_on": "2027-06-01",
-        },
+    diploma, quality = (
+        _certificate("LATE", "DUP-7", "diploma"),
+        _certificate("FIRST", "DUP-7", "quality"),
     )
     held = await certificates.process([record(inbound, diploma)])  # LATE not known yet
     assert (held.applied, held.rejected) == (1, 0)
     await certificates.process([_known("FIRST"), record(inbound, quality)])
+
+    locked: list[bool] = []
+    send = writes.GatheredWrites.send
+
+    async def look_from_another_connection(self: Any, conn: Any) -> None:
+        # The releasing batch, before it commits: another transaction cannot take the
+        # number the released diploma claims.
+        other = await asyncpg.connect(database_url, server_settings={"search_path": "certificates"})
+        try:
+            await other.fetch(
+                "SELECT k FROM engine_locks WHERE k = 'certificate:DUP-7' FOR UPDATE NOWAIT"
+            )
+            locked.append(False)
+        except asyncpg.LockNotAvailableError:
+            locked.append(True)
+        finally:
+            await other.close()
+        await send(self, conn)
+
+    monkeypatch.setattr(writes.GatheredWrites, "send", look_from_another_connection)
     await certificates.process([_known("LATE")])  # releases LATE's diploma
+    monkeypatch.setattr(writes.GatheredWrites, "send", send)
+    assert locked == [True]
 
     assert _reasons(await outbox_events(certificates), "LATE") == ["CERT_DUPLICATE_NO"]
     async with certificates.pool.acquire() as conn:
@@ -78,26 +90,60 @@ async def test_a_released_diploma_whose_number_was_taken_meanwhile_is_refused(
     assert waiting == 0  # refused, not held again
 
 
-async def test_a_released_start_counts_the_employers_interns_outside_the_batch(
-    internship: BatchProcessor,
+@pytest.mark.parametrize(
+    ("held", "employer"),
+    [
+        (True, TEST_EMPLOYER),
+        # The data model compacts the code: so must the lock and the query of its interns.
+        (False, f" {TEST_EMPLOYER[:4]}-{TEST_EMPLOYER[4:10]} {TEST_EMPLOYER[10:]}"),
+    ],
+    ids=["released-after-its-enrollment", "employer-code-written-with-separators"],
+)
+async def test_a_start_counts_the_employers_interns_outside_the_batch(
+    internship: BatchProcessor, held: bool, employer: str
 ) -> None:
     """At 10 staff an employer takes one post intern (10%): a second one, started while
     the first runs, breaches INT_QUOTA, whether it came before its student's enrollment
-    (held, then released) or after."""
+    (held, then released) or after, and however the employer's code is written."""
     inbound = TOPICS.inbound("internship")
     small = {"employer_staff": 10, "employer_post_staff": 5}
     first = cloudevent(
         "internship.started", "Q-X", lawful_post_internship("I-QX", **small), dataversion="2"
     )
     second = cloudevent(
-        "internship.started", "Q-Y", lawful_post_internship("I-QY", **small), dataversion="2"
+        "internship.started",
+        "Q-Y",
+        lawful_post_internship("I-QY", **small, employer_id=employer),
+        dataversion="2",
     )
     await internship.process([_known("Q-X"), record(inbound, first)])
-    await internship.process([record(inbound, second)])  # Q-Y not known yet: held
-    await internship.process([_known("Q-Y")])  # releases it
+    if held:
+        await internship.process([record(inbound, second)])  # Q-Y not known yet: held
+        await internship.process([_known("Q-Y")])  # releases it
+    else:
+        await internship.process([_known("Q-Y")])
+        await internship.process([record(inbound, second)])
 
     emitted = await outbox_events(internship)
     assert "INT_QUOTA" not in _reasons(emitted, "Q-X")
     started = [e for e in emitted if e["type"] == "internship.started" and e["subject"] == "Q-Y"]
     flagged = [f["code"] for e in started for f in e["data"].get("flags") or []]
     assert "INT_QUOTA" in _reasons(emitted, "Q-Y") + flagged, (started, emitted)
+
+
+async def test_a_number_sent_with_spaces_around_it_is_the_same_number(
+    certificates: BatchProcessor,
+) -> None:
+    """The data model strips the number; the lock and the lookup of who holds it must too,
+    or a second student would take over the first one's certificate."""
+    inbound = TOPICS.inbound("certificates")
+    await certificates.process([_known("OWNER"), _known("OTHER")])
+    await certificates.process([record(inbound, _certificate("OWNER", "SP-1", "quality"))])
+    await certificates.process([record(inbound, _certificate("OTHER", " SP-1 ", "quality"))])
+
+    assert _reasons(await outbox_events(certificates), "OTHER") == ["CERT_DUPLICATE_NO"]
+    async with certificates.pool.acquire() as conn:
+        owners = await conn.fetch(
+            "SELECT student_id FROM certificates WHERE certificate_no = 'SP-1'"
+        )
+    assert [r["student_id"] for r in owners] == ["OWNER"]

@@ -69,7 +69,8 @@ class CertificatesState(ProjectionState):
         numbers = {
             (e.data or {}).get("certificate_no") for e in events if e.type in CERTIFICATE_EVENTS
         }
-        self._numbers = sorted(n for n in numbers if isinstance(n, str))
+        # Stripped, as the event's data model reads it: " N-1" claims the number "N-1".
+        self._numbers = sorted({n.strip() for n in numbers if isinstance(n, str)} - {""})
         return map(certificate_key, self._numbers)
 
     async def load_more(self, conn: Any, students: list[str], events: Sequence[CloudEvent]) -> None:

@@ -15,11 +15,13 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+
 from sanzheng_internship.rules import EmployerLoad
 from sanzheng_shared import pending
 from sanzheng_shared.engine.state import ProjectionState
 from sanzheng_shared.engine.table import Row, Table
-from sanzheng_shared.events.catalogue import InternshipStarted
+from sanzheng_shared.events.catalogue import InternshipStarted, check_uscc
 from sanzheng_shared.events.envelope import CloudEvent
 
 
@@ -41,6 +43,7 @@ class InternshipState(ProjectionState):
         self.cancellations = Table("cancellations", key=("internship_id",))
         self._employers: list[str] = []
         self._starts: list[date] = []
+        self._internships: list[str] = []
         self._elsewhere = RunningInterns([])
         """other students' post internships the quota counts (fetched once)"""
 
@@ -48,23 +51,20 @@ class InternshipState(ProjectionState):
         return [self.internships, self.cancellations]
 
     def lock_keys(self, events: Sequence[CloudEvent]) -> Iterable[str]:
+        # Each value as the event's data model reads it (stripped; an employer's code
+        # compacted): a key spelled otherwise would lock and load nothing.
         started = [e.data or {} for e in events if e.type == "internship.started"]
-        employers = {d.get("employer_id") for d in started}
-        self._employers = sorted(x for x in employers if isinstance(x, str))
-        self._starts = sorted(_date(d.get("start_on")) for d in started if _date(d.get("start_on")))
+        self._employers = sorted({e for d in started if (e := _employer(d.get("employer_id")))})
+        self._starts = sorted({s for d in started if (s := _date(d.get("start_on")))})
         # An internship is named by its start and its end, which two students' batches may
         # carry (a completion sent under the wrong student): without a lock of its own, a
         # start would not see a completion held by a batch not committed yet, and the hold
         # would wait forever instead of being refused.
-        internships = {
-            i for e in events if isinstance(i := (e.data or {}).get("internship_id"), str)
-        }
-        return [*map(employer_key, self._employers), *map(internship_key, sorted(internships))]
+        self._internships = _internship_ids(events)
+        return [*map(employer_key, self._employers), *map(internship_key, self._internships)]
 
     async def load_more(self, conn: Any, students: list[str], events: Sequence[CloudEvent]) -> None:
-        ids = sorted(
-            {i for e in events if isinstance(i := (e.data or {}).get("internship_id"), str)}
-        )
+        ids = self._internships
         if ids:
             await self.internships.load(conn, "internship_id = ANY($1::text[])", ids)
             await self.cancellations.load(conn, "internship_id = ANY($1::text[])", ids)
@@ -131,11 +131,26 @@ class InternshipState(ProjectionState):
         )
 
 
+_DATE = TypeAdapter(date)
+
+
 def _date(value: Any) -> date | None:
     try:
-        return date.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
+        return _DATE.validate_python(value) if value is not None else None
+    except ValidationError:
         return None
+
+
+def _employer(value: Any) -> str | None:
+    try:
+        return check_uscc(value.strip()) if isinstance(value, str) else None
+    except ValueError:
+        return None  # the start is refused for it
+
+
+def _internship_ids(events: Sequence[CloudEvent]) -> list[str]:
+    ids = {i.strip() for e in events if isinstance(i := (e.data or {}).get("internship_id"), str)}
+    return sorted(ids - {""})
 
 
 _ANY_POST = object()

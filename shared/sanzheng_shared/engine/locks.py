@@ -8,9 +8,11 @@ the same way, so that "is this number free?" and "take it" cannot race.
 
 Row locks on a small table, not advisory locks: row locks live in the tuples, while
 advisory locks fill the shared lock table (`max_locks_per_transaction` × connections) and a
-500-student batch on a few replicas runs out of it. All keys of a batch are taken in one
-sorted order, so two batches wait for each other but never deadlock (and PostgreSQL's
-deadlock detector, a transient error here, covers what sorting cannot).
+500-student batch on a few replicas runs out of it. Every batch takes its students first,
+then the keys shared between students (which the submissions held for its students add
+to, known only once those are read), each in sorted order: one order for all, so two
+batches wait for each other but never deadlock (and PostgreSQL's deadlock detector, a
+transient error here, covers what ordering cannot).
 """
 
 from __future__ import annotations

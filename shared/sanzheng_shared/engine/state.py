@@ -2,9 +2,9 @@
 
 Each service subclasses `ProjectionState` with its own tables (and, where a rule needs
 them, rows found by keys other than the student: a certificate number, an internship id).
-The batch processor calls, in this order: `lock_keys` (what to lock besides the students),
-`load`, the handlers (the fold), `finish` (once per batch: e.g. decide graduation once per
-student), `save`.
+The batch processor locks the batch's students, then calls, in this order: `load` (which
+asks `lock_keys` what to lock besides the students, and locks it), the handlers (the fold),
+`finish` (once per batch: e.g. decide graduation once per student), `save`.
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ class ProjectionState:
         return []
 
     def lock_keys(self, events: Sequence[CloudEvent]) -> Iterable[str]:
-        """Keys shared between students that the batch's events may take."""
+        """Keys shared between students that these events may take (the batch's, and the
+        submissions held for its students). Values as the event's data model reads them
+        (stripped, compacted): a key spelled otherwise would lock and load nothing."""
         return ()
 
     async def load_more(self, conn: Any, students: list[str], events: Sequence[CloudEvent]) -> None:
@@ -70,29 +72,27 @@ class ProjectionState:
         await self.catalog.read(conn, [t.name for t in self.loaded_by_student()])
 
     async def load(self, conn: Any, students: list[str], events: Sequence[CloudEvent]) -> None:
+        """The students' rows (their locks are held), then the keys shared between students
+        that the batch may take, locked, then the rows found by those keys.
+
+        The shared keys are those of the batch's events and of the submissions held for its
+        students: the batch may release those (their student comes through, or becomes
+        eligible), and a released one takes keys like any event, e.g. the number a held
+        diploma claims or the employer whose interns a held start counts. They can be known
+        only once the held rows are read, so every batch locks its students first and its
+        shared keys after: one order for all, in which no two batches deadlock."""
         tables = self.loaded_by_student()
         if students:
             await self.prepare(conn)
             await load_students(conn, tables, students, self.catalog)
-        await self.load_more(conn, students, [*events, *await self._lock_for_held(conn, events)])
+        everything = [*events, *self._held()]
+        await lock(conn, self.lock_keys(everything))
+        await self.load_more(conn, students, everything)
 
-    async def _lock_for_held(self, conn: Any, events: Sequence[CloudEvent]) -> list[CloudEvent]:
-        """The submissions held for the batch's students, once their keys are locked too.
-
-        The batch may release them (their student comes through, or becomes eligible), and
-        a released one takes shared keys like any event of the batch: an employer whose
-        interns its start counts, a certificate number it claims. Those keys were not among
-        the batch's own, which were locked before the held rows could be read: they are
-        locked now, and their rows loaded with the batch's. Taken after the first keys, not
-        in one sorted order with them: a rare deadlock with another batch is PostgreSQL's to
-        break, and the batch is retried (a transient error)."""
-        if type(self).lock_keys is ProjectionState.lock_keys or not self.pending.rows:
-            return []
-        held = [CloudEvent.model_validate(r["event"]) for r in self.pending.rows.values()]
-        first = set(self.lock_keys(events))
-        # Asked last with every event, so what `load_more` reads includes the held ones.
-        await lock(conn, set(self.lock_keys([*events, *held])) - first)
-        return held
+    def _held(self) -> list[CloudEvent]:
+        if type(self).lock_keys is ProjectionState.lock_keys:
+            return []  # no shared keys: nothing to read them for
+        return [CloudEvent.model_validate(r["event"]) for r in self.pending.rows.values()]
 
     async def save(self, conn: Any) -> None:
         for table in self.tables():
