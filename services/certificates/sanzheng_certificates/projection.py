@@ -18,6 +18,7 @@ from sanzheng_certificates.waivers import Waiver
 from sanzheng_shared.domain.school_year import expected_graduation
 from sanzheng_shared.engine.state import ProjectionState
 from sanzheng_shared.engine.table import Table
+from sanzheng_shared.events.catalogue import data_text
 from sanzheng_shared.events.envelope import CloudEvent
 
 CERTIFICATE_EVENTS = ("certificate.earned", "certificate.revoked")
@@ -29,6 +30,7 @@ def certificate_key(number: str) -> str:
 
 class CertificatesState(ProjectionState):
     keeps_known_students = True
+    held_with_keys = ("certificate.earned",)  # a diploma claims its number when released
 
     def __init__(self) -> None:
         super().__init__()
@@ -66,11 +68,13 @@ class CertificatesState(ProjectionState):
         ]
 
     def lock_keys(self, events: Sequence[CloudEvent]) -> Iterable[str]:
+        # As the event's data model reads it: " N-1" claims the number "N-1".
         numbers = {
-            (e.data or {}).get("certificate_no") for e in events if e.type in CERTIFICATE_EVENTS
+            data_text((e.data or {}).get("certificate_no"))
+            for e in events
+            if e.type in CERTIFICATE_EVENTS
         }
-        # Stripped, as the event's data model reads it: " N-1" claims the number "N-1".
-        self._numbers = sorted({n.strip() for n in numbers if isinstance(n, str)} - {""})
+        self._numbers = sorted(n for n in numbers if n)
         return map(certificate_key, self._numbers)
 
     async def load_more(self, conn: Any, students: list[str], events: Sequence[CloudEvent]) -> None:

@@ -21,7 +21,7 @@ from sanzheng_internship.rules import EmployerLoad
 from sanzheng_shared import pending
 from sanzheng_shared.engine.state import ProjectionState
 from sanzheng_shared.engine.table import Row, Table
-from sanzheng_shared.events.catalogue import InternshipStarted, check_uscc
+from sanzheng_shared.events.catalogue import InternshipStarted, check_uscc, data_text
 from sanzheng_shared.events.envelope import CloudEvent
 
 
@@ -36,6 +36,7 @@ def internship_key(internship_id: str) -> str:
 class InternshipState(ProjectionState):
     keeps_known_students = True
     keeps_student_sex = True  # Art. 16(4): work banned for female workers
+    held_with_keys = ("internship.started",)  # released, it counts its employer's interns
 
     def __init__(self) -> None:
         super().__init__()
@@ -143,14 +144,13 @@ def _date(value: Any) -> date | None:
 
 def _employer(value: Any) -> str | None:
     try:
-        return check_uscc(value.strip()) if isinstance(value, str) else None
+        return check_uscc(text) if (text := data_text(value)) else None
     except ValueError:
         return None  # the start is refused for it
 
 
 def _internship_ids(events: Sequence[CloudEvent]) -> list[str]:
-    ids = {i.strip() for e in events if isinstance(i := (e.data or {}).get("internship_id"), str)}
-    return sorted(ids - {""})
+    return sorted({i for e in events if (i := data_text((e.data or {}).get("internship_id")))})
 
 
 _ANY_POST = object()

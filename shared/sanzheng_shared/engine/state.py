@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
+from pydantic import ValidationError
+
 from sanzheng_shared.engine.columns import Catalog
 from sanzheng_shared.engine.locks import lock
 from sanzheng_shared.engine.table import Table, load_students
@@ -25,6 +27,9 @@ class ProjectionState:
     """Services that check rules against students they do not own keep `known_students`."""
     keeps_student_sex = False
     """Only a service whose rules need the student's sex keeps it (data minimisation)."""
+    held_with_keys: ClassVar[tuple[str, ...]] = ()
+    """Types of the submissions it holds for a student whose release takes keys shared
+    between students (a diploma its number, an internship's start its employer)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -72,27 +77,41 @@ class ProjectionState:
         await self.catalog.read(conn, [t.name for t in self.loaded_by_student()])
 
     async def load(self, conn: Any, students: list[str], events: Sequence[CloudEvent]) -> None:
-        """The students' rows (their locks are held), then the keys shared between students
-        that the batch may take, locked, then the rows found by those keys.
+        """Lock the keys shared between students that the batch may take, then load the
+        students' rows (their locks are held already) and the rows found by those keys.
 
         The shared keys are those of the batch's events and of the submissions held for its
         students: the batch may release those (their student comes through, or becomes
         eligible), and a released one takes keys like any event, e.g. the number a held
-        diploma claims or the employer whose interns a held start counts. They can be known
-        only once the held rows are read, so every batch locks its students first and its
-        shared keys after: one order for all, in which no two batches deadlock."""
-        tables = self.loaded_by_student()
+        diploma claims or the employer whose interns a held start counts. Those are read
+        first (under the students' locks, nobody else changes them), then every shared key
+        is locked, and only then is anything loaded: a row read before a wait for a key
+        could be changed meanwhile by the batch that held the key. Every batch locks its
+        students first and its shared keys after: one order for all, in which no two batches
+        deadlock."""
+        everything = [*events, *await self._held(conn, students)]
+        await lock(conn, self.lock_keys(everything))
         if students:
             await self.prepare(conn)
-            await load_students(conn, tables, students, self.catalog)
-        everything = [*events, *self._held()]
-        await lock(conn, self.lock_keys(everything))
+            await load_students(conn, self.loaded_by_student(), students, self.catalog)
         await self.load_more(conn, students, everything)
 
-    def _held(self) -> list[CloudEvent]:
-        if type(self).lock_keys is ProjectionState.lock_keys:
-            return []  # no shared keys: nothing to read them for
-        return [CloudEvent.model_validate(r["event"]) for r in self.pending.rows.values()]
+    async def _held(self, conn: Any, students: list[str]) -> list[CloudEvent]:
+        if not self.held_with_keys or not students:
+            return []
+        rows = await conn.fetch(
+            "SELECT event FROM pending WHERE student_id = ANY($1::text[])"
+            " AND event->>'type' = ANY($2::text[]) ORDER BY seq",
+            students,
+            list(self.held_with_keys),
+        )
+        held = []
+        for row in rows:
+            try:
+                held.append(CloudEvent.model_validate_json(row["event"]))  # jsonb as text
+            except ValidationError:
+                continue  # not an event any more: it names no key to take
+        return held
 
     async def save(self, conn: Any) -> None:
         for table in self.tables():

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 from stdnum.cn import uscc
 from stdnum.exceptions import ValidationError
 
@@ -77,6 +77,18 @@ def check_uscc(value: str) -> str:
 
 class EventData(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+_DATA_TEXT: TypeAdapter[str] = TypeAdapter(str, config=EventData.model_config)
+
+
+def data_text(value: Any) -> str | None:
+    """A text field of an event's `data` as its model reads it (stripped as pydantic strips,
+    which is not `str.strip`), or None when it is not text or is empty: what a key shared
+    between students is made of, before the event itself is validated."""
+    if not isinstance(value, str):
+        return None
+    return _DATA_TEXT.validate_python(value) or None
 
 
 class StudentEnrolled(EventData):
