@@ -66,3 +66,21 @@ async def test_the_bureau_approves_a_transfer_alone(enrollment: BatchProcessor) 
     await enrollment.process([record(INBOUND, enrolled("TR-2"))])
     await enrollment.process([record(INBOUND, transferred("TR-2", None))])
     assert await _school_of(enrollment, "TR-2") == "SCH002"
+
+
+async def test_a_transfer_id_another_student_used_is_refused_and_theirs_kept(
+    enrollment: BatchProcessor,
+) -> None:
+    """A transfer id names one transfer of one student: a second student's transfer sent
+    with it is refused, and does not overwrite the first one's."""
+    await enrollment.process([record(INBOUND, enrolled(s)) for s in ("TR-A", "TR-B")])
+    await enrollment.process([record(INBOUND, transferred("TR-A", "SCH002"))])
+    reuse = transferred("TR-B", "SCH002")
+    reuse["data"] = reuse["data"] | {"transfer_id": "T-TR-A", "to_class_id": "Z-9"}
+    outcome = await enrollment.process([record(INBOUND, reuse)])
+    assert (outcome.applied, outcome.rejected) == (0, 1)
+    async with enrollment.pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT student_id, to_class_id FROM transfers WHERE transfer_id = 'T-TR-A'"
+        )
+    assert (row["student_id"], row["to_class_id"]) == ("TR-A", "B-1")
