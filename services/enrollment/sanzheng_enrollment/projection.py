@@ -24,6 +24,7 @@ def transfer_key(transfer_id: str) -> str:
 
 class EnrollmentState(ProjectionState):
     held_with_keys = ("student.transferred",)  # held until its student is known
+    released_by = ("student.enrolled",)
 
     def __init__(self) -> None:
         super().__init__()

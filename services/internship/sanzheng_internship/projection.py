@@ -37,6 +37,7 @@ class InternshipState(ProjectionState):
     keeps_known_students = True
     keeps_student_sex = True  # Art. 16(4): work banned for female workers
     held_with_keys = ("internship.started",)  # released, it counts its employer's interns
+    released_by = ("student.enrolled",)  # held only until the student is known
 
     def __init__(self) -> None:
         super().__init__()

@@ -30,6 +30,9 @@ class ProjectionState:
     held_with_keys: ClassVar[tuple[str, ...]] = ()
     """Types of the submissions it holds for a student whose release takes keys shared
     between students (a diploma its number, an internship's start its employer)."""
+    released_by: ClassVar[tuple[str, ...] | None] = None
+    """The types of the events that release those (None: any event of the student may);
+    only a batch with one reads its students' held submissions."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -89,14 +92,19 @@ class ProjectionState:
         could be changed meanwhile by the batch that held the key. Every batch locks its
         students first and its shared keys after: one order for all, in which no two batches
         deadlock."""
-        everything = [*events, *await self._held(conn, students)]
+        everything = [*events, *await self._held(conn, students, events)]
         await lock(conn, self.lock_keys(everything))
         if students:
             await self.prepare(conn)
             await load_students(conn, self.loaded_by_student(), students, self.catalog)
         await self.load_more(conn, students, everything)
 
-    async def _held(self, conn: Any, students: list[str]) -> list[CloudEvent]:
+    async def _held(
+        self, conn: Any, students: list[str], events: Sequence[CloudEvent]
+    ) -> list[CloudEvent]:
+        if self.held_with_keys and self.released_by is not None:
+            releasing = {e.subject for e in events if e.type in self.released_by}
+            students = [s for s in students if s in releasing]
         if not self.held_with_keys or not students:
             return []
         rows = await conn.fetch(
