@@ -177,12 +177,13 @@ async def run(
             await _all_seen(watcher, url, list(schemas), topics.graduation)
             stream = workload.students(count, seed, topics, domains=workload.ALL_BUT_ENROLLMENT)
             limit = None
+        messages = workload.ahead(stream, limit)
         unmeasured = len(watcher.arrivals)
         cpu_before = system.cpu_seconds()
         batches_before = await system.batch_counts() or {}
         machine_before = machine_cpu_seconds()
         published = await workload.publish(
-            env.bootstrap, stream, rate=rate, max_events=limit, on_send=on_send
+            env.bootstrap, iter(messages), rate=rate, on_send=on_send
         )
         machine_after = machine_cpu_seconds()
         await wait_caught_up(url, schemas, enrolled.then(published).per_topic)
