@@ -338,6 +338,9 @@ class BatchProcessor:
         """After a failure the batch could not attribute: each record alone, in a savepoint;
         one the database still refuses is dead-lettered with the reason, the others go on."""
         total = BatchOutcome()
+        parsed = [(r, self._parse(r)) for r in records]
+        events = [e for r, e in parsed if isinstance(e, CloudEvent) and not self._passed_over(r, e)]
+        await self.new_state().lock_all(conn, [e.subject for e in events if e.subject], events)
         for record in records:
             try:
                 async with conn.transaction():

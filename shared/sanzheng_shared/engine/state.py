@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from pydantic import ValidationError
 
 from sanzheng_shared.engine.columns import Catalog
-from sanzheng_shared.engine.locks import lock
+from sanzheng_shared.engine.locks import lock, student_key
 from sanzheng_shared.engine.table import Table, load_students
 from sanzheng_shared.events.envelope import CloudEvent
 
@@ -98,6 +98,14 @@ class ProjectionState:
             await self.prepare(conn)
             await load_students(conn, self.loaded_by_student(), students, self.catalog)
         await self.load_more(conn, students, everything)
+
+    async def lock_all(self, conn: Any, students: list[str], events: Sequence[CloudEvent]) -> None:
+        """What `load` locks for these events (their students, then every shared key), taken
+        at once. A batch applied one event at a time takes its locks this way before its
+        first event: each event locking its own in turn would lock in event order, and a
+        batch taking them in sorted order meanwhile could deadlock with it."""
+        await lock(conn, [student_key(s) for s in sorted(set(students))])
+        await lock(conn, self.lock_keys([*events, *await self._held(conn, students, events)]))
 
     async def _held(
         self, conn: Any, students: list[str], events: Sequence[CloudEvent]
