@@ -147,3 +147,42 @@ async def test_a_number_sent_with_spaces_around_it_is_the_same_number(
             "SELECT student_id FROM certificates WHERE certificate_no = 'SP-1'"
         )
     assert [r["student_id"] for r in owners] == ["OWNER"]
+
+
+async def test_interns_stored_before_codes_were_compacted_count_after_the_migration(
+    internship: BatchProcessor,
+) -> None:
+    """A start stored with the employer's code as sent (before codes were validated and
+    compacted) counts toward that employer's quota once the migration has run."""
+    from sanzheng_shared.db.migrations import migrate
+
+    inbound = TOPICS.inbound("internship")
+    small = {"employer_staff": 10, "employer_post_staff": 5}
+    first = cloudevent(
+        "internship.started", "M-X", lawful_post_internship("I-MX", **small), dataversion="2"
+    )
+    await internship.process([_known("M-X"), record(inbound, first)])
+    async with internship.pool.acquire() as conn:
+        # The row as an older release stored it, and that release's migrations.
+        await conn.execute(
+            "UPDATE internships SET employer_id = $1 WHERE internship_id = 'I-MX'",
+            " 91110105-ma0123 4565",
+        )
+        await conn.execute(
+            "DELETE FROM schema_migrations WHERE version = 'service:004_employer_codes'"
+        )
+        assert await migrate(conn, INTERNSHIP.schema, INTERNSHIP.migrations) == [
+            "service:004_employer_codes"
+        ]
+        assert (
+            await conn.fetchval("SELECT employer_id FROM internships WHERE internship_id = 'I-MX'")
+            == TEST_EMPLOYER
+        )
+    second = cloudevent(
+        "internship.started", "M-Y", lawful_post_internship("I-MY", **small), dataversion="2"
+    )
+    await internship.process([_known("M-Y"), record(inbound, second)])
+    emitted = await outbox_events(internship)
+    started = [e for e in emitted if e["type"] == "internship.started" and e["subject"] == "M-Y"]
+    flagged = [f["code"] for e in started for f in e["data"].get("flags") or []]
+    assert "INT_QUOTA" in _reasons(emitted, "M-Y") + flagged, (started, emitted)
