@@ -5,6 +5,8 @@ students in sorted order meanwhile, the two could deadlock."""
 
 from __future__ import annotations
 
+import asyncio
+import secrets
 from typing import Any
 
 import asyncpg
@@ -12,7 +14,7 @@ import pytest
 
 from sanzheng_shared.consumer.batch import BatchProcessor
 from sanzheng_shared.engine.locks import lock, student_key
-from sanzheng_shared.testing import enrolled
+from sanzheng_shared.testing import cloudevent, enrolled
 from tests.integration.conftest import TOPICS, record
 
 
@@ -53,3 +55,55 @@ async def test_one_event_at_a_time_holds_every_student_of_the_batch_before_the_f
     outcome = await enrollment.process(batch)
     assert later_student_locked == [True], "ISO-A was not locked before ISO-B's event applied"
     assert (outcome.applied, outcome.dead_lettered) == (2, 0)
+
+
+async def _within(seconds: float, work: Any) -> Any:
+    # A consumer that cannot get past a batch retries it for ever: fail instead of hanging.
+    return await asyncio.wait_for(work, seconds)
+
+
+async def test_an_event_whose_data_is_not_an_object_is_refused_and_the_rest_applied(
+    enrollment: BatchProcessor,
+) -> None:
+    inbound = TOPICS.inbound("enrollment")
+    bad = enrolled("ODD-DATA") | {"data": "not an object"}
+    outcome = await _within(
+        30, enrollment.process([record(inbound, bad), record(inbound, enrolled("ODD-OK"))])
+    )
+    assert (outcome.applied, outcome.rejected, outcome.dead_lettered) == (1, 1, 0)
+    assert enrollment.stuck is None
+
+
+async def test_a_certificate_number_too_long_to_lock_as_it_is_is_refused(
+    certificates: BatchProcessor,
+) -> None:
+    inbound = TOPICS.inbound("certificates")
+    # Random text: PostgreSQL compresses a repetitive one under the index's limit.
+    data = {"certificate_no": secrets.token_hex(6_000), "kind": "quality", "issuer": "school"}
+    data |= {"title": "德体美劳素质融合证书", "issued_on": "2027-06-30"}
+    huge = cloudevent("certificate.earned", "LONG-NO", data)
+    outcome = await _within(30, certificates.process([record(inbound, huge)]))
+    assert (outcome.rejected, outcome.dead_lettered) == (1, 0)
+    assert certificates.stuck is None
+
+
+async def test_locks_it_cannot_take_up_front_are_taken_event_by_event(
+    enrollment: BatchProcessor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbound = TOPICS.inbound("enrollment")
+    apply = enrollment._apply
+
+    async def refused_whole(conn: Any, records: Any, poison: Any, **kw: Any) -> Any:
+        if len(records) > 1:
+            raise asyncpg.CheckViolationError("refused, cause unknown")
+        return await apply(conn, records, poison, **kw)
+
+    async def cannot_lock(*_args: Any) -> None:
+        raise asyncpg.ProgramLimitExceededError("index row size exceeds maximum")
+
+    monkeypatch.setattr(enrollment, "_apply", refused_whole)
+    monkeypatch.setattr(enrollment.new_state, "lock_all", cannot_lock)
+    batch = [record(inbound, enrolled("UPFRONT-B")), record(inbound, enrolled("UPFRONT-A"))]
+    outcome = await _within(30, enrollment.process(batch))
+    assert (outcome.applied, outcome.dead_lettered) == (2, 0)
+    assert enrollment.stuck is None

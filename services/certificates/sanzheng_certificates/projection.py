@@ -18,7 +18,7 @@ from sanzheng_certificates.waivers import Waiver
 from sanzheng_shared.domain.school_year import expected_graduation
 from sanzheng_shared.engine.state import ProjectionState
 from sanzheng_shared.engine.table import Table
-from sanzheng_shared.events.catalogue import data_text
+from sanzheng_shared.events.catalogue import data_text, event_data
 from sanzheng_shared.events.envelope import CloudEvent
 
 CERTIFICATE_EVENTS = ("certificate.earned", "certificate.revoked")
@@ -70,7 +70,7 @@ class CertificatesState(ProjectionState):
     def lock_keys(self, events: Sequence[CloudEvent]) -> Iterable[str]:
         # As the event's data model reads it: " N-1" claims the number "N-1".
         numbers = {
-            data_text((e.data or {}).get("certificate_no"))
+            data_text(event_data(e).get("certificate_no"))
             for e in events
             if e.type in CERTIFICATE_EVENTS
         }

@@ -10,7 +10,7 @@ from typing import Any
 from sanzheng_enrollment.privacy import NationalIdVault, vault
 from sanzheng_shared.engine.state import ProjectionState
 from sanzheng_shared.engine.table import Table
-from sanzheng_shared.events.catalogue import data_text
+from sanzheng_shared.events.catalogue import data_text, event_data
 from sanzheng_shared.events.envelope import CloudEvent
 
 
@@ -48,13 +48,13 @@ class EnrollmentState(ProjectionState):
                 t
                 for e in events
                 if e.type == "student.transferred"
-                and (t := data_text((e.data or {}).get("transfer_id")))
+                and (t := data_text(event_data(e).get("transfer_id")))
             }
         )
         return [*map(fingerprint_key, self._fingerprints), *map(transfer_key, self._transfers)]
 
     def _fingerprint(self, event: CloudEvent) -> str | None:
-        number = (event.data or {}).get("national_id") if event.type == "student.enrolled" else None
+        number = event_data(event).get("national_id") if event.type == "student.enrolled" else None
         if not isinstance(number, str):
             return None
         try:

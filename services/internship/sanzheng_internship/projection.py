@@ -21,7 +21,7 @@ from sanzheng_internship.rules import EmployerLoad
 from sanzheng_shared import pending
 from sanzheng_shared.engine.state import ProjectionState
 from sanzheng_shared.engine.table import Row, Table
-from sanzheng_shared.events.catalogue import InternshipStarted, check_uscc, data_text
+from sanzheng_shared.events.catalogue import InternshipStarted, check_uscc, data_text, event_data
 from sanzheng_shared.events.envelope import CloudEvent
 
 
@@ -55,7 +55,7 @@ class InternshipState(ProjectionState):
     def lock_keys(self, events: Sequence[CloudEvent]) -> Iterable[str]:
         # Each value as the event's data model reads it (stripped; an employer's code
         # compacted): a key spelled otherwise would lock and load nothing.
-        started = [e.data or {} for e in events if e.type == "internship.started"]
+        started = [event_data(e) for e in events if e.type == "internship.started"]
         self._employers = sorted({e for d in started if (e := _employer(d.get("employer_id")))})
         self._starts = sorted({s for d in started if (s := _date(d.get("start_on")))})
         # An internship is named by its start and its end, which two students' batches may
@@ -151,7 +151,7 @@ def _employer(value: Any) -> str | None:
 
 
 def _internship_ids(events: Sequence[CloudEvent]) -> list[str]:
-    return sorted({i for e in events if (i := data_text((e.data or {}).get("internship_id")))})
+    return sorted({i for e in events if (i := data_text(event_data(e).get("internship_id")))})
 
 
 _ANY_POST = object()

@@ -340,7 +340,17 @@ class BatchProcessor:
         total = BatchOutcome()
         parsed = [(r, self._parse(r)) for r in records]
         events = [e for r, e in parsed if isinstance(e, CloudEvent) and not self._passed_over(r, e)]
-        await self.new_state().lock_all(conn, [e.subject for e in events if e.subject], events)
+        try:
+            async with conn.transaction():
+                await self.new_state().lock_all(
+                    conn, [e.subject for e in events if e.subject], events
+                )
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            # Each event then locks its own as it goes (a deadlock is retried), and the one
+            # that cannot be locked is dead-lettered below with the database's reason.
+            log.warning("batch_isolation_locks_not_taken", error=repr(exc))
         for record in records:
             try:
                 async with conn.transaction():

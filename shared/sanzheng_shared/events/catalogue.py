@@ -82,6 +82,12 @@ class EventData(BaseModel):
 _DATA_TEXT: TypeAdapter[str] = TypeAdapter(str, config=EventData.model_config)
 
 
+def event_data(event: Any) -> dict[str, Any]:
+    """An event's `data` when it is an object, else empty: the keys a batch locks are read
+    before the event is validated, and `data` may be anything until then."""
+    return event.data if isinstance(event.data, dict) else {}
+
+
 def data_text(value: Any) -> str | None:
     """A text field of an event's `data` as its model reads it (stripped as pydantic strips,
     which is not `str.strip`), or None when it is not text or is empty: what a key shared
