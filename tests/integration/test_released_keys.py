@@ -166,7 +166,8 @@ async def test_interns_stored_before_codes_were_compacted_count_after_the_migrat
         # The row as an older release stored it, and that release's migrations.
         await conn.execute(
             "UPDATE internships SET employer_id = $1 WHERE internship_id = 'I-MX'",
-            " 91110105-ma0123 4565",
+            # Full-width digits and hyphen, an ideographic space: as an input method types.
+            "９１110105－ma0123\u30004565",
         )
         await conn.execute(
             "DELETE FROM schema_migrations WHERE version = 'service:004_employer_codes'"
