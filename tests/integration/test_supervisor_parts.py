@@ -114,13 +114,19 @@ async def test_the_embedded_database_keeps_a_checkpoint_from_copying_pages_every
 ) -> None:
     import asyncpg
 
-    from sanzheng.embedded import EmbeddedDatabase
+    from sanzheng.embedded import EmbeddedDatabase, configure
 
     database = await asyncio.to_thread(EmbeddedDatabase.start, tmp_path / "data")
     try:
         conn = await asyncpg.connect(database.url)
         try:
             assert await conn.fetchval("SHOW max_wal_size") == "8GB"
+            # A value its user chose on the kept data directory stays at the next start.
+            await conn.execute("ALTER SYSTEM SET max_wal_size = '2GB'")
+            await asyncio.to_thread(configure, database.server)  # it reloads the settings
+            await eventually(lambda: conn.fetchval("SHOW max_wal_size"), "2GB".__eq__, timeout=10)
+            await asyncio.sleep(0.5)  # had it set 8GB again, this reload would show it now
+            assert await conn.fetchval("SHOW max_wal_size") == "2GB"
         finally:
             await conn.close()
     finally:
