@@ -6,7 +6,7 @@ from sanzheng_shared.kafka.topics import TopicNames
 
 def test_generated_ahead_are_the_students_a_paced_publish_would_send() -> None:
     topics = TopicNames()
-    taken = workload.ahead(workload.students(10**9, 7, topics), 100)
+    taken = list(workload.spooled(workload.ahead(workload.students(10**9, 7, topics), 100)))
     sent = sum(len(batch) for batch in taken)
     # It stops at the first student boundary at or past the count, as `publish` does.
     assert sent >= 100
@@ -18,5 +18,7 @@ def test_generated_ahead_are_the_students_a_paced_publish_would_send() -> None:
 
 def test_without_a_count_every_student_is_generated() -> None:
     topics = TopicNames()
-    taken = workload.ahead(workload.students(3, 7, topics), None)
+    spool = workload.ahead(workload.students(3, 7, topics), None)
+    taken = list(workload.spooled(spool))
+    assert not spool.exists(), "read back once, then removed"
     assert len(taken) == 3

@@ -16,6 +16,7 @@ import contextlib
 import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -159,6 +160,7 @@ async def run(
         "SANZHENG_KAFKA_FETCH_MAX_WAIT_MS", env.settings.kafka_fetch_max_wait_ms
     )
     watcher = DecisionWatcher(env.bootstrap, topics.graduation, int(fetch_wait))
+    spool: Path | None = None
     try:
         await system.start(tuple(spec.name for spec in specs))
         await system.wait_ready_each()
@@ -177,13 +179,13 @@ async def run(
             await _all_seen(watcher, url, list(schemas), topics.graduation)
             stream = workload.students(count, seed, topics, domains=workload.ALL_BUT_ENROLLMENT)
             limit = None
-        messages = workload.ahead(stream, limit)
+        spool = workload.ahead(stream, limit)
         unmeasured = len(watcher.arrivals)
         cpu_before = system.cpu_seconds()
         batches_before = await system.batch_counts() or {}
         machine_before = machine_cpu_seconds()
         published = await workload.publish(
-            env.bootstrap, iter(messages), rate=rate, on_send=on_send
+            env.bootstrap, workload.spooled(spool), rate=rate, on_send=on_send
         )
         machine_after = machine_cpu_seconds()
         await wait_caught_up(url, schemas, enrolled.then(published).per_topic)
@@ -191,6 +193,8 @@ async def run(
         batches_after = await system.batch_counts() or {}
         await _all_seen(watcher, url, list(schemas), topics.graduation)
     finally:
+        if spool is not None:
+            spool.unlink(missing_ok=True)  # read back whole, it is gone already
         await watcher.stop()
         await system.stop()
         await env.delete_topics(topics)

@@ -87,17 +87,19 @@ def students_for(events: int, seed: int, topics: TopicNames) -> int:
     return count
 
 
-def ahead(stream: Iterator[list[Message]], max_events: int | None) -> list[list[Message]]:
-    """The batches `publish(stream, max_events=...)` would send, generated now: at a fixed
-    rate the generator's work would otherwise share the machine with the system measured."""
-    taken: list[list[Message]] = []
+def ahead(stream: Iterator[list[Message]], max_events: int | None) -> Path:
+    """The batches `publish(stream, max_events=...)` would send, generated now into a spool
+    (read back with `spooled`): at a fixed rate the generator's work would otherwise share
+    the machine with the system measured, and a file keeps memory flat at any rate."""
+    handle, name = tempfile.mkstemp(prefix="sanzheng-bench-", suffix=".spool")
     sent = 0
-    for batch in stream:
-        if max_events is not None and sent >= max_events:
-            break
-        taken.append(batch)
-        sent += len(batch)
-    return taken
+    with os.fdopen(handle, "wb") as out:
+        for batch in stream:
+            if max_events is not None and sent >= max_events:
+                break
+            pickle.dump(batch, out)
+            sent += len(batch)
+    return Path(name)
 
 
 def spool(count: int, seed: int, topics: TopicNames, only: set[str]) -> Path:
@@ -181,6 +183,9 @@ async def publish(
                         # timed from its own send, so the linger is part of its latency.
                         await asyncio.sleep(max(wait, PACED_LINGER_S))
                 now = time.time()
+                if rate:
+                    # Held past its due time to leave with others: timed from when it was due.
+                    now -= min(PACED_LINGER_S, max(0.0, time.monotonic() - due))
                 if not out.first_at:
                     out.first_at = now
                 if on_send is not None:
