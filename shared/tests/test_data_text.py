@@ -18,6 +18,6 @@ def test_data_text_is_what_the_model_holds(number: str) -> None:
     assert data_text(number) == certificate.certificate_no
 
 
-@pytest.mark.parametrize("value", [None, 7, "", "   "])
+@pytest.mark.parametrize("value", [None, 7, "", "   ", "N\x001", "N-1\ud800"])
 def test_data_text_of_no_text_is_none(value: object) -> None:
     assert data_text(value) is None

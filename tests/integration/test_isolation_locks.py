@@ -107,3 +107,15 @@ async def test_locks_it_cannot_take_up_front_are_taken_event_by_event(
     outcome = await _within(30, enrollment.process(batch))
     assert (outcome.applied, outcome.dead_lettered) == (2, 0)
     assert enrollment.stuck is None
+
+
+async def test_a_certificate_number_postgresql_cannot_store_is_refused(
+    certificates: BatchProcessor,
+) -> None:
+    inbound = TOPICS.inbound("certificates")
+    data = {"certificate_no": "N\u00001", "kind": "quality", "issuer": "school"}
+    data |= {"title": "德体美劳素质融合证书", "issued_on": "2027-06-30"}
+    nul = cloudevent("certificate.earned", "NUL-NO", data)
+    outcome = await _within(30, certificates.process([record(inbound, nul)]))
+    assert (outcome.rejected, outcome.dead_lettered) == (1, 0)
+    assert certificates.stuck is None

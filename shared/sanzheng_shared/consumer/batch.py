@@ -348,9 +348,13 @@ class BatchProcessor:
         except Exception as exc:
             if is_transient(exc):
                 raise
-            # Each event then locks its own as it goes (a deadlock is retried), and the one
-            # that cannot be locked is dead-lettered below with the database's reason.
+            # The students at least, in order; each event then locks its shared keys as it
+            # goes (a deadlock is retried), and one whose keys cannot be locked is
+            # dead-lettered below with the database's reason.
             log.warning("batch_isolation_locks_not_taken", error=repr(exc))
+            await lock(
+                conn, [student_key(s) for s in sorted({e.subject for e in events if e.subject})]
+            )
         for record in records:
             try:
                 async with conn.transaction():

@@ -17,7 +17,9 @@ PLATFORM_MIGRATIONS = Path(str(resources.files("sanzheng_shared.db") / "migratio
 
 
 def _files(folder: Path, prefix: str) -> list[tuple[str, str]]:
-    return [(f"{prefix}:{p.stem}", p.read_text()) for p in sorted(folder.glob("*.sql"))]
+    return [
+        (f"{prefix}:{p.stem}", p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.sql"))
+    ]
 
 
 KNOWN_STUDENTS_MIGRATIONS = Path(

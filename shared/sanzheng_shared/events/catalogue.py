@@ -5,6 +5,7 @@ Unknown fields are ignored; missing required ones reject. Dates are ISO 8601.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any, Literal
 
@@ -80,6 +81,8 @@ class EventData(BaseModel):
 
 
 _DATA_TEXT: TypeAdapter[str] = TypeAdapter(str, config=EventData.model_config)
+_UNSTORABLE_TEXT = re.compile(r"[\x00\ud800-\udfff]")
+"""What PostgreSQL cannot store in text: a NUL, half of a surrogate pair."""
 
 
 def event_data(event: Any) -> dict[str, Any]:
@@ -92,9 +95,14 @@ def data_text(value: Any) -> str | None:
     """A text field of an event's `data` as its model reads it (stripped as pydantic strips,
     which is not `str.strip`), or None when it is not text or is empty: what a key shared
     between students is made of, before the event itself is validated."""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or _UNSTORABLE_TEXT.search(value):
+        # Such an event is refused with its rule once validated; until then it names no key
+        # (a NUL cannot be locked, and refusing the lock failed the whole batch).
         return None
-    return _DATA_TEXT.validate_python(value) or None
+    try:
+        return _DATA_TEXT.validate_python(value) or None
+    except ValueError:  # pydantic's ValidationError (a lone surrogate, say)
+        return None
 
 
 class StudentEnrolled(EventData):
