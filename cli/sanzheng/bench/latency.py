@@ -193,11 +193,12 @@ async def run(
         batches_after = await system.batch_counts() or {}
         await _all_seen(watcher, url, list(schemas), topics.graduation)
     finally:
-        if spool is not None:
-            spool.unlink(missing_ok=True)  # read back whole, it is gone already
         await watcher.stop()
         await system.stop()
         await env.delete_topics(topics)
+        if spool is not None:
+            with contextlib.suppress(OSError):
+                spool.unlink(missing_ok=True)  # read back whole, it is gone already
     arrivals = watcher.arrivals[unmeasured:]
     latencies: list[float] = []
     matched = 0

@@ -93,12 +93,16 @@ def ahead(stream: Iterator[list[Message]], max_events: int | None) -> Path:
     the machine with the system measured, and a file keeps memory flat at any rate."""
     handle, name = tempfile.mkstemp(prefix="sanzheng-bench-", suffix=".spool")
     sent = 0
-    with os.fdopen(handle, "wb") as out:
-        for batch in stream:
-            if max_events is not None and sent >= max_events:
-                break
-            pickle.dump(batch, out)
-            sent += len(batch)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            for batch in stream:
+                if max_events is not None and sent >= max_events:
+                    break
+                pickle.dump(batch, out)
+                sent += len(batch)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
     return Path(name)
 
 
@@ -180,7 +184,7 @@ async def publish(
                     due = start + out.total / rate
                     if (wait := due - time.monotonic()) > 0:
                         # Every message due by the time it wakes leaves together; each is
-                        # timed from its own send, so the linger is part of its latency.
+                        # timed from when it was due (below), the producer's linger after.
                         await asyncio.sleep(max(wait, PACED_LINGER_S))
                 now = time.time()
                 if rate:
