@@ -98,11 +98,17 @@ async def test_locks_it_cannot_take_up_front_are_taken_event_by_event(
             raise asyncpg.CheckViolationError("refused, cause unknown")
         return await apply(conn, records, poison, **kw)
 
-    async def cannot_lock(*_args: Any) -> None:
-        raise asyncpg.ProgramLimitExceededError("index row size exceeds maximum")
+    lock_shared = enrollment.new_state.lock_shared
+    calls: list[int] = []
+
+    async def cannot_lock(state: Any, *args: Any) -> Any:
+        calls.append(len(calls))
+        if len(calls) == 1:  # up front; each event's own load locks as before
+            raise asyncpg.ProgramLimitExceededError("index row size exceeds maximum")
+        return await lock_shared(state, *args)
 
     monkeypatch.setattr(enrollment, "_apply", refused_whole)
-    monkeypatch.setattr(enrollment.new_state, "lock_all", cannot_lock)
+    monkeypatch.setattr(enrollment.new_state, "lock_shared", cannot_lock)
     batch = [record(inbound, enrolled("UPFRONT-B")), record(inbound, enrolled("UPFRONT-A"))]
     outcome = await _within(30, enrollment.process(batch))
     assert (outcome.applied, outcome.dead_lettered) == (2, 0)

@@ -109,13 +109,8 @@ def ahead(stream: Iterator[list[Message]], max_events: int | None) -> Path:
 def spool(count: int, seed: int, topics: TopicNames, only: set[str]) -> Path:
     """The messages for the `only` topics, generated now into a temporary file, so that
     publishing them later is only sending (never generating while a service is timed)."""
-    handle, name = tempfile.mkstemp(prefix="sanzheng-bench-", suffix=".spool")
-    with os.fdopen(handle, "wb") as out:
-        for batch in students(count, seed, topics):
-            chosen = [m for m in batch if m.topic in only]
-            if chosen:
-                pickle.dump(chosen, out)
-    return Path(name)
+    chosen = ([m for m in batch if m.topic in only] for batch in students(count, seed, topics))
+    return ahead((batch for batch in chosen if batch), None)
 
 
 def spooled(path: Path) -> Iterator[list[Message]]:

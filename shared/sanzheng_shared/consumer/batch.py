@@ -340,21 +340,19 @@ class BatchProcessor:
         total = BatchOutcome()
         parsed = [(r, self._parse(r)) for r in records]
         events = [e for r, e in parsed if isinstance(e, CloudEvent) and not self._passed_over(r, e)]
+        students = sorted({e.subject for e in events if e.subject})
+        # Every lock first, in the order every batch takes them (the students, then the
+        # shared keys), not each event's in turn, which could deadlock with another batch.
+        await lock(conn, [student_key(s) for s in students])
         try:
             async with conn.transaction():
-                await self.new_state().lock_all(
-                    conn, [e.subject for e in events if e.subject], events
-                )
+                await self.new_state().lock_shared(conn, students, events)
         except Exception as exc:
             if is_transient(exc):
                 raise
-            # The students at least, in order; each event then locks its shared keys as it
-            # goes (a deadlock is retried), and one whose keys cannot be locked is
-            # dead-lettered below with the database's reason.
+            # Each event then locks its shared keys as it goes (a deadlock is retried), and
+            # one whose keys cannot be locked is dead-lettered below with the reason.
             log.warning("batch_isolation_locks_not_taken", error=repr(exc))
-            await lock(
-                conn, [student_key(s) for s in sorted({e.subject for e in events if e.subject})]
-            )
         for record in records:
             try:
                 async with conn.transaction():

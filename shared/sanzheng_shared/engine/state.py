@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from pydantic import ValidationError
 
 from sanzheng_shared.engine.columns import Catalog
-from sanzheng_shared.engine.locks import lock, student_key
+from sanzheng_shared.engine.locks import lock
 from sanzheng_shared.engine.table import Table, load_students
 from sanzheng_shared.events.envelope import CloudEvent
 
@@ -92,28 +92,33 @@ class ProjectionState:
         could be changed meanwhile by the batch that held the key. Every batch locks its
         students first and its shared keys after: one order for all, in which no two batches
         deadlock."""
-        everything = [*events, *await self._held(conn, students, events)]
-        await lock(conn, self.lock_keys(everything))
+        everything = await self.lock_shared(conn, students, events)
         if students:
             await self.prepare(conn)
             await load_students(conn, self.loaded_by_student(), students, self.catalog)
         await self.load_more(conn, students, everything)
 
-    async def lock_all(self, conn: Any, students: list[str], events: Sequence[CloudEvent]) -> None:
-        """What `load` locks for these events (their students, then every shared key), taken
-        at once. A batch applied one event at a time takes its locks this way before its
-        first event: each event locking its own in turn would lock in event order, and a
-        batch taking them in sorted order meanwhile could deadlock with it."""
-        await lock(conn, [student_key(s) for s in sorted(set(students))])
-        await lock(conn, self.lock_keys([*events, *await self._held(conn, students, events)]))
+    async def lock_shared(
+        self, conn: Any, students: list[str], events: Sequence[CloudEvent]
+    ) -> list[CloudEvent]:
+        """Lock every key shared between students that these events and the submissions
+        held for their (already locked) students may take; returns those events and
+        submissions. A batch applied one event at a time calls it before its first event:
+        each event locking its own in turn would lock in event order, and a batch locking
+        in sorted order meanwhile could deadlock with it."""
+        everything = [*events, *await self._held(conn, students, events)]
+        await lock(conn, self.lock_keys(everything))
+        return everything
 
     async def _held(
         self, conn: Any, students: list[str], events: Sequence[CloudEvent]
     ) -> list[CloudEvent]:
-        if self.held_with_keys and self.released_by is not None:
+        if not self.held_with_keys:
+            return []
+        if self.released_by is not None:
             releasing = {e.subject for e in events if e.type in self.released_by}
             students = [s for s in students if s in releasing]
-        if not self.held_with_keys or not students:
+        if not students:
             return []
         rows = await conn.fetch(
             "SELECT event FROM pending WHERE student_id = ANY($1::text[])"

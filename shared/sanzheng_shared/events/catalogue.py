@@ -5,13 +5,14 @@ Unknown fields are ignored; missing required ones reject. Dates are ISO 8601.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 from stdnum.cn import uscc
 from stdnum.exceptions import ValidationError
+
+from sanzheng_shared.events.text import UNSTORABLE
 
 Evaluation = Literal["pass", "fail"]
 InternshipKind = Literal["cognitive", "post"]
@@ -81,8 +82,6 @@ class EventData(BaseModel):
 
 
 _DATA_TEXT: TypeAdapter[str] = TypeAdapter(str, config=EventData.model_config)
-_UNSTORABLE_TEXT = re.compile(r"[\x00\ud800-\udfff]")
-"""What PostgreSQL cannot store in text: a NUL, half of a surrogate pair."""
 
 
 def event_data(event: Any) -> dict[str, Any]:
@@ -95,14 +94,11 @@ def data_text(value: Any) -> str | None:
     """A text field of an event's `data` as its model reads it (stripped as pydantic strips,
     which is not `str.strip`), or None when it is not text or is empty: what a key shared
     between students is made of, before the event itself is validated."""
-    if not isinstance(value, str) or _UNSTORABLE_TEXT.search(value):
+    if not isinstance(value, str) or UNSTORABLE.search(value):
         # Such an event is refused with its rule once validated; until then it names no key
         # (a NUL cannot be locked, and refusing the lock failed the whole batch).
         return None
-    try:
-        return _DATA_TEXT.validate_python(value) or None
-    except ValueError:  # pydantic's ValidationError (a lone surrogate, say)
-        return None
+    return _DATA_TEXT.validate_python(value) or None
 
 
 class StudentEnrolled(EventData):

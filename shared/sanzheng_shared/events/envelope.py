@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from sanzheng_shared.events.catalogue import EventData, data_model_for
+from sanzheng_shared.events.text import UNSTORABLE as _UNSTORABLE
 from sanzheng_shared.events.upcast import upcast
 
 CONTENT_TYPE = "application/cloudevents+json"
@@ -24,8 +25,8 @@ MAX_EVENT_BYTES = 256 * 1024
 # Control characters (C0, DEL, C1) and lone surrogates: PostgreSQL refuses NUL in text and
 # jsonb, and a surrogate cannot be encoded as UTF-8, so neither may reach a statement.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-# Inside `data`, text may hold tabs and newlines (a remark); only what cannot be stored is refused.
-_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+# Inside `data`, text may hold tabs and newlines (a remark); only what cannot be stored is
+# refused (`_UNSTORABLE`).
 # In JSON text those can only arrive escaped (raw ones are invalid JSON or UTF-8): when no
 # such escape is in the message, the walk over every value of `data` is not needed.
 _ESCAPED_UNSTORABLE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
