@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import socket
 import subprocess
 import time
@@ -31,6 +32,18 @@ def free_port(preferred: int | None = None) -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def free_port_block(count: int) -> int:
+    """The first of `count` consecutive free ports, below the ephemeral range (32768 and up on
+    Linux, 49152 and up elsewhere). A port picked inside it can become, before its server
+    binds, the local end of another process's outgoing connection, which then keeps it."""
+    rng = random.Random()
+    for _ in range(500):
+        base = rng.randrange(20_000, 32_000 - count)
+        if all(free_port(port) == port for port in range(base, base + count)):
+            return base
+    raise RuntimeError(f"no {count} consecutive free ports between 20000 and 32000")
 
 
 def wait_for_port(host: str, port: int, timeout: float = 20.0) -> None:

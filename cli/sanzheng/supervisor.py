@@ -4,7 +4,8 @@ Every part is watched. A service, the embedded broker or the embedded PostgreSQL
 is named on one line and restarted after 2, 4, 8 … up to 30 s; a part that had run for
 HEALTHY_SECONDS before it exited starts again from the shortest wait. The broker comes back
 on its own port (when another process took it, the line says which port it moved to, and
-the services are restarted with the new address); the services reconnect by themselves.
+the services are restarted with the new address); the services reconnect by themselves. A
+service whose port was taken while it was away moves to another, and the line says so.
 `<data dir>/parts.json` records each part's address, restarts and last restart.
 
 With `replicas` > 1, each domain service runs that many processes in the same consumer
@@ -193,8 +194,22 @@ class System:
             )
             await asyncio.sleep(delay)
             if not self._stopping:
+                self._keep_or_move_port(svc)
                 await self._spawn(svc)
                 svc.backoff.started()
+
+    def _keep_or_move_port(self, svc: ServiceProcess) -> None:
+        """A port in the ephemeral range can be taken, while its service is away, as the
+        local end of any process's outgoing connection: restarted on it, the service would
+        fail to bind again and again. It moves instead, and says where."""
+        port = free_port(svc.port)
+        if port != svc.port:
+            self._say(
+                svc.label,
+                f"port {svc.port} is taken by another process; restarting on {port}"
+                f" (http://127.0.0.1:{port})",
+            )
+            svc.port = port
 
     def _say(self, part: str, text: str) -> None:
         self.echo(f"{part:<{self.width}} | {text}")

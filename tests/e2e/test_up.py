@@ -138,6 +138,67 @@ def test_a_rejection_is_readable_by_librdkafka(system) -> None:
     assert rejection["data"]["reasons"][0]["code"] == "DATA_INVALID"
 
 
+def _service_pid(supervisor_pid: int, module: str) -> int:
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if (
+            module.encode() in argv
+            and f"SANZHENG_SUPERVISOR_PID={supervisor_pid}".encode() in environ
+        ):
+            return int(entry.name)
+    raise AssertionError(f"no process runs {module}")
+
+
+def test_a_service_whose_port_was_taken_while_it_was_away_comes_back_on_another(
+    system,
+) -> None:
+    """Before, the service was restarted on its port again and again, failing to bind each
+    time, for as long as the other process held it."""
+    import httpx
+
+    url = system.address("labor-education")
+    port = int(url.rsplit(":", 1)[1])
+    os.kill(_service_pid(system.process.pid, "sanzheng_labor_education"), signal.SIGKILL)
+    taken = socket.socket()
+    deadline = time.monotonic() + 10
+    while True:  # the killed process's listening socket is gone once the kernel reaps it
+        try:
+            taken.bind(("127.0.0.1", port))
+            break
+        except OSError:
+            assert time.monotonic() < deadline, f"port {port} stayed bound"
+            time.sleep(0.05)
+    taken.listen()
+    try:
+        moved = f"port {port} is taken by another process; restarting on "
+        deadline = time.monotonic() + 60
+        line = None
+        while line is None and time.monotonic() < deadline:
+            line = next((x for x in system.lines if moved in x), None)
+            time.sleep(0.1)
+        assert line is not None, "\n".join(system.lines[-30:])
+        new_port = int(line.split(moved, 1)[1].split()[0])
+        assert new_port != port
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{new_port}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "\n".join(system.lines[-30:])
+            time.sleep(0.5)
+        assert not any("address already in use" in x for x in system.lines)
+    finally:
+        taken.close()
+
+
 def test_sigterm_stops_everything_cleanly(system) -> None:
     kafka_port = int(system.address("kafka").rsplit(":", 1)[1])
     system.process.send_signal(signal.SIGTERM)

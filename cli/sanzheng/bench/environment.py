@@ -25,8 +25,8 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from sanzheng.bench.system import BenchSystem
-from sanzheng.embedded import EmbeddedDatabase, embedded_broker_env, free_port
-from sanzheng.supervisor import Infrastructure
+from sanzheng.embedded import EmbeddedDatabase, embedded_broker_env, free_port_block
+from sanzheng.supervisor import SERVICES, Infrastructure
 from sanzheng_shared.kafka.topics import TopicNames, ensure_topics
 from sanzheng_shared.logging import get_logger
 from sanzheng_shared.settings import Settings
@@ -236,7 +236,7 @@ class BenchEnvironment:
         """Service processes as `sanzheng up` runs them, on this stage's database and topics
         (the environment's broker and database are not the stage's to stop)."""
         settings = self.settings.model_copy(
-            update={"topic_prefix": topics.prefix, "http_port": free_port()}
+            update={"topic_prefix": topics.prefix, "http_port": free_port_block(PORTS)}
         )
         on_embedded = self.infra is not None and self.infra.broker is not None
         return BenchSystem(
@@ -258,6 +258,9 @@ class BenchEnvironment:
 def _with_database(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
+
+PORTS = 1 + len(SERVICES)
+"""Ports from the base: the gateway on it, service i on base + 1 + i (one replica each)."""
 
 LIST_SETTINGS = frozenset(
     {
