@@ -236,3 +236,32 @@ async def test_the_certificates_service_enforces_the_policy_and_expiry_on_kafka(
         )
         assert detail["met"] is False
         assert detail["detail"].endswith("; waiver by 市教育局 expired on 2020-12-31")
+
+
+async def test_the_evidence_may_be_given_as_the_event_carries_it(
+    gateway: Any, principals: dict[str, str], without_labor: str
+) -> None:
+    """`evidence` in the body as a reference, or as `requirement.waived` carries it:
+    `{kind, reference}`. Anything else is refused with the field."""
+    url = f"/v1/students/{without_labor}/waivers"
+    headers = _as(gateway, principals, "principal-1")
+    async with httpx.AsyncClient(base_url=gateway.url, headers=headers) as c:
+        for evidence in (42, {"kind": "hospital"}, "", None):
+            refused = await c.post(url, json=WAIVER | {"evidence": evidence})
+            assert refused.status_code == 422, (evidence, refused.text)
+            assert refused.json()["reasons"][0]["field"].startswith("evidence"), refused.text
+        evidence = {"kind": "hospital_certificate", "reference": "市一医院 2026-0977"}
+        granted = await c.post(url, json=WAIVER | {"evidence": evidence})
+        assert granted.status_code == 202, granted.text
+        waiver_id = granted.json()["waiver_id"]
+
+        async def listed() -> list[dict[str, Any]]:
+            answer = await c.get("/v1/schools/SCH001/waivers")
+            return [w for w in answer.json() if w["waiver_id"] == waiver_id]
+
+        [shown] = await eventually(listed, timeout=30)
+        assert shown["evidence"] == "市一医院 2026-0977"
+        timeline = (await c.get(f"/v1/students/{without_labor}/timeline")).json()
+        [event] = [e for e in timeline if e["data"].get("waiver_id") == waiver_id]
+        assert event["type"] == "requirement.waived"
+        assert event["data"]["evidence"] == evidence

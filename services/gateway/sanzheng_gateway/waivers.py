@@ -15,9 +15,10 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from sanzheng_gateway.tokens import Principal
+from sanzheng_shared.events.catalogue import WaiverEvidence
 from sanzheng_shared.events.envelope import CloudEvent
 from sanzheng_shared.events.upcast import current_version
 from sanzheng_shared.policy import GraduationPolicy
@@ -33,9 +34,22 @@ class WaiverBody(BaseModel):
     reason_category: str = Field(pattern=r"^[a-z_]{1,20}$")
     reason: str = Field(min_length=1, max_length=500)
     expires_on: date
-    evidence: str = Field(
-        min_length=1, max_length=200, description="a reference to the evidence on file"
+    evidence: str | WaiverEvidence = Field(
+        description="the evidence on file: its reference, or `{kind, reference}` as the"
+        " `requirement.waived` event carries it (kind `document` when only a reference)"
     )
+
+    def evidence_on_file(self) -> dict[str, str]:
+        if isinstance(self.evidence, str):
+            return {"kind": "document", "reference": self.evidence}
+        return {"kind": self.evidence.kind, "reference": self.evidence.reference}
+
+    @field_validator("evidence")
+    @classmethod
+    def _a_reference(cls, value: str | WaiverEvidence) -> str | WaiverEvidence:
+        if isinstance(value, str) and not 1 <= len(value) <= 200:
+            raise ValueError("a reference of 1 to 200 characters")
+        return value
 
 
 class RevokeBody(BaseModel):
@@ -109,7 +123,7 @@ def waived(
         "approver": by,
         "granted_on": today.isoformat(),
         "expires_on": body.expires_on.isoformat(),
-        "evidence": {"kind": "document", "reference": body.evidence},
+        "evidence": body.evidence_on_file(),
     }
     return _event("requirement.waived", waiver_id, student, school, data)
 
