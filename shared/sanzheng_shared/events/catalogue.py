@@ -9,10 +9,19 @@ from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from stdnum.cn import uscc
 from stdnum.exceptions import ValidationError
 
 from sanzheng_shared.events.text import UNSTORABLE
+
+
+def fault(field: str, message: str, *, missing: bool = False) -> PydanticCustomError:
+    """An error of the whole event that one field is at fault for: pydantic places a model
+    validator's errors on no field, and a rejection must name the field (SPEC §3.3)."""
+    kind = "data_required" if missing else "data_invalid"
+    return PydanticCustomError(kind, message, {"field": field})
+
 
 Evaluation = Literal["pass", "fail"]
 InternshipKind = Literal["cognitive", "post"]
@@ -185,7 +194,7 @@ class InternshipStarted(EventData):
     @model_validator(mode="after")
     def _consistent(self) -> InternshipStarted:
         if self.planned_end_on < self.start_on:
-            raise ValueError("planned_end_on is before start_on")
+            raise fault("planned_end_on", "`planned_end_on` is before `start_on`")
         if self.kind == "cognitive":
             self.mode = None
         return self
@@ -272,7 +281,7 @@ class RequirementWaived(EventData):
     @model_validator(mode="after")
     def _expires_after_granted(self) -> RequirementWaived:
         if self.expires_on < self.granted_on:
-            raise ValueError("expires_on is before granted_on")
+            raise fault("expires_on", "`expires_on` is before `granted_on`")
         return self
 
 
@@ -295,9 +304,10 @@ class CertificateEarned(EventData):
     @model_validator(mode="after")
     def _skill_has_level(self) -> CertificateEarned:
         if self.kind == "skill" and self.level is None:
-            raise ValueError("a skill certificate needs `level` (junior|intermediate|senior)")
+            message = "a skill certificate needs `level` (junior|intermediate|senior)"
+            raise fault("level", message, missing=True)
         if self.kind == "skill" and self.issuer_type is None:
-            raise ValueError("a skill certificate needs `issuer_type`")
+            raise fault("issuer_type", "a skill certificate needs `issuer_type`", missing=True)
         return self
 
 
@@ -328,7 +338,7 @@ class CourseCompleted(EventData):
     @model_validator(mode="after")
     def _has_result(self) -> CourseCompleted:
         if self.score is None and self.passed is None:
-            raise ValueError("a completed course needs `score` or `passed`")
+            raise fault("score", "a completed course needs `score` or `passed`", missing=True)
         if self.passed is None:
             self.passed = (self.score or 0) >= 60
         return self

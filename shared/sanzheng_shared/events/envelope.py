@@ -192,6 +192,10 @@ SENSITIVE_FIELDS = frozenset({"national_id"})
 
 def _reason_from(err: Any) -> Reason:
     field = ".".join(str(p) for p in err["loc"]) or None
+    if (at := (err.get("ctx") or {}).get("field")) is not None:  # catalogue.fault
+        field = ".".join([field, at]) if field else at
+        code = "DATA_REQUIRED" if err["type"] == "data_required" else "DATA_INVALID"
+        return Reason(code, err["msg"], field)
     if err["type"] == "missing":
         return Reason("DATA_REQUIRED", f"required field `{field}` is missing", field)
     if field in SENSITIVE_FIELDS:
