@@ -10,7 +10,7 @@ from sanzheng.embedded import free_port_block
 
 def test_a_port_block_is_free_and_below_the_ephemeral_range() -> None:
     base = free_port_block(7)
-    assert 20_000 <= base and base + 7 <= 32_000
+    assert base >= 20_000 and base + 7 <= 32_000
     held = []
     try:
         for port in range(base, base + 7):

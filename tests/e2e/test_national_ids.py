@@ -141,6 +141,7 @@ async def test_no_national_id_can_be_rebuilt_from_what_is_shown(gateway) -> None
         for sub in s.submissions
         if sub.event["type"] == "student.enrolled"
     }
+    await _never_stored_in_clear(gateway.domain.url, set(national_ids.values()))
     regions = region_codes()
     assert len(regions) > 3000
     on = today()
@@ -162,6 +163,35 @@ async def test_no_national_id_can_be_rebuilt_from_what_is_shown(gateway) -> None
             assert MASKED.search(shown), "the counselor still sees the last four"
             count = candidates(shown, regions, on)
             assert count >= ENOUGH, (s.student_id, count)
+
+
+async def _never_stored_in_clear(url: str, numbers: set[str]) -> None:
+    """SPEC §8: stored encrypted. Every row of every service's tables, read as text, holds
+    none of the numbers; the event log and the gateway's accepted events (kept to publish
+    again) held them in clear before. The outboxes are left out: a row there is the message
+    itself, on its way to the enrollment service."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        tables = await conn.fetch(
+            "SELECT table_schema, table_name FROM information_schema.tables"
+            " WHERE table_schema IN ('enrollment', 'internship', 'labor_education',"
+            " 'certificates', 'credits', 'gateway') AND table_type = 'BASE TABLE'"
+            " AND table_name <> 'outbox'"
+        )
+        assert len(tables) > 30
+        logged = 0
+        for t in tables:
+            name = f'"{t["table_schema"]}"."{t["table_name"]}"'
+            rows = await conn.fetch(f"SELECT x::text AS v FROM {name} x")  # bytea as hex
+            for r in rows:
+                found = [n for n in numbers if n in r["v"] or n.encode().hex() in r["v"]]
+                assert not found, f"{name} holds a national id in clear"
+            logged += t["table_name"] == "event_log" and len(rows)
+        assert logged, "the enrollments were logged"
+    finally:
+        await conn.close()
 
 
 def test_the_count_finds_the_one_number_when_region_and_birth_date_are_shown() -> None:

@@ -30,7 +30,8 @@ async def test_an_accepted_event_survives_a_broker_restart_and_is_applied_once(
         await conn.execute("SET search_path TO gateway")
         token = await tokens.create(conn, "sis", "SCH001")
         await conn.close()
-        event = enrolled("HTTP-1")
+        # With a national id: the gateway keeps it sealed, and opens it to publish again.
+        event = enrolled("HTTP-1", national_id="110105200805011233")
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.http_port}") as http:
             answer = await http.post(
                 "/v1/events",
@@ -54,10 +55,14 @@ async def test_an_accepted_event_survives_a_broker_restart_and_is_applied_once(
         assert await read_events(broker.bootstrap, inbound) == []
 
         await start_service(ENROLLMENT, kafka_bootstrap=broker.bootstrap)
-        students = "SELECT count(*) AS n FROM enrollment.students WHERE student_id = 'HTTP-1'"
-        await eventually(
+        students = (
+            "SELECT count(*) AS n, min(national_id_masked) AS masked FROM enrollment.students"
+            " WHERE student_id = 'HTTP-1'"
+        )
+        [student] = await eventually(
             lambda: fetch(settings.database_url, students), lambda r: r[0]["n"] == 1, timeout=60
         )
+        assert student["masked"].endswith("1233")
         applied = await fetch(
             settings.database_url,
             "SELECT count(*) AS n FROM enrollment.inbox WHERE source = $1 AND id = $2",

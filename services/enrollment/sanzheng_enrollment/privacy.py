@@ -4,7 +4,6 @@ masked. The clear number never leaves this module except into the encryption."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -20,6 +19,8 @@ from stdnum.exceptions import (
     ValidationError,
 )
 from stdnum.util import isdigits
+
+from sanzheng_shared.events.sealing import fernet_key
 
 
 @dataclass(frozen=True)
@@ -39,13 +40,8 @@ def mask(number: str) -> str:
 class NationalIdVault:
     def __init__(self, hash_key: str, encryption_key: str | None) -> None:
         self._hash_key = hash_key.encode()
-        key = (
-            encryption_key
-            or base64.urlsafe_b64encode(
-                hashlib.sha256(b"sanzheng-dev-encryption:" + self._hash_key).digest()
-            ).decode()
-        )
-        self._fernet = Fernet(key)
+        # The key the event log seals its copies with, too (sealing.py).
+        self._fernet = Fernet(fernet_key(hash_key, encryption_key))
 
     @staticmethod
     def validate(number: str) -> str:

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from stdnum.cn import ric
 
-from sanzheng_enrollment.privacy import NationalIdVault, mask
+from sanzheng_enrollment.privacy import NationalIdVault
 from sanzheng_shared.events.envelope import Reason
 
 # type -> (statuses it may follow, the status it leads to)
@@ -40,8 +40,8 @@ def check_national_id(number: str, birth_date: date) -> tuple[str | None, list[R
         return None, [
             Reason(
                 "ENR_NATIONAL_ID",
-                f"the birth date in national_id {mask(compact)} "
-                f"differs from birth_date {birth_date}",
+                # Not the masked number: never next to a birth date (SPEC §8).
+                f"the birth date in national_id differs from birth_date {birth_date}",
                 "birth_date",
             )
         ]

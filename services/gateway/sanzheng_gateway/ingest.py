@@ -30,6 +30,7 @@ from sanzheng_shared.events.envelope import (
     parse_cloudevent,
     validate_data,
 )
+from sanzheng_shared.events.sealing import sealer
 from sanzheng_shared.kafka.topics import TopicNames
 from sanzheng_shared.outbox import OutboxMessage, write_outbox
 from sanzheng_shared.tracing import event_span, with_trace
@@ -206,6 +207,7 @@ class Ingest:
         return (await self.store([ready]))[0]
 
     async def store(self, events: list[Ready]) -> list[str]:
+        seal = sealer().seal
         messages = [
             OutboxMessage(
                 self.topics.inbound(ready.domain),
@@ -225,7 +227,8 @@ class Ingest:
                 [ready.event.id for ready in events],
                 [m.topic for m in messages],
                 [m.key for m in messages],
-                [m.value for m in messages],
+                # Kept a week to publish again: a national id in it sealed (SPEC §8).
+                [seal(m.value, r.event.data) for m, r in zip(messages, events, strict=True)],
             )
             await write_outbox(conn, self.schema, messages)
         return [ready.event.id for ready in events]

@@ -20,6 +20,7 @@ from typing import Any
 
 from sanzheng_shared.db.pool import connection
 from sanzheng_shared.events.envelope import CONTENT_TYPE
+from sanzheng_shared.events.sealing import sealer
 from sanzheng_shared.logging import get_logger
 from sanzheng_shared.outbox import OutboxMessage, write_outbox
 
@@ -47,8 +48,11 @@ async def on_cluster(conn: Any, cluster_id: str, retention_hours: float) -> int 
             retention_hours * 3600,
         )
         header = (("content-type", CONTENT_TYPE.encode()),)
+        unseal = sealer().unseal
         await write_outbox(
-            conn, "gateway", [OutboxMessage(r["topic"], r["key"], r["value"], header) for r in rows]
+            conn,
+            "gateway",
+            [OutboxMessage(r["topic"], r["key"], unseal(r["value"]), header) for r in rows],
         )
     log.warning(
         "broker_changed_republishing",

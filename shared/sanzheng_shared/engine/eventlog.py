@@ -9,6 +9,7 @@ from typing import Any
 
 from sanzheng_shared.events.binary import kafka_structured
 from sanzheng_shared.events.envelope import CloudEvent
+from sanzheng_shared.events.sealing import FIELD, sealer
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,20 @@ async def append(conn: Any, batch_id: str, items: Sequence[tuple[Any, CloudEvent
         [e.subject for _, e in items],
         [e.schoolid for _, e in items],
         [e.type for _, e in items],
-        # The structured form, so that a replay (which has no headers) reads binary-mode
-        # records as it reads structured ones.
-        [kafka_structured(r.headers, r.value) for r, _ in items],
+        _stored_values(items),
     )
+
+
+def _stored_values(items: Sequence[tuple[Any, CloudEvent]]) -> list[bytes]:
+    """The structured form, so that a replay (which has no headers) reads binary-mode records
+    as it reads structured ones; a national id in it sealed (SPEC §8)."""
+    values = [kafka_structured(r.headers, r.value) for r, _ in items]
+    carrying = [i for i, (_, e) in enumerate(items) if isinstance(e.data, dict) and FIELD in e.data]
+    if carrying:
+        seal = sealer().seal
+        for i in carrying:
+            values[i] = seal(values[i], items[i][1].data)
+    return values
 
 
 async def batches(
@@ -57,6 +68,7 @@ async def batches(
     """The log's batches in order (as they were folded), read with a cursor."""
     current: list[LoggedRecord] = []
     current_id = None
+    unseal = sealer().unseal
     async for row in conn.cursor(
         'SELECT batch_id, topic, partition, "offset", broker_ts, value, student_id'
         f" FROM event_log WHERE {where} ORDER BY seq",
@@ -73,7 +85,7 @@ async def batches(
                 row["partition"],
                 row["offset"],
                 row["broker_ts"],
-                bytes(row["value"]),
+                unseal(bytes(row["value"])),
                 row["student_id"].encode() if row["student_id"] else None,
             )
         )
