@@ -174,6 +174,51 @@ async def test_sanzheng_status_lists_the_warnings(
     assert "warning LABOR_MONTH overdue (due " + DUE + ")" in " ".join(result.output.split())
 
 
+async def test_the_cli_answers_without_a_token_as_the_operator(
+    gateway: Any, first_years: dict[str, str]
+) -> None:
+    """SPEC §5.1 names no token for `status` and `eligibility`: the CLI, which reaches the
+    gateway's database as `token create` does, takes a bureau token of a few minutes,
+    labelled as its own in the access log, and revokes it when done. Before, it stopped
+    with "give --token"."""
+    import asyncio
+
+    from typer.testing import CliRunner
+
+    from sanzheng.main import app
+    from sanzheng_shared.settings import get_settings
+
+    idle = first_years["idle"]
+    env = {"SANZHENG_DATABASE_URL": gateway.domain.url, "SANZHENG_TOKEN": "", "COLUMNS": "200"}
+
+    def cli(*args: str) -> Any:
+        get_settings.cache_clear()  # a command is a process of its own, reading its settings
+        try:
+            return CliRunner().invoke(app, [*args, "--url", gateway.url], env=env)
+        finally:
+            get_settings.cache_clear()
+
+    result = await asyncio.to_thread(cli, "status", idle)
+    assert result.exit_code == 0, result.output
+    assert "LABOR_MONTH" in result.output and idle in result.output
+    result = await asyncio.to_thread(cli, "eligibility", "--school", "SCH001")
+    assert result.exit_code == 0, result.output
+    assert idle in result.output
+    tokens = await fetch(
+        gateway.domain.url,
+        "SELECT token_id, role, revoked_at FROM gateway.tokens WHERE label = 'sanzheng CLI'",
+    )
+    assert len(tokens) == 2 and all(t["role"] == "bureau" and t["revoked_at"] for t in tokens)
+    viewed = await fetch(
+        gateway.domain.url,
+        "SELECT count(*) AS n FROM gateway.access_log WHERE student_id = $1"
+        " AND token_id = ANY($2::text[])",
+        idle,
+        [t["token_id"] for t in tokens],
+    )
+    assert viewed[0]["n"] >= 2, "the view and the list are in the access log"
+
+
 async def test_a_school_follows_its_warnings_as_a_feed_with_its_own_token(
     gateway: Any, first_years: dict[str, str]
 ) -> None:
