@@ -33,7 +33,6 @@ POST = {
     "start_on": "2026-03-01",
     "planned_end_on": "2026-02-01",
     "agreement_signed": True,
-    "insured": True,
 }
 WAIVER = {
     "waiver_id": "w-1",
@@ -79,3 +78,47 @@ def test_a_rule_across_fields_names_its_field(
     assert (got_code, got_field) == (code, field)
     assert "Value error" not in message and "None" not in message
     assert f"`{field}`" in message
+
+
+ENROLLED = {
+    "name": "张三",
+    "birth_date": "2008-05-01",
+    "major_code": "660701",
+    "major_name": "工业机器人技术应用",
+    "class_id": "C1",
+    "cohort": 2024,
+    "enrolled_on": "2024-09-01",
+}
+
+
+@pytest.mark.parametrize(
+    ("type_", "data", "field"),
+    [
+        ("student.enrolled", ENROLLED | {"cohort": "2024"}, "cohort"),
+        (
+            "internship.started",
+            POST | {"planned_end_on": "2026-06-01", "agreement_signed": "yes"},
+            "agreement_signed",
+        ),
+        (
+            "internship.started",
+            POST | {"planned_end_on": "2026-06-01", "night_shift": 1},
+            "night_shift",
+        ),
+        ("course.completed", COURSE | {"score": "75"}, "score"),
+    ],
+)
+def test_types_are_strict(type_: str, data: dict[str, Any], field: str) -> None:
+    """SPEC §8 "strict types": before, "yes" was read as true and "2024" as 2024."""
+    [(code, got, _)] = _reasons(type_, data)
+    assert (code, got) == ("DATA_INVALID", field)
+
+
+def test_dates_are_still_read_from_iso_text_and_whole_numbers_as_decimals() -> None:
+    event = CloudEvent.model_validate(
+        ENVELOPE | {"type": "course.completed", "data": COURSE | {"score": 75}}
+    )
+    data = validate_data(event)
+    assert data.score == 75.0 and data.passed is True  # type: ignore[attr-defined]
+    enrolled = CloudEvent.model_validate(ENVELOPE | {"type": "student.enrolled", "data": ENROLLED})
+    assert str(validate_data(enrolled).birth_date) == "2008-05-01"  # type: ignore[attr-defined]

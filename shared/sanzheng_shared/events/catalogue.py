@@ -6,7 +6,7 @@ Unknown fields are ignored; missing required ones reject. Dates are ISO 8601.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -86,8 +86,13 @@ def check_uscc(value: str) -> str:
         raise ValueError(f"not a valid 统一社会信用代码 ({exc})") from None
 
 
+# Strict types (SPEC §8): "yes" is not a boolean, "2024" not a number. Dates arrive as
+# ISO 8601 text in JSON, so they alone are parsed from it.
+Day = Annotated[date, Field(strict=False)]
+
+
 class EventData(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, strict=True)
 
 
 _DATA_TEXT: TypeAdapter[str] = TypeAdapter(str, config=EventData.model_config)
@@ -112,18 +117,18 @@ def data_text(value: Any) -> str | None:
 
 class StudentEnrolled(EventData):
     name: str = Field(min_length=1, max_length=100)
-    birth_date: date
+    birth_date: Day
     national_id: str | None = Field(default=None, max_length=32)
     major_code: str = Field(min_length=1, max_length=20)
     major_name: str = Field(min_length=1, max_length=100)
     class_id: str = Field(min_length=1, max_length=50)
     cohort: int = Field(ge=1990, le=2100)
     program_years: int = Field(default=3, ge=1, le=6)
-    enrolled_on: date
+    enrolled_on: Day
 
 
 class StudentStatusChanged(EventData):
-    on: date
+    on: Day
     reason: str | None = Field(default=None, max_length=500)
 
 
@@ -137,7 +142,7 @@ class StudentTransferred(EventData):
     to_class_id: str = Field(min_length=1, max_length=50)
     to_major_code: str | None = Field(default=None, max_length=20)
     to_major_name: str | None = Field(default=None, max_length=100)
-    on: date
+    on: Day
     reason: str | None = Field(default=None, max_length=500)
 
 
@@ -155,8 +160,8 @@ class InternshipStarted(EventData):
     # "The same post" of the 20% quota: a code of the policy's post categories (optional;
     # without it the title places the post).
     post_category: str | None = Field(default=None, min_length=1, max_length=50)
-    start_on: date
-    planned_end_on: date
+    start_on: Day
+    planned_end_on: Day
     agreement_signed: bool = False
     guardian_consent: bool = False
     insurance_policy_no: str | None = Field(default=None, max_length=100)
@@ -202,14 +207,14 @@ class InternshipStarted(EventData):
 
 class InternshipCompleted(EventData):
     internship_id: str = Field(min_length=1, max_length=100)
-    end_on: date
+    end_on: Day
     hours: float = Field(ge=0, le=10000)
     evaluation: Evaluation
 
 
 class InternshipTerminated(EventData):
     internship_id: str = Field(min_length=1, max_length=100)
-    on: date
+    on: Day
     reason: str | None = Field(default=None, max_length=500)
 
 
@@ -217,7 +222,7 @@ class InternshipCancelled(EventData):
     """A submission withdrawn by the school (wrong data, a placement that did not happen)."""
 
     internship_id: str = Field(min_length=1, max_length=100)
-    on: date
+    on: Day
     reason: str | None = Field(default=None, max_length=500)
 
 
@@ -227,13 +232,13 @@ class InternshipExpired(EventData):
     running placement; a completion or termination sent later still closes it."""
 
     internship_id: str = Field(min_length=1, max_length=100)
-    on: date
-    planned_end_on: date
+    on: Day
+    planned_end_on: Day
 
 
 class LaborEducationCompleted(EventData):
-    period_start: date
-    period_end: date
+    period_start: Day
+    period_end: Day
     hours: float = Field(ge=0, le=1000)
     site: str = Field(min_length=1, max_length=200)
     evaluation: Evaluation
@@ -246,10 +251,10 @@ class LaborEducationExempted(EventData):
 
     reason: str = Field(min_length=1, max_length=500)
     approved_by: str = Field(min_length=1, max_length=100)
-    on: date
+    on: Day
     approver_role: str | None = Field(default=None, max_length=20)
     reason_category: str | None = Field(default=None, max_length=20)
-    expires_on: date | None = None
+    expires_on: Day | None = None
 
 
 class Approver(EventData):
@@ -274,8 +279,8 @@ class RequirementWaived(EventData):
     reason_category: str = Field(min_length=1, max_length=20)
     reason: str = Field(min_length=1, max_length=500)
     approver: Approver
-    granted_on: date
-    expires_on: date
+    granted_on: Day
+    expires_on: Day
     evidence: WaiverEvidence | None = None
 
     @model_validator(mode="after")
@@ -289,7 +294,7 @@ class RequirementWaiverRevoked(EventData):
     waiver_id: str = Field(min_length=1, max_length=100)
     reason: str | None = Field(default=None, max_length=500)
     revoked_by: Approver
-    on: date
+    on: Day
 
 
 class CertificateEarned(EventData):
@@ -299,7 +304,7 @@ class CertificateEarned(EventData):
     level: SkillLevel | None = None
     issuer_type: IssuerType | None = None
     issuer: str = Field(min_length=1, max_length=200)
-    issued_on: date
+    issued_on: Day
 
     @model_validator(mode="after")
     def _skill_has_level(self) -> CertificateEarned:
@@ -314,7 +319,7 @@ class CertificateEarned(EventData):
 class CertificateRevoked(EventData):
     certificate_no: str = Field(min_length=1, max_length=100)
     reason: str | None = Field(default=None, max_length=500)
-    on: date
+    on: Day
 
 
 CourseCategory = Literal["public-basic", "professional", "practice"]
@@ -362,13 +367,13 @@ class CreditRecognized(EventData):
     practice_hours: float = Field(default=0, ge=0, le=2000)
     evidence: Evidence
     approver: str = Field(min_length=1, max_length=100)
-    on: date | None = None
+    on: Day | None = None
 
 
 class CreditRevoked(EventData):
     recognition_id: str = Field(min_length=1, max_length=100)
     reason: str | None = Field(default=None, max_length=500)
-    on: date
+    on: Day
 
 
 class RejectionReason(EventData):
@@ -421,7 +426,7 @@ class RequirementResult(EventData):
     detail: str
     # On the decision date (SPEC §2.5): met | on_track | at_risk | overdue; when it is due.
     state: Literal["met", "on_track", "at_risk", "overdue"] | None = None
-    due_on: date | None = None
+    due_on: Day | None = None
 
 
 class EligibilityChanged(EventData):
@@ -435,7 +440,7 @@ class DailyEvaluation(EventData):
     """A clock event of the certificates service (never on the broker): decide the student
     again on this day, because states move with the date (SPEC §2.5)."""
 
-    on: date
+    on: Day
 
 
 class StudentRisk(EventData):
@@ -444,7 +449,7 @@ class StudentRisk(EventData):
 
     requirement: str
     state: Literal["met", "on_track", "at_risk", "overdue"]
-    due_on: date | None = None
+    due_on: Day | None = None
     detail: str
     decided_at: str
 
