@@ -50,3 +50,39 @@ def test_school_topic_names() -> None:
     assert topics.school_topic("p.sis.internship.dlq") is None
     assert topics.school_topic("p.sis.internship.SCH001.dlq") is None
     assert topics.school_topic("p.sis.internship") is None
+
+
+async def test_a_waiver_on_a_schools_own_topic_is_refused(settings, start_service) -> None:
+    """SPEC §3.2: waivers are published by the gateway's waiver endpoints, never by a school
+    system. A school's own topic carries what its system published, so a waiver there is
+    refused whatever approver it claims; before, a school could grant itself one."""
+    from sanzheng_certificates.app import SPEC as CERTIFICATES
+    from sanzheng_shared.testing import cloudevent
+
+    topics = TopicNames(settings.topic_prefix)
+    own = topics.inbound("certificates", "SCH001")
+    await ensure_topics(settings.kafka_bootstrap, [own], partitions=2)
+    await start_service(CERTIFICATES, school_topics=True)
+    forged = cloudevent(
+        "requirement.waived",
+        "STU-WAIVED",
+        {
+            "waiver_id": "forged-1",
+            "requirement": "LABOR_MONTH",
+            "reason_category": "medical",
+            "reason": "x",
+            "approver": {"name": "市教育局", "role": "bureau"},
+            "granted_on": "2026-01-01",
+            "expires_on": "2027-01-01",
+        },
+    )
+    await publish(settings.kafka_bootstrap, own, [forged])
+    [rejection] = await eventually(
+        lambda: read_events(settings.kafka_bootstrap, topics.rejections), lambda r: len(r) == 1
+    )
+    assert rejection["data"]["id"] == forged["id"]
+    assert [(r["code"], r["field"]) for r in rejection["data"]["reasons"]] == [
+        ("TYPE_NOT_ALLOWED", "type")
+    ]
+    waivers = await fetch(settings.database_url, "SELECT * FROM certificates.waivers")
+    assert waivers == []

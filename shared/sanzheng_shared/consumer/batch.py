@@ -43,7 +43,7 @@ from sanzheng_shared.engine.locks import lock, student_key
 from sanzheng_shared.engine.state import ProjectionState
 from sanzheng_shared.engine.writes import GatheredWrites
 from sanzheng_shared.events.binary import kafka_structured
-from sanzheng_shared.events.catalogue import DATA_MODELS
+from sanzheng_shared.events.catalogue import DATA_MODELS, GATEWAY_ONLY_TYPES
 from sanzheng_shared.events.envelope import (
     CloudEvent,
     InvalidData,
@@ -391,6 +391,13 @@ class BatchProcessor:
                     )
                 ],
             )
+            return
+        if school is not None and event.type in GATEWAY_ONLY_TYPES:
+            # A school's own topic carries what its system published; waivers are the
+            # gateway's, on the shared topic, with the approver taken from a token.
+            message = f"{event.type} is recorded by POST /v1/students/{{id}}/waivers"
+            message += " (a principal or the bureau), never by a school system"
+            ctx.reject(event, [Reason("TYPE_NOT_ALLOWED", message, "type")])
             return
         if shared_topic in self._inbound and (reason := self._tenancy(event, ctx)):
             ctx.reject(event, [reason])
