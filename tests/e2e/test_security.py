@@ -153,6 +153,38 @@ async def test_a_nul_byte_in_a_student_id_is_still_logged(gateway) -> None:
     assert (row["student_id"], row["outcome"]) == ("X\\x00Y", "invalid_id")
 
 
+async def test_a_refused_token_or_role_is_logged_too(gateway, students) -> None:
+    """SPEC §8: every read of a student's record is logged, denials too. Before, a request
+    refused for its role (403) or its token (401) left no row."""
+    sid = students["SCH001"]
+    cases = [
+        ("sis-1", f"/v1/students/{sid}", 403, "denied_role", "status", "sis"),
+        (None, f"/v1/students/{sid}/timeline", 401, "unauthenticated", "timeline", None),
+        ("bogus", f"/v1/students/{sid}/graduation", 401, "unauthenticated", "graduation", None),
+    ]
+    async with httpx.AsyncClient(base_url=gateway.url) as c:
+        for who, path, status, outcome, action, role in cases:
+            request_id = str(uuid.uuid4())
+            headers = {"X-Request-ID": request_id}
+            if who == "bogus":
+                headers["Authorization"] = "Bearer szk_c_not_a_token"
+            elif who is not None:
+                headers |= gateway.headers(who)
+            answer = await c.get(path, headers=headers)
+            assert answer.status_code == status, answer.text
+            [row] = await _gateway_rows(
+                gateway,
+                "SELECT student_id, outcome, action, role FROM access_log WHERE request_id = $1",
+                request_id,
+            )
+            assert dict(row) == {
+                "student_id": sid,
+                "outcome": outcome,
+                "action": action,
+                "role": role,
+            }
+
+
 @asynccontextmanager
 async def _dashboard(
     gateway: RunningGateway, who: str = "counselor-1"

@@ -314,6 +314,7 @@ def create_api(
         if authorization and authorization.lower().startswith("bearer "):
             token = authorization[7:].strip()
         if not token:
+            await log_denied(request, None, "unauthenticated")
             raise ApiError(
                 401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"}
             )
@@ -321,6 +322,7 @@ def create_api(
             found = await authenticate(conn, token)
         if found is None:
             throttle.failed(address)
+            await log_denied(request, None, "unauthenticated")
             raise ApiError(
                 401,
                 "unknown, expired or revoked token",
@@ -328,9 +330,31 @@ def create_api(
             )
         return found
 
+    async def log_denied(request: Request, who: Principal | None, outcome: str) -> None:
+        """SPEC §8: the access log keeps denials too. A request about a student refused
+        before its record was opened (no valid token, or a role that may not read it)."""
+        student_id = request.path_params.get("student_id")
+        if student_id is None:
+            return
+        shown = student_id if is_student_id(student_id) else escaped(student_id)
+        async with connection(pool_of()) as conn:
+            await queries.log_access(
+                conn,
+                token_id=who.token_id if who else None,
+                role=who.role if who else None,
+                school_id=who.school_id if who else None,
+                student_id=shown,
+                action=_action_of(request),
+                outcome=outcome,
+                request_id=request.state.request_id,
+            )
+
     def role(*allowed: str) -> Callable[..., Awaitable[Principal]]:
-        async def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
+        async def check(
+            request: Request, who: Annotated[Principal, Depends(principal)]
+        ) -> Principal:
             if who.role not in allowed:
+                await log_denied(request, who, "denied_role")
                 raise ApiError(403, f"the {who.role} role may not do this")
             return who
 
@@ -860,3 +884,12 @@ def create_api(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _action_of(request: Request) -> str:
+    """The access log's action for a request about a student, by its route: `status` for
+    the record itself, else the route's last part (`graduation`, `timeline`, `waivers`)."""
+    route = request.scope.get("route")
+    last = str(getattr(route, "path", request.url.path)).rstrip("/").rsplit("/", 1)[-1]
+    action = "status" if last == "{student_id}" else last.strip("{}")
+    return action if request.method == "GET" else f"{request.method.lower()} {action}"
