@@ -265,3 +265,34 @@ async def test_the_evidence_may_be_given_as_the_event_carries_it(
         [event] = [e for e in timeline if e["data"].get("waiver_id") == waiver_id]
         assert event["type"] == "requirement.waived"
         assert event["data"]["evidence"] == evidence
+
+
+async def test_the_waivers_and_a_timeline_answer_as_files(gateway: Any, without_labor: str) -> None:
+    """SPEC §5.2: lists answer ?format=csv|xlsx too. Before, these answered JSON."""
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    async with httpx.AsyncClient(base_url=gateway.url, headers=gateway.headers("bureau")) as c:
+        listed = (await c.get("/v1/schools/SCH001/waivers")).json()
+        assert listed
+        answer = await c.get("/v1/schools/SCH001/waivers", params={"format": "csv"})
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-type"].startswith("text/csv")
+        assert answer.content.startswith("\ufeff".encode())
+        rows = list(csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig"))))
+        assert {r["waiver_id"] for r in rows} == {w["waiver_id"] for w in listed}
+        assert all(r["student_id"] and r["requirement"] and r["status"] for r in rows)
+        workbook = await c.get("/v1/schools/SCH001/waivers", params={"format": "xlsx"})
+        assert workbook.status_code == 200
+        sheet = load_workbook(io.BytesIO(workbook.content)).active
+        header, *cells = list(sheet.values)
+        assert "waiver_id" in header and len(cells) == len(listed)
+
+        timeline = (await c.get(f"/v1/students/{without_labor}/timeline")).json()
+        answer = await c.get(f"/v1/students/{without_labor}/timeline", params={"format": "csv"})
+        assert answer.status_code == 200
+        rows = list(csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig"))))
+        assert [r["type"] for r in rows] == [e["type"] for e in timeline]
+        assert "attachment" in answer.headers["content-disposition"]

@@ -174,6 +174,25 @@ async def test_sanzheng_status_lists_the_warnings(
     assert "warning LABOR_MONTH overdue (due " + DUE + ")" in " ".join(result.output.split())
 
 
+async def test_the_warnings_feed_answers_as_a_file(
+    gateway: Any, first_years: dict[str, str]
+) -> None:
+    """SPEC §5.2: lists answer ?format=csv|xlsx too."""
+    import csv
+    import io
+
+    url = "/v1/schools/SCH001/warnings"
+    async with httpx.AsyncClient(base_url=gateway.url, headers=gateway.headers("sis-1")) as c:
+        feed = (await c.get(url, params={"limit": 1000})).json()["events"]
+        assert feed
+        answer = await c.get(url, params={"limit": 1000, "format": "csv"})
+    assert answer.status_code == 200, answer.text
+    rows = list(csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    assert [(int(r["seq"]), r["student_id"], r["state"]) for r in rows] == [
+        (e["seq"], e["student_id"], e["state"]) for e in feed
+    ]
+
+
 async def test_the_cli_answers_without_a_token_as_the_operator(
     gateway: Any, first_years: dict[str, str]
 ) -> None:

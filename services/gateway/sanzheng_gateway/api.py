@@ -173,6 +173,19 @@ class Waiver(BaseModel):
     revoked_by: Approval | None
 
 
+# SPEC §5.2: lists answer ?format=csv|xlsx too (each an export in the access log).
+FILES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {
+            "text/csv": {},
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
+        }
+    }
+}
+WAIVER_COLUMNS = tuple(Waiver.model_fields)
+TIMELINE_COLUMNS = ("seq", "id", "type", "time", "data")
+
+
 class WarningEvent(BaseModel):
     """`student.at_risk` or `student.risk_cleared`, as announced on graduation.events."""
 
@@ -186,6 +199,9 @@ class WarningEvent(BaseModel):
     state: Literal["met", "on_track", "at_risk", "overdue"]
     due_on: str | None
     detail: str
+
+
+WARNING_COLUMNS = tuple(WarningEvent.model_fields)
 
 
 class WarningFeed(BaseModel):
@@ -633,7 +649,7 @@ def create_api(
     @app.get(
         "/v1/schools/{school_id}/waivers",
         response_model=list[Waiver],
-        responses={**NOT_FOUND, **AUTH},
+        responses={**FILES, **NOT_FOUND, **AUTH},
         summary="A school's waivers: active, expired and revoked, with their approvers",
     )
     async def get_school_waivers(
@@ -641,7 +657,8 @@ def create_api(
         school_id: str,
         who: Reader,
         status: Literal["active", "expired", "revoked"] | None = None,
-    ) -> list[Waiver]:
+        fmt: Annotated[Literal["json", "csv", "xlsx"], Query(alias="format")] = "json",
+    ) -> Any:
         visible_school(who, school_id)
         async with connection(pool_of()) as conn:
             found = waivers.listed(await waivers.of_school(conn, school_id), queries.today())
@@ -650,15 +667,17 @@ def create_api(
                 conn,
                 who,
                 sorted({w["student_id"] for w in found}),
-                "waiver_list",
+                "waiver_list" if fmt == "json" else "export",
                 request.state.request_id,
             )
+        if fmt in export.FORMATS:
+            return export.response(found, fmt, school_id, WAIVER_COLUMNS, "waivers")
         return [Waiver(**w) for w in found]
 
     @app.get(
         "/v1/schools/{school_id}/warnings",
         response_model=WarningFeed,
-        responses={**NOT_FOUND, **AUTH},
+        responses={**FILES, **NOT_FOUND, **AUTH},
         summary="The school's early warnings as a feed: student.at_risk and"
         " student.risk_cleared in order, from `after`",
         description="A school's system follows it with its own `sis` token (or any reader of"
@@ -671,7 +690,8 @@ def create_api(
         who: Annotated[Principal, Depends(role("sis", *READERS))],
         after: Annotated[int, Query(ge=0, le=2**62)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    ) -> WarningFeed:
+        fmt: Annotated[Literal["json", "csv", "xlsx"], Query(alias="format")] = "json",
+    ) -> Any:
         visible_school(who, school_id)
         async with connection(pool_of()) as conn:
             rows = await queries.warning_feed(conn, school_id, after, limit)
@@ -679,22 +699,34 @@ def create_api(
                 conn,
                 who,
                 sorted({r["student_id"] for r in rows}),
-                "warning_feed",
+                "warning_feed" if fmt == "json" else "export",
                 request.state.request_id,
             )
         events = [WarningEvent(**r) for r in rows]
+        if fmt in export.FORMATS:
+            shown = [e.model_dump(mode="json") for e in events]
+            return export.response(shown, fmt, school_id, WARNING_COLUMNS, "warnings")
         return WarningFeed(events=events, next_after=events[-1].seq if events else after)
 
     @app.get(
         "/v1/students/{student_id}/timeline",
         response_model=list[TimelineItem],
-        responses={**NOT_FOUND, **AUTH},
+        responses={**FILES, **NOT_FOUND, **AUTH},
         summary="The student's accepted events in order",
     )
-    async def get_timeline(request: Request, student_id: str, who: Reader) -> list[TimelineItem]:
-        await visible_student(request, who, student_id, "timeline")
+    async def get_timeline(
+        request: Request,
+        student_id: str,
+        who: Reader,
+        fmt: Annotated[Literal["json", "csv", "xlsx"], Query(alias="format")] = "json",
+    ) -> Any:
+        await visible_student(request, who, student_id, "timeline" if fmt == "json" else "export")
         async with connection(pool_of()) as conn:
-            return [TimelineItem(**item) for item in await queries.timeline(conn, student_id)]
+            items = [TimelineItem(**item) for item in await queries.timeline(conn, student_id)]
+        if fmt in export.FORMATS:
+            shown = [i.model_dump(mode="json") for i in items]
+            return export.response(shown, fmt, student_id, TIMELINE_COLUMNS, "timeline")
+        return items
 
     @app.get(
         "/v1/students/{student_id}/learning-account",

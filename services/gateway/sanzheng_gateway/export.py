@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from typing import Any
 from urllib.parse import quote
 
@@ -66,6 +67,8 @@ def _cell(value: Any) -> str | int:
         return value
     if isinstance(value, list):
         return " ".join(str(v) for v in value)
+    if isinstance(value, dict):  # an approver, an event's data: as JSON, one cell
+        value = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     text = str(value)
     return "'" + text if text.startswith(_FORMULA_START) else text
 
@@ -84,11 +87,15 @@ def to_csv(students: list[dict[str, Any]], columns: tuple[str, ...] = COLUMNS) -
     return out.getvalue().encode("utf-8-sig")
 
 
-def to_xlsx(students: list[dict[str, Any]], columns: tuple[str, ...] = COLUMNS) -> bytes:
+def to_xlsx(
+    students: list[dict[str, Any]],
+    columns: tuple[str, ...] = COLUMNS,
+    sheet_name: str = "graduation",
+) -> bytes:
     from openpyxl import Workbook  # a second of import: only when a workbook is asked for
 
     book = Workbook(write_only=True)
-    sheet = book.create_sheet("graduation")
+    sheet = book.create_sheet(sheet_name)
     sheet.append(list(columns))
     for row in rows(students, columns):
         sheet.append(row)
@@ -98,14 +105,20 @@ def to_xlsx(students: list[dict[str, Any]], columns: tuple[str, ...] = COLUMNS) 
 
 
 def response(
-    students: list[dict[str, Any]], fmt: str, school_id: str, columns: tuple[str, ...] = COLUMNS
+    students: list[dict[str, Any]],
+    fmt: str,
+    school_id: str,
+    columns: tuple[str, ...] = COLUMNS,
+    kind: str = "graduation",
 ) -> Response:
-    name = f"graduation-{school_id}.{fmt}"
+    """Any list as a file named `<kind>-<id>.<fmt>` (the graduation list's columns unless
+    others are given)."""
+    name = f"{kind}-{school_id}.{fmt}"
     # The school id is checked (no control characters) but may hold non-ASCII: RFC 5987.
     ascii_name = "".join(ch if ch.isascii() and ch not in '"\\;' else "_" for ch in name)
     disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
     if fmt == "csv":
         body, media = to_csv(students, columns), "text/csv; charset=utf-8"
     else:
-        body, media = to_xlsx(students, columns), XLSX_TYPE
+        body, media = to_xlsx(students, columns, kind), XLSX_TYPE
     return Response(body, media_type=media, headers={"Content-Disposition": disposition})
