@@ -15,7 +15,7 @@ from rich.table import Table
 from sanzheng.synthetic import ProvinceGenerator, Student
 from sanzheng_shared.kafka.topics import TopicNames
 from sanzheng_shared.policy.loader import DEFAULT_DIR
-from sanzheng_shared.testing import eventually, fetch
+from sanzheng_shared.testing import eventually, fetch, read_topic
 
 
 async def load(bootstrap: str, students: list[Student], console: Console) -> int:
@@ -49,13 +49,16 @@ SETTLE_SECONDS = 6.0
 async def last_decision_epoch(database_url: str) -> float:
     """When the last graduation decision was made (its outbox row's creation: a decision's
     own `decided_at` is the broker time of the newest event behind it, so that a replay
-    reproduces it)."""
+    reproduces it). Published rows have left the outbox; their topic's count keeps it."""
     rows = await fetch(
         database_url,
-        "SELECT extract(epoch FROM max(created_at)) AS t FROM certificates.outbox"
-        " WHERE topic LIKE '%graduation.events'",
+        "SELECT extract(epoch FROM greatest("
+        " (SELECT max(last_created_at) FROM certificates.outbox_published"
+        "  WHERE topic LIKE '%graduation.events'),"
+        " (SELECT max(created_at) FROM certificates.outbox"
+        "  WHERE topic LIKE '%graduation.events'))) AS t",
     )
-    return float(rows[0]["t"])
+    return float(rows[0]["t"] or 0)
 
 
 async def wait_processed(database_url: str, published: int) -> list[Any]:
@@ -77,7 +80,8 @@ async def wait_processed(database_url: str, published: int) -> list[Any]:
         # Nothing new consumed nor emitted by the deciding service since the last look.
         rows = await fetch(
             database_url,
-            "SELECT (SELECT coalesce(max(seq), 0) FROM certificates.outbox)"
+            "SELECT (SELECT coalesce(sum(messages), 0) FROM certificates.outbox_published)"
+            " + (SELECT count(*) FROM certificates.outbox)"
             " + (SELECT coalesce(sum(next_offset), 0) FROM certificates.consumer_offsets) AS t",
         )
         same = rows[0]["t"] == last[0]
@@ -105,19 +109,22 @@ async def missing_counts(database_url: str) -> list[Any]:
     )
 
 
-async def diploma_counts(database_url: str) -> list[Any]:
+async def diploma_counts(database_url: str, bootstrap: str) -> list[Any]:
     """What became of the diplomas the schools sent: accepted for an eligible student, held
-    until the student is eligible, refused (GRAD_NOT_ELIGIBLE)."""
-    return await fetch(
+    until the student is eligible, refused (GRAD_NOT_ELIGIBLE on sis.rejections)."""
+    rows = await fetch(
         database_url,
         "SELECT 'accepted' AS outcome, count(*) AS n FROM certificates.certificates"
         " WHERE kind = 'diploma'"
         " UNION ALL SELECT 'held until eligible', count(*) FROM certificates.pending"
-        " WHERE event->'data'->>'kind' = 'diploma'"
-        " UNION ALL SELECT 'refused (GRAD_NOT_ELIGIBLE)', count(*) FROM certificates.outbox"
-        " WHERE topic LIKE '%sis.rejections' AND convert_from(value, 'UTF8')"
-        " LIKE '%GRAD_NOT_ELIGIBLE%'",
+        " WHERE event->'data'->>'kind' = 'diploma'",
     )
+    refused = 0
+    for record in await read_topic(bootstrap, TopicNames().rejections):
+        if b"GRAD_NOT_ELIGIBLE" in record.value:
+            reasons = json.loads(record.value).get("data", {}).get("reasons", [])
+            refused += any(r.get("code") == "GRAD_NOT_ELIGIBLE" for r in reasons)
+    return [*rows, {"outcome": "refused (GRAD_NOT_ELIGIBLE)", "n": refused}]
 
 
 def summary_table(rows: list[Any]) -> Table:

@@ -113,7 +113,9 @@ def demo(
             demo_mod.missing_table(await demo_mod.missing_counts(system.infra.database_url))
         )
         console.print(
-            demo_mod.diploma_table(await demo_mod.diploma_counts(system.infra.database_url))
+            demo_mod.diploma_table(
+                await demo_mod.diploma_counts(system.infra.database_url, system.infra.bootstrap)
+            )
         )
         console.print(demo_mod.state_table(await demo_mod.state_counts(system.infra.database_url)))
         token = await demo_mod.counselor_token(system.infra.database_url, "SCH001")

@@ -3,8 +3,9 @@
 One relay per service (a session advisory lock elects it) publishes the rows in `seq` order:
 
 - no transaction stays open while it waits for the broker: the rows are read in one
-  statement, sent, and each acknowledged batch is marked published in another. A crash in
-  between only re-sends, and consumers de-duplicate by (source, id);
+  statement, sent, and the acknowledged rows are deleted in another (counted per topic in
+  `outbox_published`). A crash in between only re-sends, and consumers de-duplicate by
+  (source, id);
 - per-key order survives a partial failure: the relay builds the record batches itself
   and keeps at most one in flight per partition. When a batch fails, nothing after it on
   that partition has been sent, so the next round sends e1, e2 again, never e2 before e1;
@@ -60,6 +61,15 @@ MAX_REQUEST_BYTES = DLQ_MAX_MESSAGE_BYTES
 BATCH_BYTES = 256 * 1024
 MAX_ATTEMPTS = 5
 METADATA_MAX_AGE_SECONDS = 1.0
+# What the broker acknowledged leaves the outbox, counted per topic in the same statement
+# (migration 005_outbox_published: marking a row published wrote the whole message again).
+FORGET_PUBLISHED = (
+    "WITH gone AS (DELETE FROM outbox WHERE seq = ANY($1::bigint[]) RETURNING topic, created_at)"
+    " INSERT INTO outbox_published AS p (topic, messages, last_created_at)"
+    " SELECT topic, count(*), max(created_at) FROM gone GROUP BY topic"
+    " ON CONFLICT (topic) DO UPDATE SET messages = p.messages + excluded.messages,"
+    " last_created_at = greatest(p.last_created_at, excluded.last_created_at)"
+)
 
 
 @dataclass(frozen=True)
@@ -208,7 +218,6 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self._listen_conn: Any = None
         self._elected = False
-        self._rounds = 0
         self._reported_at = 0.0
         self._metadata_at = -math.inf
         self._metadata_connections: tuple[Any, ...] = ()
@@ -336,20 +345,11 @@ class OutboxRelay:
                 sent += result[0]
                 failed += result[1]
         if sent:
-            # Marked once per round, not per partition (a round trip each): a crash before
+            # Deleted once per round, not per partition (a round trip each): a crash before
             # this line sends the round again, and the consumers drop what they already have.
             async with connection(self.pool) as conn:
-                await conn.execute(
-                    "UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[])", sent
-                )
+                await conn.execute(FORGET_PUBLISHED, sent)
         published = len(sent)
-        self._rounds += 1
-        if self._rounds % 200 == 0:
-            # Published rows are kept for a day for operators, then dropped.
-            async with connection(self.pool) as conn:
-                await conn.execute(
-                    "DELETE FROM outbox WHERE published_at < now() - interval '1 day'"
-                )
         if time.monotonic() - self._reported_at >= 1.0:
             # A gauge: under load once a second is enough, and the empty round that
             # follows any burst reports the exact figure.
@@ -394,10 +394,9 @@ class OutboxRelay:
         async with connection(self.pool) as conn:
             rows = await conn.fetch(
                 "SELECT seq, topic, key, value, headers, attempts FROM outbox o"
-                " WHERE published_at IS NULL AND parked_at IS NULL AND NOT EXISTS ("
-                "   SELECT 1 FROM outbox p WHERE p.published_at IS NULL"
-                "   AND p.parked_at IS NOT NULL AND p.topic = o.topic AND p.key = o.key"
-                "   AND p.seq < o.seq)"
+                " WHERE parked_at IS NULL AND NOT EXISTS ("
+                "   SELECT 1 FROM outbox p WHERE p.parked_at IS NOT NULL"
+                "   AND p.topic = o.topic AND p.key = o.key AND p.seq < o.seq)"
                 " ORDER BY seq LIMIT $1",
                 self.batch,
             )
@@ -543,13 +542,10 @@ class OutboxRelay:
     async def _report_backlog(self) -> None:
         self._reported_at = time.monotonic()
         async with connection(self.pool) as conn:
-            # Each count matches one partial index (migration 003_outbox_parking): the
-            # published rows, which grow with every event ever emitted, are never read.
+            # Each count matches one partial index (migration 005_outbox_published).
             row = await conn.fetchrow(
-                "SELECT (SELECT count(*) FROM outbox"
-                "  WHERE published_at IS NULL AND parked_at IS NULL) AS pending,"
-                " (SELECT count(*) FROM outbox"
-                "  WHERE published_at IS NULL AND parked_at IS NOT NULL) AS parked"
+                "SELECT (SELECT count(*) FROM outbox WHERE parked_at IS NULL) AS pending,"
+                " (SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL) AS parked"
             )
         OUTBOX_PENDING.labels(self.service).set(row["pending"])
         OUTBOX_PARKED.labels(self.service).set(row["parked"])
@@ -560,9 +556,9 @@ async def parked_rows(conn: Any) -> list[Any]:
     return list(
         await conn.fetch(
             "SELECT p.seq, p.topic, p.key, p.attempts, p.last_error, p.parked_at,"
-            " (SELECT count(*) FROM outbox w WHERE w.published_at IS NULL AND w.topic = p.topic"
+            " (SELECT count(*) FROM outbox w WHERE w.topic = p.topic"
             "  AND w.key = p.key AND w.seq > p.seq) AS waiting"
-            " FROM outbox p WHERE p.published_at IS NULL AND p.parked_at IS NOT NULL"
+            " FROM outbox p WHERE p.parked_at IS NOT NULL"
             " ORDER BY p.seq"
         )
     )
@@ -572,7 +568,7 @@ async def unpark(conn: Any, schema: str, seqs: Sequence[int] | None = None) -> i
     """Give parked rows (all when `seqs` is None) their attempts again, after a fix."""
     status = await conn.execute(
         "UPDATE outbox SET parked_at = NULL, attempts = 0 WHERE parked_at IS NOT NULL"
-        " AND published_at IS NULL AND ($1::bigint[] IS NULL OR seq = ANY($1::bigint[]))",
+        " AND ($1::bigint[] IS NULL OR seq = ANY($1::bigint[]))",
         None if seqs is None else list(seqs),
     )
     await conn.execute("SELECT pg_notify($1, '')", notify_channel(schema))

@@ -178,6 +178,14 @@ async def drop_database(admin_url: str, name: str) -> None:
         await conn.close()
 
 
+def emitted_sql(schema: str) -> str:
+    """How many messages a service's outbox took, published (counted, then deleted) or not."""
+    return (
+        f"SELECT (SELECT coalesce(sum(messages), 0) FROM {schema}.outbox_published)"
+        f" + (SELECT count(*) FROM {schema}.outbox) AS n"
+    )
+
+
 async def fetch(url: str, sql: str, *args: Any) -> list[Any]:
     conn = await asyncpg.connect(url)
     try:

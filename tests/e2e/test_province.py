@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sanzheng.synthetic import PROFILES, ProvinceGenerator, Student
-from sanzheng_shared.testing import fetch, publish
+from sanzheng_shared.testing import fetch, publish, read_events
 from tests.e2e.conftest import SCHEMAS, Domain, projection_snapshot, replay_service
 from tests.oracle import expected_diploma, expected_missing
 
@@ -61,16 +61,17 @@ async def _diplomas(domain: Domain, students: list[Student]) -> dict[str, str]:
         " WHERE event->'data'->>'kind' = 'diploma' AND student_id = ANY($1::text[])",
         ids,
     )
-    refused = await fetch(
-        domain.url,
-        "SELECT key FROM certificates.outbox WHERE topic = $1 AND convert_from(value, 'UTF8')"
-        " LIKE '%GRAD_NOT_ELIGIBLE%'",
-        domain.topics.rejections,
-    )
+    assert domain.settings.kafka_bootstrap
+    refused = {
+        e["subject"]
+        for e in await read_events(domain.settings.kafka_bootstrap, domain.topics.rejections)
+        if e["source"] == "sanzheng/certificates"
+        and any(r["code"] == "GRAD_NOT_ELIGIBLE" for r in e["data"]["reasons"])
+    }
     return (
         {r["student_id"]: "accepted" for r in accepted}
         | {r["student_id"]: "held" for r in held}
-        | {key: "rejected" for r in refused if (key := bytes(r["key"]).decode()) in ids}
+        | {sid: "rejected" for sid in refused if sid in ids}
     )
 
 

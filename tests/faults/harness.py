@@ -474,10 +474,7 @@ class Chaos:
             for s in schemas
         )
         applied = " + ".join(f"(SELECT count(*) FROM {s}.inbox)" for s in [*schemas, "gateway"])
-        unsent = " + ".join(
-            f"(SELECT count(*) FROM {s}.outbox WHERE published_at IS NULL)"
-            for s in [*schemas, "gateway"]
-        )
+        unsent = " + ".join(f"(SELECT count(*) FROM {s}.outbox)" for s in [*schemas, "gateway"])
         seen: list[tuple[int, int, bool]] = []
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

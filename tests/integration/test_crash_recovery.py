@@ -12,7 +12,14 @@ import pytest
 
 from sanzheng_shared.kafka.topics import TopicNames
 from sanzheng_shared.settings import Settings
-from sanzheng_shared.testing import enrolled, eventually, fetch, publish, read_events
+from sanzheng_shared.testing import (
+    emitted_sql,
+    enrolled,
+    eventually,
+    fetch,
+    publish,
+    read_events,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -76,7 +83,7 @@ async def _crash_then_recover(settings: Settings, failpoint: str) -> int:
 
     # One effect per event: one outbox row each, and one distinct id per student downstream
     # (the relay may re-send a row it published just before the kill; ids make that harmless).
-    assert await _count(settings.database_url, "SELECT count(*) FROM enrollment.outbox") == EVENTS
+    assert await _count(settings.database_url, emitted_sql("enrollment")) == EVENTS
     assert await _count(settings.database_url, "SELECT count(*) FROM enrollment.inbox") == EVENTS
     assert len({e["id"] for e in emitted}) == EVENTS
     assert {e["subject"] for e in emitted} == {f"STU-{i:03d}" for i in range(EVENTS)}

@@ -9,7 +9,7 @@ import functools
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ class Env:
     settings: Settings
     pool: Any
     topic: str
+    written: list[Any] = field(default_factory=list)
 
     def relay(self, **overrides: Any) -> OutboxRelay:
         assert self.settings.kafka_bootstrap
@@ -68,16 +69,27 @@ class Env:
 
     async def write(self, *messages: OutboxMessage) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
+            before = await conn.fetchval("SELECT coalesce(max(seq), 0) FROM outbox")
             await write_outbox(conn, SCHEMA, messages)
-
-    async def rows(self) -> list[Any]:
-        async with self.pool.acquire() as conn:
-            return list(
-                await conn.fetch(
-                    "SELECT seq, key, published_at IS NOT NULL AS published,"
-                    " parked_at IS NOT NULL AS parked, last_error FROM outbox ORDER BY seq"
-                )
+            self.written += await conn.fetch(
+                "SELECT seq FROM outbox WHERE seq > $1 ORDER BY seq", before
             )
+
+    async def rows(self) -> list[dict[str, Any]]:
+        """Every row written, in order: a published one has left the outbox."""
+        async with self.pool.acquire() as conn:
+            left = {
+                r["seq"]: r
+                for r in await conn.fetch(
+                    "SELECT seq, key, parked_at IS NOT NULL AS parked, last_error FROM outbox"
+                )
+            }
+        return [
+            {"seq": w["seq"], "published": False, **dict(left[w["seq"]])}
+            if w["seq"] in left
+            else {"seq": w["seq"], "published": True, "parked": False, "last_error": None}
+            for w in self.written
+        ]
 
     async def on_broker(self, topic: str | None = None) -> list[Any]:
         assert self.settings.kafka_bootstrap

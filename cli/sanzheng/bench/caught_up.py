@@ -2,11 +2,10 @@
 
 A service has caught up when it has consumed every message of its input topics (the sum of
 its stored `consumer_offsets`, offsets counting from 0) and published everything it emitted
-(no outbox row left unpublished). What is on a topic is what was published to it from
-outside (inbound publishes, earlier stages) plus what the running services published.
-
-The outboxes are counted incrementally (rows below the first unpublished one, in `seq`
-order) for the progress bar; the final answer is confirmed with a full count.
+(no row left in its outbox). What is on a topic is what was published to it from outside
+(inbound publishes, earlier stages) plus what the running services published: each outbox
+counts what it published per topic (`outbox_published`, in the statement that deletes the
+published rows).
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sanzheng.bench.environment import connect
@@ -28,67 +27,35 @@ class Progress:
     done: bool
 
 
-async def outbox_start(conn: Any, schemas: list[str]) -> dict[str, int]:
-    """Each outbox's highest `seq` now: the rows after it are the run's to come (a database
-    grown to a province holds millions before them, which the run must not count)."""
-    out: dict[str, int] = {}
-    for schema in schemas:
-        if await conn.fetchval("SELECT to_regclass($1)", f'"{schema}".outbox') is None:
-            out[schema] = 0  # a fresh database: the service has not migrated it yet
-        else:
-            out[schema] = int(
-                await conn.fetchval(f'SELECT coalesce(max(seq), 0) FROM "{schema}".outbox')
-            )
-    return out
+async def outbox_start(conn: Any, schemas: list[str]) -> dict[str, Counter[str]]:
+    """What each outbox had published before the run, per topic (a database grown to a
+    province has published millions, which the run must not count)."""
+    return {schema: await _published(conn, schema) for schema in schemas}
+
+
+async def _published(conn: Any, schema: str) -> Counter[str]:
+    if await conn.fetchval("SELECT to_regclass($1)", f'"{schema}".outbox_published') is None:
+        return Counter()  # a fresh database: the service has not migrated it yet
+    rows = await conn.fetch(f'SELECT topic, messages FROM "{schema}".outbox_published')
+    return Counter({r["topic"]: int(r["messages"]) for r in rows})
 
 
 async def outbox_counts(
-    conn: Any, schemas: list[str], since: dict[str, int] | None = None
+    conn: Any, schemas: list[str], since: dict[str, Counter[str]] | None = None
 ) -> Counter[str]:
-    """Messages the services published, per topic (a full count of the rows after
-    `since`)."""
+    """Messages the services published, per topic (since `since`, from outbox_start)."""
     out: Counter[str] = Counter()
     for schema in schemas:
-        for r in await conn.fetch(
-            f"SELECT topic, count(*) AS n FROM {schema}.outbox"
-            " WHERE published_at IS NOT NULL AND seq > $1 GROUP BY topic",
-            (since or {}).get(schema, 0),
-        ):
-            out[r["topic"]] += int(r["n"])
-    return out
+        out.update(await _published(conn, schema))
+        out.subtract((since or {}).get(schema, Counter()))
+    return +out
 
 
-@dataclass
-class _Outboxes:
-    """Published outbox rows per topic, counted a slice at a time."""
-
-    watermark: dict[str, int] = field(default_factory=dict)
-    counts: Counter[str] = field(default_factory=Counter)
-
-    async def update(self, conn: Any, schema: str) -> int:
-        """Count the rows newly below the first unpublished one; returns how many remain."""
-        # Unparked and parked rows apart, each on its partial index: the published rows
-        # (millions at a province's state) are never scanned.
-        unpublished = f"FROM {schema}.outbox WHERE published_at IS NULL AND parked_at IS"
-        row = await conn.fetchrow(
-            f"SELECT least((SELECT min(seq) {unpublished} NULL),"
-            f"             (SELECT min(seq) {unpublished} NOT NULL)) AS low,"
-            f" (SELECT count(*) {unpublished} NULL)"
-            f"  + (SELECT count(*) {unpublished} NOT NULL) AS waiting,"
-            f" (SELECT max(seq) FROM {schema}.outbox) AS high"
-        )
-        high = (row["low"] - 1) if row["low"] is not None else (row["high"] or 0)
-        low = self.watermark.get(schema, 0)
-        if high > low:
-            for r in await conn.fetch(
-                f"SELECT topic, count(*) AS n FROM {schema}.outbox"
-                " WHERE seq > $1 AND seq <= $2 GROUP BY topic",
-                low,
-                high,
-            ):
-                self.counts[r["topic"]] += int(r["n"])
-            self.watermark[schema] = high
-        return int(row["waiting"])
+async def _waiting(conn: Any, schema: str) -> int:
+    """Rows not yet published (parked ones included): every row left in the outbox."""
+    if await conn.fetchval("SELECT to_regclass($1)", f'"{schema}".outbox') is None:
+        return 0
+    return int(await conn.fetchval(f'SELECT count(*) FROM "{schema}".outbox'))
 
 
 class CaughtUp:
@@ -96,14 +63,13 @@ class CaughtUp:
         self,
         schemas: dict[str, list[str]],
         produced_elsewhere: Counter[str],
-        since: dict[str, int] | None = None,
+        since: dict[str, Counter[str]] | None = None,
     ) -> None:
-        """`schemas`: each running service's schema and its input topics; `since`: each
-        outbox's rows before the run (outbox_start)."""
+        """`schemas`: each running service's schema and its input topics; `since`: what each
+        outbox had published before the run (outbox_start)."""
         self.schemas = schemas
         self.elsewhere = produced_elsewhere
         self.since = since or {}
-        self.outboxes = _Outboxes(watermark=dict(self.since))
 
     async def consumed(self, conn: Any) -> dict[str, Counter[str]]:
         out: dict[str, Counter[str]] = {}
@@ -126,20 +92,20 @@ class CaughtUp:
                 done = done and got >= want
         return Progress(got_total, expected, 0, done)
 
-    async def check(self, conn: Any) -> Progress:
+    async def _outboxes(self, conn: Any) -> tuple[int, Counter[str]]:
         waiting = 0
         for schema in self.schemas:
-            waiting += await self.outboxes.update(conn, schema)
-        consumed = await self.consumed(conn)
-        progress = self._compare(consumed, self.elsewhere + self.outboxes.counts)
+            waiting += await _waiting(conn, schema)
+        return waiting, await outbox_counts(conn, list(self.schemas), self.since)
+
+    async def check(self, conn: Any) -> Progress:
+        # The outboxes before the offsets: a batch committed after this read has moved its
+        # offsets and left rows in its outbox, which the second read below finds.
+        waiting, published = await self._outboxes(conn)
+        progress = self._compare(await self.consumed(conn), self.elsewhere + published)
         progress.unpublished = waiting
-        if progress.done and waiting == 0:
-            # Confirm with a full count: a row committed late below the watermark would
-            # have been missed by the incremental one.
-            full = self.elsewhere + await outbox_counts(conn, list(self.schemas), self.since)
-            confirmed = self._compare(await self.consumed(conn), full)
-            confirmed.unpublished = 0
-            return confirmed
+        if progress.done and waiting == 0 and await self._outboxes(conn) == (0, published):
+            return progress
         progress.done = False
         return progress
 
@@ -152,7 +118,7 @@ async def wait_caught_up(
     on_progress: Any = lambda _p: None,
     interval: float = 0.2,
     stall_timeout: float = 300.0,
-    since: dict[str, int] | None = None,
+    since: dict[str, Counter[str]] | None = None,
 ) -> float:
     """Poll until caught up; returns time.time() when it first held. Fails when nothing
     moves for `stall_timeout` seconds (a lost message would otherwise hang the bench)."""

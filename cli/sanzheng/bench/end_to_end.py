@@ -136,8 +136,9 @@ async def run(
             # When the last decision was made: its outbox row's creation (a decision's own
             # decided_at is the broker time of the newest event behind it, for replays).
             row = await conn.fetchrow(
-                "SELECT (SELECT extract(epoch FROM max(created_at))::float8"
-                "  FROM certificates.outbox WHERE topic LIKE '%graduation.events') AS last,"
+                "SELECT (SELECT extract(epoch FROM max(last_created_at))::float8"
+                "  FROM certificates.outbox_published WHERE topic LIKE '%graduation.events')"
+                " AS last,"
                 " (SELECT count(*) FROM certificates.decisions) AS n"
             )
             consumed_by: dict[str, int] = {}
