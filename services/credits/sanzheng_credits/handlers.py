@@ -151,8 +151,8 @@ def certificate_earned(event: CloudEvent, data: Any, ctx: HandlerContext) -> Non
     state: CreditsState = ctx.state
     rid = certificate_recognition(data.certificate_no)
     current = state.recognitions.get(event.subject, rid)
-    if current is not None and not current["revoked"]:
-        return  # the same certificate again: one credit
+    if current is not None and (not current["revoked"] or current["on_date"] is None):
+        return  # the same certificate again: one credit; or revoked before it came: none
     recognized = CreditRecognized(
         recognition_id=rid,
         credits=row.credits,
@@ -196,8 +196,31 @@ def certificate_revoked(event: CloudEvent, data: Any, ctx: HandlerContext) -> No
     """A revoked certificate revokes the credit it gave."""
     assert isinstance(data, CertificateRevoked) and event.subject
     state: CreditsState = ctx.state
-    current = state.recognitions.get(event.subject, certificate_recognition(data.certificate_no))
-    if current is None or current["revoked"]:
+    rid = certificate_recognition(data.certificate_no)
+    current = state.recognitions.get(event.subject, rid)
+    if current is None:
+        # Revoked before it came (any order, SPEC §4.3): kept as a revoked line that gave
+        # nothing (no `on_date`), so that the certificate, when it comes, converts to none.
+        state.recognitions.put(
+            {
+                "student_id": event.subject,
+                "recognition_id": rid,
+                "event_source": event.source,
+                "event_id": event.id,
+                "kind": "certificate",
+                "credits": 0,
+                "category": "",
+                "course_code": None,
+                "practice_hours": 0,
+                "evidence": {"kind": "certificate", "reference": data.certificate_no},
+                "approver": "revoked before it was recognized",
+                "on_date": None,
+                "revoked": True,
+                "revoked_on": data.on,
+            }
+        )
+        return
+    if current["revoked"]:
         return
     state.recognitions.update(current, revoked=True, revoked_on=data.on)
     revokes = canonical_id(current["event_source"], current["event_id"], "credit.recognized")

@@ -214,7 +214,10 @@ def pay(s: InternshipStarted, _st: StudentFacts, load: EmployerLoad) -> list[Fin
     out = []
     floor, basis = None, ""
     if s.post_wage:
-        floor, basis = MIN_PAY_SHARE * s.post_wage, f"80% of the post's wage {s.post_wage:g}"
+        # To the fen, as money is paid: 0.8 × 1234.5 is 987.6000000000001 in floating point,
+        # and a pay of exactly 987.6 must not fall below it.
+        floor = round(MIN_PAY_SHARE * s.post_wage, 2)
+        basis = f"80% of the post's wage {s.post_wage:g}"
     if load.local_minimum_wage is not None and (floor is None or load.local_minimum_wage < floor):
         floor, basis = load.local_minimum_wage, "the local minimum wage"
     if s.monthly_pay is not None and floor is not None and s.monthly_pay < floor:

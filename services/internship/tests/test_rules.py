@@ -242,3 +242,13 @@ def test_the_same_post_is_the_category_whatever_the_title() -> None:
     assert posts.post_kind(None, "电工") != "assembly"
     # A title no category knows is a post of its own kind (case and spaces aside).
     assert posts.post_kind(None, "Barista ") == posts.post_kind(None, "barista") != "assembly"
+
+
+def test_pay_of_exactly_80_percent_of_the_posts_wage_is_enough() -> None:
+    """In floating point 0.8 × 1001 is 800.8000000000001: a pay of exactly 800.8 was
+    flagged as below it. Money is compared to the fen. (The minimum wage is left out.)"""
+    no_minimum = EmployerLoad(local_minimum_wage=None)
+    exactly = started(post_wage=1001, monthly_pay=800.8)
+    assert "monthly_pay" not in codes(exactly, ADULT, no_minimum)
+    below = started(post_wage=1001, monthly_pay=800.79)
+    assert codes(below, ADULT, no_minimum).get("monthly_pay") == "INT_PAY"

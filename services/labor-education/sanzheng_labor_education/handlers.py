@@ -6,11 +6,13 @@ from typing import Any
 
 from sanzheng_labor_education.projection import LaborState
 from sanzheng_labor_education.rules import (
+    LABOR_MONTH,
     LaborStudent,
     awaits_failed_june,
     check_completed,
     exemption_refusals,
     is_makeup,
+    refused_whatever_june,
 )
 from sanzheng_shared import known_students, pending
 from sanzheng_shared.consumer.context import Handler, HandlerContext
@@ -29,14 +31,21 @@ def labor_completed(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
         return
     policy = ctx.policy_book.for_student(student.school_id, student.cohort, data.period_start)
     state: LaborState = ctx.state
-    failed = [
+    records = [r for r in state.labor_records.of_student(event.subject) if r["period_start"]]
+    failed = [r["period_start"].year for r in records if r["kind"] == "failed"]
+    passed = [
         r["period_start"].year
-        for r in state.labor_records.of_student(event.subject)
-        if r["kind"] == "failed" and r["period_start"] is not None
+        for r in records
+        if r["kind"] == "completed" and r["period_start"].month == LABOR_MONTH
     ]
-    facts = LaborStudent(student.cohort, student.years_behind, max(failed, default=None))
+    facts = LaborStudent(
+        student.cohort, student.years_behind, max(failed, default=None), max(passed, default=None)
+    )
     rules = policy.labor_education
     if awaits_failed_june(data, facts, rules.makeup_in_summer):
+        if reasons := refused_whatever_june(data, facts, rules.min_working_days):
+            ctx.reject(event, reasons)
+            return
         pending.hold(ctx, event, failed_june(data.period_start.year))
         return
     reasons = check_completed(data, facts, rules.min_working_days, rules.makeup_in_summer)
@@ -64,12 +73,14 @@ def labor_completed(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
         ctx.topics.outbound("labor-education"),
         ctx.derive(event, type=event.type, data=canonical),
     )
-    if kind == "failed":  # a make-up that came first can now be checked
+    if data.period_start.month == LABOR_MONTH:
+        # A summer period that came first can now be checked: a make-up of a failed June,
+        # or, after a June passed, refused (LAB_JUNE) as it is when it comes after.
         pending.release(ctx, failed_june(data.period_start.year), student_id=event.subject)
 
 
 def failed_june(year: int) -> str:
-    """What a summer make-up waits for when it arrives before the failed June."""
+    """What a summer make-up waits for when it arrives before the June of its year."""
     return f"labor_education.failed {year}"
 
 

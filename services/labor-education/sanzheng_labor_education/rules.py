@@ -29,6 +29,7 @@ class LaborStudent:
     cohort: int
     years_behind: int = 0  # school years added by the lifecycle (suspension, repeated year)
     failed_in: int | None = None  # the year of a failed June attempt, if any
+    passed_in: int | None = None  # the year of a June month passed, if any
 
     def grade_year(self, day: date) -> int:
         return grade_year(self.cohort, day) - self.years_behind
@@ -52,10 +53,21 @@ def awaits_failed_june(d: LaborEducationCompleted, st: LaborStudent, allowed: bo
     return (
         allowed
         and st.failed_in != d.period_start.year
+        and st.passed_in != d.period_start.year  # passed: nothing to make up
         and d.period_start.month in SUMMER
         and d.period_end.month in SUMMER
         and d.period_end.year == d.period_start.year
     )
+
+
+def refused_whatever_june(
+    d: LaborEducationCompleted, st: LaborStudent, min_working_days: int
+) -> list[Reason]:
+    """What refuses a summer period whatever June it would make up: it need not wait for
+    a failed June that could not make it valid (another school year, too short)."""
+    if d.period_end < d.period_start:
+        return [Reason("DATA_INVALID", "period_end is before period_start", "period_end")]
+    return grade_year_rule(d, st) + duration_rule(d, min_working_days)
 
 
 def grade_year_rule(d: LaborEducationCompleted, st: LaborStudent) -> list[Reason]:
