@@ -119,12 +119,14 @@ async def diploma_counts(database_url: str, bootstrap: str) -> list[Any]:
         " UNION ALL SELECT 'held until eligible', count(*) FROM certificates.pending"
         " WHERE event->'data'->>'kind' = 'diploma'",
     )
-    refused = 0
+    refused: set[str] = set()  # by id: the relay may have sent one twice
     for record in await read_topic(bootstrap, TopicNames().rejections):
         if b"GRAD_NOT_ELIGIBLE" in record.value:
-            reasons = json.loads(record.value).get("data", {}).get("reasons", [])
-            refused += any(r.get("code") == "GRAD_NOT_ELIGIBLE" for r in reasons)
-    return [*rows, {"outcome": "refused (GRAD_NOT_ELIGIBLE)", "n": refused}]
+            event = json.loads(record.value)
+            reasons = event.get("data", {}).get("reasons", [])
+            if any(r.get("code") == "GRAD_NOT_ELIGIBLE" for r in reasons):
+                refused.add(event["id"])
+    return [*rows, {"outcome": "refused (GRAD_NOT_ELIGIBLE)", "n": len(refused)}]
 
 
 def summary_table(rows: list[Any]) -> Table:

@@ -23,7 +23,6 @@ async def test_published_rows_become_counts_and_the_rest_stay(settings, tmp_path
         # Back to the release before: the column, its indexes, no counts.
         await conn.execute(
             "DROP TABLE outbox_published; DROP INDEX outbox_unpublished; DROP INDEX outbox_parked;"
-            " ALTER TABLE outbox ADD COLUMN published_at timestamptz;"
             " CREATE INDEX outbox_unpublished ON outbox (seq)"
             "  WHERE published_at IS NULL AND parked_at IS NULL;"
             " CREATE INDEX outbox_parked ON outbox (topic, key, seq)"

@@ -330,7 +330,8 @@ def create_api(
         if authorization and authorization.lower().startswith("bearer "):
             token = authorization[7:].strip()
         if not token:
-            await log_denied(request, None, "unauthenticated")
+            # Not logged: nobody to name, and an anonymous flood must not fill the log (a
+            # token that fails is logged below, and counts toward the throttle).
             raise ApiError(
                 401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"}
             )
@@ -348,7 +349,7 @@ def create_api(
 
     async def log_denied(request: Request, who: Principal | None, outcome: str) -> None:
         """SPEC §8: the access log keeps denials too. A request about a student refused
-        before its record was opened (no valid token, or a role that may not read it)."""
+        before its record was opened (a token that failed, or a role that may not read it)."""
         student_id = request.path_params.get("student_id")
         if student_id is None:
             return

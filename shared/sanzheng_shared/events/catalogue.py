@@ -8,7 +8,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 from stdnum.cn import uscc
 from stdnum.exceptions import ValidationError
@@ -86,13 +94,21 @@ def check_uscc(value: str) -> str:
         raise ValueError(f"not a valid 统一社会信用代码 ({exc})") from None
 
 
-# Strict types (SPEC §8): "yes" is not a boolean, "2024" not a number. Dates arrive as
-# ISO 8601 text in JSON, so they alone are parsed from it.
-Day = Annotated[date, Field(strict=False)]
+def _iso_text(value: Any) -> Any:
+    if isinstance(value, date) or (isinstance(value, str) and len(value) <= 32):
+        return value
+    raise PydanticCustomError("date_type", "a date as ISO 8601 text (YYYY-MM-DD)")
+
+
+# Strict types (SPEC §8): "yes" is not a boolean, "2024" not a number, NaN no number at all.
+# Dates arrive as ISO 8601 text in JSON, so they alone are parsed from text (and only text).
+Day = Annotated[date, BeforeValidator(_iso_text), Field(strict=False)]
 
 
 class EventData(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, strict=True)
+    model_config = ConfigDict(
+        extra="ignore", str_strip_whitespace=True, strict=True, allow_inf_nan=False
+    )
 
 
 _DATA_TEXT: TypeAdapter[str] = TypeAdapter(str, config=EventData.model_config)

@@ -14,8 +14,10 @@ INSERT INTO outbox_published (topic, messages, last_created_at)
     GROUP BY topic;
 DELETE FROM outbox WHERE published_at IS NOT NULL;
 
+-- `published_at` stays, unused, for one release: during a rolling update the relay of the
+-- release before still reads and marks it (its marked rows are then sent again by the new
+-- relay, and dropped downstream as duplicates). A later migration drops it.
 DROP INDEX outbox_unpublished;
 DROP INDEX outbox_parked;
-ALTER TABLE outbox DROP COLUMN published_at;
 CREATE INDEX outbox_unpublished ON outbox (seq) WHERE parked_at IS NULL;
 CREATE INDEX outbox_parked ON outbox (topic, key, seq) WHERE parked_at IS NOT NULL;
