@@ -661,19 +661,25 @@ def replay(
     specs = {spec.name: spec for spec in all_specs()}
     if service not in specs:
         raise typer.BadParameter(f"one of {', '.join(specs)}", param_hint="SERVICE")
+    from sanzheng_shared.events.sealing import SealError
+
     settings = get_settings()
     console = Console(stderr=True)
-    result = asyncio.run(
-        replay_cli.run(
-            specs[service],
-            settings,
-            tokens_cli.database_url(settings),
-            school=school,
-            student=student,
-            emit=emit,
-            console=console,
+    try:
+        result = asyncio.run(
+            replay_cli.run(
+                specs[service],
+                settings,
+                tokens_cli.database_url(settings),
+                school=school,
+                student=student,
+                emit=emit,
+                console=console,
+            )
         )
-    )
+    except SealError as exc:
+        typer.echo(f"error: {exc}; nothing was changed", err=True)
+        raise typer.Exit(1) from None
     typer.echo(
         f"replayed {result.events} events in {result.batches} batches in "
         f"{result.seconds:.1f} s ({result.per_second:.0f} events/s)"

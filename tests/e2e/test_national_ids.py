@@ -14,6 +14,7 @@ import re
 import uuid
 from datetime import date, timedelta
 from importlib import resources
+from typing import Any
 
 import httpx
 import pytest
@@ -142,6 +143,7 @@ async def test_no_national_id_can_be_rebuilt_from_what_is_shown(gateway) -> None
         if sub.event["type"] == "student.enrolled"
     }
     await _never_stored_in_clear(gateway.domain.url, set(national_ids.values()))
+    await _a_replay_with_another_key_changes_nothing(gateway.domain.url)
     regions = region_codes()
     assert len(regions) > 3000
     on = today()
@@ -163,6 +165,37 @@ async def test_no_national_id_can_be_rebuilt_from_what_is_shown(gateway) -> None
             assert MASKED.search(shown), "the counselor still sees the last four"
             count = candidates(shown, regions, on)
             assert count >= ENOUGH, (s.student_id, count)
+
+
+async def _a_replay_with_another_key_changes_nothing(url: str) -> None:
+    """The sealed numbers open only with the service's key: a replay run with another one
+    stops and says why, instead of rebuilding the projection without those students."""
+    import asyncio
+    import base64
+
+    from typer.testing import CliRunner
+
+    from sanzheng.main import app
+    from sanzheng_shared.settings import get_settings
+    from sanzheng_shared.testing import fetch
+
+    count = "SELECT count(*) AS n, count(national_id_hmac) AS ids FROM enrollment.students"
+    before = (await fetch(url, count))[0]
+    another = base64.urlsafe_b64encode(b"another key, thirty-two bytes!!!").decode()
+    env = {"SANZHENG_DATABASE_URL": url, "SANZHENG_ID_ENCRYPTION_KEY": another}
+
+    def replay() -> Any:
+        get_settings.cache_clear()
+        try:
+            return CliRunner().invoke(app, ["replay", "enrollment", "--no-emit"], env=env)
+        finally:
+            get_settings.cache_clear()
+
+    result = await asyncio.to_thread(replay)
+    assert result.exit_code == 1, result.output
+    assert "sealed with another key" in result.output and "nothing was changed" in result.output
+    after = (await fetch(url, count))[0]
+    assert dict(after) == dict(before) and before["ids"] > 0
 
 
 async def _never_stored_in_clear(url: str, numbers: set[str]) -> None:
