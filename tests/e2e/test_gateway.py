@@ -90,7 +90,8 @@ async def test_as_of_decides_from_what_had_occurred_and_shows_what_was_announced
             "ACADEMIC", "SKILL_1X", "QUALITY", "LABOR_MONTH", "INTERNSHIP"
         ]  # fmt: skip
         now = (await client.get(f"/v1/students/{sid}/graduation")).json()
-        assert now["announced"] is None and now["as_of"] is None  # the shape without as_of
+        # Without as_of, the object graduation.eligibility_changed carries (SPEC §3.3).
+        assert set(now) == {"eligible", "requirements", "policy_version", "decided_at"}
         later = (await as_of("2099-01-01")).json()
         assert _missing(later) == _missing(now)
         assert later["announced"] == {k: now[k] for k in later["announced"]}

@@ -166,6 +166,22 @@ class BenchEnvironment:
             if self.workdir is not None and not keep:
                 shutil.rmtree(self.workdir, ignore_errors=True)
 
+    async def drop_databases(self) -> None:
+        """Drop the databases of the stages before, once their figures are read: kept, they
+        would leave the next stage's PostgreSQL their vacuum and their dirty pages to write,
+        and a stage's figures are to be its own."""
+        if not self.databases:
+            return
+        conn = await connect(self.admin_url)
+        try:
+            for name in self.databases:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            with contextlib.suppress(asyncpg.InsufficientPrivilegeError):
+                await conn.execute("CHECKPOINT")  # superuser or pg_checkpoint only
+        finally:
+            await conn.close()
+        self.databases.clear()
+
     def topics(self, stage: str) -> TopicNames:
         return TopicNames(f"bench{self.run_id}{stage}.")
 

@@ -169,6 +169,7 @@ async def run_bench(config: BenchConfig, settings: Settings, console: Console) -
                     env, config, specs, databases, stages["services"], progress, console
                 )
             if "e2e" in config.stages:
+                await env.drop_databases()  # the stages before leave nothing to vacuum
                 with (
                     _task(progress, "end to end: publishing", config.students) as tp,
                     _task(progress, "end to end: consuming", None) as tc,
@@ -190,6 +191,7 @@ async def run_bench(config: BenchConfig, settings: Settings, console: Console) -
                     f" {stages['end_to_end']['events_per_s']:,.0f} events/s"
                 )
             if "latency" in config.stages:
+                await env.drop_databases()
                 budget = max(1, int(config.rate * config.latency_seconds))
                 with _task(progress, f"latency at {config.rate:,.0f} events/s", budget) as t:
                     lresult = await latency.run(

@@ -55,8 +55,9 @@ class Decision(BaseModel):
 
 
 class AsOfDecision(Decision):
-    """Without `as_of`, the decision announced last. With it, the decision from what had
-    occurred by the end of that day, beside the one announced by then (the audit trail)."""
+    """Without `as_of`, the decision announced last (without the three fields below). With
+    it, the decision from what had occurred by the end of that day, beside the one announced
+    by then (the audit trail)."""
 
     as_of: str | None = None
     announced: Decision | None = None
@@ -485,6 +486,9 @@ def create_api(
     @app.get(
         "/v1/students/{student_id}/graduation",
         response_model=AsOfDecision,
+        # Without `as_of`, the object `graduation.eligibility_changed` carries, no more (SPEC
+        # §3.3: "answers the same object"); `as_of`, `announced`, `differs` only when asked.
+        response_model_exclude_unset=True,
         responses={**NOT_FOUND, **AUTH},
         summary="The graduation decision, now or as of a day",
         description="With `as_of`, the decision from the facts that had occurred by the end"
@@ -523,7 +527,9 @@ def create_api(
         if decision is None:  # no enrollment to fold from, and nothing announced
             raise ApiError(404, f"no decision for {student_id} as of {as_of}")
         if as_of is not None:  # without an enrollment only the announced decision is known
-            return AsOfDecision(**decision, as_of=as_of.isoformat(), announced=Decision(**decision))
+            return AsOfDecision(
+                **decision, as_of=as_of.isoformat(), announced=Decision(**decision), differs=None
+            )
         return AsOfDecision(**decision)
 
     @app.post(
