@@ -27,6 +27,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from sanzheng.synthetic import ProvinceGenerator, Student
+from sanzheng_shared.events.catalogue import GATEWAY_ONLY_TYPES
 from sanzheng_shared.kafka.topics import DOMAINS, TopicNames, ensure_topics
 from sanzheng_shared.testing import create_database, drop_database, eventually, fetch
 from tests.e2e.conftest import wait_quiet
@@ -66,15 +67,19 @@ def _sends(students: list[Student], topics: TopicNames) -> list[tuple[str, dict[
     own, a tenth of them twice (the copy on either topic)."""
     rng = random.Random(SEED)
 
-    def topic(domain: str, school: str) -> str:
+    def topic(domain: str, school: str, type_: str) -> str:
         own = rng.random() < SCHOOL_TOPIC_SHARE
-        return topics.inbound(domain, school if own else None)
+        # Waivers are the gateway's, on the shared topic: a school's own topic refuses them.
+        return topics.inbound(domain, school if own and type_ not in GATEWAY_ONLY_TYPES else None)
 
     sends = []
     for student in students:
         for sub in student.submissions:
             copies = 2 if rng.random() < DUPLICATES else 1
-            sends += [(topic(sub.domain, student.school_id), sub.event) for _ in range(copies)]
+            sends += [
+                (topic(sub.domain, student.school_id, sub.event["type"]), sub.event)
+                for _ in range(copies)
+            ]
     rng.shuffle(sends)
     return sends
 

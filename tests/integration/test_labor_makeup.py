@@ -1,7 +1,6 @@
 """A summer period that would make up a failed June (SPEC §2.3, policy: make-up allowed)
-and came before its June: it waits for that June only when the June decides it. Before, it
-waited even when it could never be valid (another school year, too short), and a June passed
-later left it waiting for good instead of refused."""
+and came before its June waits for that June. Before, a June passed later left it waiting
+for good; now it is refused (LAB_JUNE) as when it comes after that June."""
 
 from __future__ import annotations
 
@@ -43,14 +42,6 @@ async def _outcome(labor: BatchProcessor, event: dict[str, Any]) -> list[str]:
         if announced and e["data"]["period_start"] == event["data"]["period_start"]:
             return ["accepted"]
     return []
-
-
-async def test_a_summer_period_in_another_school_year_is_refused_at_once(
-    labor: BatchProcessor,
-) -> None:
-    july = _period("MK-3", "2026-07-01", "2026-07-31")  # cohort 2023: its 3rd year
-    await labor.process([_known("MK-3", 2023), record(TOPICS.inbound("labor-education"), july)])
-    assert await _outcome(labor, july) == ["LAB_GRADE_YEAR"]
 
 
 async def test_a_summer_period_then_a_june_passed_is_refused_as_outside_june(

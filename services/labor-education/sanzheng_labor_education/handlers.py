@@ -12,7 +12,6 @@ from sanzheng_labor_education.rules import (
     check_completed,
     exemption_refusals,
     is_makeup,
-    refused_whatever_june,
 )
 from sanzheng_shared import known_students, pending
 from sanzheng_shared.consumer.context import Handler, HandlerContext
@@ -43,9 +42,8 @@ def labor_completed(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
     )
     rules = policy.labor_education
     if awaits_failed_june(data, facts, rules.makeup_in_summer):
-        if reasons := refused_whatever_june(data, facts, rules.min_working_days):
-            ctx.reject(event, reasons)
-            return
+        # Held even when it looks invalid now: the grade year may still move (a repeated
+        # year or a suspension that comes later), and any order must end the same.
         pending.hold(ctx, event, failed_june(data.period_start.year))
         return
     reasons = check_completed(data, facts, rules.min_working_days, rules.makeup_in_summer)

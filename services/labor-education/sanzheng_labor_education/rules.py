@@ -60,16 +60,6 @@ def awaits_failed_june(d: LaborEducationCompleted, st: LaborStudent, allowed: bo
     )
 
 
-def refused_whatever_june(
-    d: LaborEducationCompleted, st: LaborStudent, min_working_days: int
-) -> list[Reason]:
-    """What refuses a summer period whatever June it would make up: it need not wait for
-    a failed June that could not make it valid (another school year, too short)."""
-    if d.period_end < d.period_start:
-        return [Reason("DATA_INVALID", "period_end is before period_start", "period_end")]
-    return grade_year_rule(d, st) + duration_rule(d, min_working_days)
-
-
 def grade_year_rule(d: LaborEducationCompleted, st: LaborStudent) -> list[Reason]:
     year = st.grade_year(d.period_start)
     if year != LABOR_GRADE_YEAR:
