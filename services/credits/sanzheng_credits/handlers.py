@@ -88,24 +88,7 @@ def credit_recognized(event: CloudEvent, data: Any, ctx: HandlerContext) -> None
     if reasons:
         ctx.reject(event, reasons, refers_to={"recognition_id": data.recognition_id})
         return
-    state.recognitions.put(
-        {
-            "student_id": event.subject,
-            "recognition_id": data.recognition_id,
-            "event_source": event.source,
-            "event_id": event.id,
-            "kind": data.kind,
-            "credits": data.credits,
-            "category": data.category,
-            "course_code": data.course_code,
-            "practice_hours": data.practice_hours,
-            "evidence": data.evidence.model_dump(mode="json"),
-            "approver": data.approver,
-            "on_date": data.on,
-            "revoked": False,
-            "revoked_on": None,
-        }
-    )
+    state.recognitions.put(_line(event, data))
     ctx.emit(
         ctx.topics.outbound(SERVICE),
         ctx.derive(event, type=event.type, data=data.model_dump(mode="json")),
@@ -128,6 +111,36 @@ def credit_revoked(event: CloudEvent, data: Any, ctx: HandlerContext) -> None:
             event, type=event.type, data=data.model_dump(mode="json") | {"revokes": revokes}
         ),
     )
+
+
+def _line(event: CloudEvent, r: CreditRecognized | None, **values: Any) -> dict[str, Any]:
+    """A row of `recognitions`: recognized credit `r` (or, without it, `values`), not
+    revoked."""
+    row: dict[str, Any] = {
+        "student_id": event.subject,
+        "event_source": event.source,
+        "event_id": event.id,
+        "course_code": None,
+        "practice_hours": 0,
+        "evidence": None,
+        "approver": None,
+        "on_date": None,
+        "revoked": False,
+        "revoked_on": None,
+    }
+    if r is not None:
+        row |= {
+            "recognition_id": r.recognition_id,
+            "kind": r.kind,
+            "credits": r.credits,
+            "category": r.category,
+            "course_code": r.course_code,
+            "practice_hours": r.practice_hours,
+            "evidence": r.evidence.model_dump(mode="json"),
+            "approver": r.approver,
+            "on_date": r.on,
+        }
+    return row | values
 
 
 def certificate_recognition(certificate_no: str) -> str:
@@ -164,24 +177,7 @@ def certificate_earned(event: CloudEvent, data: Any, ctx: HandlerContext) -> Non
         approver=f"policy {policy.version}",
         on=data.issued_on,
     )
-    state.recognitions.put(
-        {
-            "student_id": event.subject,
-            "recognition_id": rid,
-            "event_source": event.source,
-            "event_id": event.id,
-            "kind": "certificate",
-            "credits": row.credits,
-            "category": row.category,
-            "course_code": row.course_code,
-            "practice_hours": row.practice_hours,
-            "evidence": recognized.evidence.model_dump(mode="json"),
-            "approver": recognized.approver,
-            "on_date": data.issued_on,
-            "revoked": False,
-            "revoked_on": None,
-        }
-    )
+    state.recognitions.put(_line(event, recognized))
     canonical = recognized.model_dump(mode="json") | {
         "certificate": {"title": data.title, "level": data.level, "issuer": data.issuer},
         "policy_version": policy.version,
@@ -202,22 +198,18 @@ def certificate_revoked(event: CloudEvent, data: Any, ctx: HandlerContext) -> No
         # Revoked before it came (any order, SPEC §4.3): kept as a revoked line that gave
         # nothing (no `on_date`), so that the certificate, when it comes, converts to none.
         state.recognitions.put(
-            {
-                "student_id": event.subject,
-                "recognition_id": rid,
-                "event_source": event.source,
-                "event_id": event.id,
-                "kind": "certificate",
-                "credits": 0,
-                "category": "",
-                "course_code": None,
-                "practice_hours": 0,
-                "evidence": {"kind": "certificate", "reference": data.certificate_no},
-                "approver": "revoked before it was recognized",
-                "on_date": None,
-                "revoked": True,
-                "revoked_on": data.on,
-            }
+            _line(
+                event,
+                None,
+                recognition_id=rid,
+                kind="certificate",
+                credits=0,
+                category="",
+                evidence={"kind": "certificate", "reference": data.certificate_no},
+                approver="revoked before it was recognized",
+                revoked=True,
+                revoked_on=data.on,
+            )
         )
         return
     if current["revoked"]:
